@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
+import { startEngine } from '../../services/engine.ts';
+import { SERVICE_NAMES, type ServiceName } from '../../services/registry.ts';
+import { fail } from '../output.ts';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description(`run services in this process: ${SERVICE_NAMES.join(', ')} (all when none is named)`)
+    .argument('[services...]', 'services to run')
+    .action(async (requested: string[]) => {
+      const unknown = requested.filter((s) => !SERVICE_NAMES.includes(s as ServiceName));
+      if (unknown.length) fail(`unknown service "${unknown[0]}"; choose from: ${SERVICE_NAMES.join(', ')}`);
+      const config = loadConfig();
+      const log = createLogger({ level: config.logLevel });
+      const engine = await startEngine(config, { services: requested as ServiceName[], log });
+      const out = process.stdout;
+      out.write(`Reflex is running (namespace "${config.namespace}")\n`);
+      for (const s of engine.services) out.write(`  ${s.name.padEnd(12)} ${s.describe?.() ?? 'started'}\n`);
+      if (engine.services.some((s) => s.name === 'api')) out.write(`\n  API: ${config.publicUrl}/api  (health: ${config.publicUrl}/api/health)\n`);
+      out.write('Press Ctrl-C to stop.\n');
+
+      let signals = 0;
+      const shutdown = async (signal: string) => {
+        signals += 1;
+        if (signals > 1) {
+          out.write(`\n${signal} again: exiting without draining\n`);
+          process.exit(1);
+        }
+        out.write(`\n${signal}: draining and stopping...\n`);
+        await engine.stop();
+        out.write('stopped cleanly\n');
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void shutdown('SIGINT'));
+      process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,75 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ReflexError } from '../../core/errors.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import { OpenApiRegistry } from './openapi.ts';
+import { routeModules } from './routes/index.ts';
+
+export interface ApiContext {
+  rt: Runtime;
+  docs: OpenApiRegistry;
+}
+
+/** A route module: registers its routes and documents them in the OpenAPI registry. */
+export type RouteModule = (app: FastifyInstance, ctx: ApiContext) => void | Promise<void>;
+
+/** Fastify's own error codes that are the client's fault, with the status they answer. */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_request' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_request' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request' },
+  FST_ERR_VALIDATION: { status: 400, code: 'invalid_request' },
+};
+
+/** Builds the API without listening, so tests drive it with `app.inject()` or a real port alike. */
+export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: rt.log.child({ service: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: rt.config.maxBodyBytes,
+    trustProxy: true,
+  });
+  const docs = new OpenApiRegistry();
+
+  // CloudEvents content types are JSON; anything else reaches the route as a raw Buffer (binary mode).
+  app.addContentTypeParser(
+    ['application/cloudevents+json', 'application/cloudevents-batch+json'],
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'ignore'),
+  );
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const key = rt.config.apiKey;
+    if (!key || !req.url.startsWith('/api/') || req.url.startsWith('/api/health')) return;
+    if (req.headers.authorization !== `Bearer ${key}`) {
+      const err = new ReflexError('unauthorized', 'missing or wrong API key: send `Authorization: Bearer <REFLEX_API_KEY>`');
+      return reply.code(401).send({ error: err.toJSON() });
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | ReflexError, req, reply) => {
+    if (error instanceof ReflexError) {
+      if (error.status >= 500) req.log.error({ err: error }, error.message);
+      return reply.code(error.status).send({ error: error.toJSON() });
+    }
+    const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
+    if (known || (error.statusCode && error.statusCode < 500)) {
+      const status = known?.status ?? error.statusCode ?? 400;
+      return reply.code(status).send({ error: { code: known?.code ?? 'invalid_request', message: error.message, issues: [] } });
+    }
+    req.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the server log', issues: [] } });
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, issues: [] } }),
+  );
+
+  const ctx: ApiContext = { rt, docs };
+  for (const register of routeModules) await register(app, ctx);
+
+  app.get('/api/docs', async () => docs.document(rt.config.publicUrl));
+  return app;
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { normalizeEvents } from '../../../core/events.ts';
+import { EventInputSchema } from '../../../schemas/event.ts';
+import type { RouteModule } from '../app.ts';
+import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
+
+const IngestBodySchema = z.union([EventInputSchema, z.array(EventInputSchema).max(1000)]);
+const IngestResponseSchema = z.object({ ids: z.array(z.uuid()) });
+
+/** Ingest: answers 202 only after JetStream has stored every event of the request. */
+export const eventIngestRoutes: RouteModule = (app, { rt, docs }) => {
+  docs.add({
+    method: 'post',
+    path: '/api/events',
+    summary: 'Emit one event or a batch (up to 1,000); also takes CloudEvents 1.0 in structured, batch and binary mode',
+    tags: ['events'],
+    body: IngestBodySchema,
+    status: 202,
+    response: IngestResponseSchema,
+  });
+  app.post('/api/events', async (req, reply) => {
+    const input = isCloudEventRequest(req) ? eventsFromCloudEvents(req) : req.body;
+    const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes });
+    await rt.bus.publishMany(events);
+    return reply.code(202).send({ ids: events.map((e) => e.id) });
+  });
+};

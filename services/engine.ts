@@ -1,0 +1,45 @@
+import type { Config } from '../core/config.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { openRuntime, type Runtime, type Service } from '../core/runtime.ts';
+import { SERVICE_NAMES, SERVICES, type ServiceName } from './registry.ts';
+
+export interface Engine {
+  readonly rt: Runtime;
+  readonly services: Service[];
+  /** Stops services in reverse start order, then closes connections. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Opens the runtime and starts the named services (all when none are named). */
+export async function startEngine(
+  config: Config,
+  options: { services?: ServiceName[]; log?: Logger } = {},
+): Promise<Engine> {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const rt = await openRuntime(config, log);
+  const wanted = options.services && options.services.length > 0 ? options.services : SERVICE_NAMES;
+  const started: Service[] = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const service of [...started].reverse()) {
+        try {
+          await service.stop();
+        } catch (err) {
+          log.error({ err, service: service.name }, 'service did not stop cleanly');
+        }
+      }
+      await rt.close();
+    })());
+  try {
+    for (const name of SERVICE_NAMES.filter((n) => wanted.includes(n))) {
+      const service = await SERVICES[name](rt);
+      await service.start();
+      started.push(service);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { rt, services: started, stop };
+}

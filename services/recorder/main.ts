@@ -1,0 +1,6 @@
+import type { Runtime, Service } from '../../core/runtime.ts';
+import { Recorder } from './recorder.ts';
+
+export function createRecorderService(rt: Runtime): Service {
+  return new Recorder(rt);
+}

@@ -1,0 +1,15 @@
+import type { Runtime, Service } from '../core/runtime.ts';
+import { createApiService } from './api/main.ts';
+import { createRecorderService } from './recorder/main.ts';
+
+/**
+ * Every deployable service, in start order. `reflex start` runs them all in one process;
+ * `reflex start <name>` runs one, for scale-out. Services stop in reverse order.
+ */
+export const SERVICES = {
+  recorder: createRecorderService,
+  api: createApiService,
+} satisfies Record<string, (rt: Runtime) => Service | Promise<Service>>;
+
+export type ServiceName = keyof typeof SERVICES;
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
