@@ -1,0 +1,16 @@
+import type { z } from 'zod';
+import { ErrorResponseSchema } from './common.ts';
+import { EventInputSchema, EventSchema } from './event.ts';
+import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
+
+/**
+ * Every contract published as JSON Schema: `npm run schemas` writes `schemas/json/<name>.schema.json`
+ * for each entry, and a test fails when a committed file differs from what the zod schema generates.
+ */
+export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input' | 'output'; title: string }> = {
+  event: { schema: EventSchema, io: 'output', title: 'Reflex event' },
+  'event-input': { schema: EventInputSchema, io: 'input', title: 'Reflex event as a client sends it' },
+  error: { schema: ErrorResponseSchema, io: 'output', title: 'API error answer' },
+  'webhook-delivery-job': { schema: WebhookDeliveryJobSchema, io: 'input', title: 'Job on the webhook-deliveries queue' },
+  'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Job on the flow-run-commands queue' },
+};

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * The enqueue contracts between services: the automations service produces these BullMQ jobs, and the
+ * service named on each consumes them. The BullMQ job id is always the `idempotency_key`, so a firing
+ * that is processed twice enqueues each job once.
+ */
+
+export const RetryPolicySchema = z.object({
+  attempts: z.number().int().min(1).max(50).default(8),
+  delay_seconds: z.number().min(0).default(5),
+});
+
+/** Queue `webhook-deliveries`, consumed by the webhook service. Everything is already rendered. */
+export const WebhookDeliveryJobSchema = z.object({
+  delivery_id: z.string().min(1).describe('Stable id of this delivery; also the `webhook-id` header.'),
+  idempotency_key: z.string().min(1),
+  url: z.string().url(),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().describe('Exact bytes to send (UTF-8); a retry sends the same.'),
+  secret: z.string().optional().describe('`whsec_<base64>` signing secret; never logged or returned.'),
+  timeout_seconds: z.number().positive().max(300).default(10),
+  retry: RetryPolicySchema.default({ attempts: 8, delay_seconds: 5 }),
+  format: z.enum(['json', 'cloudevent']).default('json'),
+  automation_id: z.string().nullable().default(null),
+  firing_id: z.string().nullable().default(null),
+  event_id: z.string().nullable().default(null),
+});
+export type WebhookDeliveryJob = z.output<typeof WebhookDeliveryJobSchema>;
+
+const TriggeredBySchema = z.object({
+  automation_id: z.string().nullable().default(null),
+  firing_id: z.string().nullable().default(null),
+  event_id: z.string().nullable().default(null),
+});
+
+const DeploymentRefSchema = z
+  .object({ deployment_id: z.string().optional(), deployment_name: z.string().optional() })
+  .refine((d) => d.deployment_id || d.deployment_name, { message: 'deployment_id or deployment_name is required' });
+
+/** Queue `flow-run-commands`, consumed by the orchestration side (issue: flows and deployments). */
+export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('run-deployment'),
+    idempotency_key: z.string().min(1),
+    deployment_id: z.string().optional(),
+    deployment_name: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    tags: z.array(z.string()).default([]),
+    triggered_by: TriggeredBySchema,
+  }),
+  z.object({
+    type: z.literal('cancel-flow-run'),
+    idempotency_key: z.string().min(1),
+    flow_run_id: z.string(),
+    message: z.string().optional(),
+    triggered_by: TriggeredBySchema,
+  }),
+  z.object({
+    type: z.literal('change-flow-run-state'),
+    idempotency_key: z.string().min(1),
+    flow_run_id: z.string(),
+    state: z.object({ type: z.string(), name: z.string().optional(), message: z.string().optional() }),
+    force: z.boolean().default(false),
+    triggered_by: TriggeredBySchema,
+  }),
+  z.object({
+    type: z.enum(['pause-deployment', 'resume-deployment']),
+    idempotency_key: z.string().min(1),
+    deployment_id: z.string().optional(),
+    deployment_name: z.string().optional(),
+    triggered_by: TriggeredBySchema,
+  }),
+]);
+export type FlowRunCommandJob = z.output<typeof FlowRunCommandJobSchema>;
+export { DeploymentRefSchema };
