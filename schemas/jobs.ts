@@ -75,3 +75,12 @@ export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
 ]);
 export type FlowRunCommandJob = z.output<typeof FlowRunCommandJobSchema>;
 export { DeploymentRefSchema };
+
+/** Queue `work-pool-<pool>`, consumed by workers of that pool. Job id = flow_run_id (one job per run attempt key). */
+export const FlowRunJobSchema = z.object({
+  flow_run_id: z.string(),
+  flow_name: z.string(),
+  /** Incremented per retry so a retried run gets a fresh BullMQ job id (`<flow_run_id>:<attempt>`). */
+  attempt: z.number().int().min(1).default(1),
+});
+export type FlowRunJob = z.output<typeof FlowRunJobSchema>;

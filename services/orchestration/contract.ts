@@ -1,0 +1,58 @@
+import type { FlowRun, LogLine, State, StateInput, TaskRun } from '../../schemas/flow-run.ts';
+
+/**
+ * What the SDK and the worker need from orchestration. The orchestration module implements it on top of
+ * Postgres (batched state writes with an outbox row per transition); the SDK and worker code only against
+ * this interface, so a flow called directly in a script and one served by a worker record the same way.
+ */
+export interface CreateFlowRunInput {
+  flow_name: string;
+  parameters?: Record<string, unknown>;
+  deployment_id?: string | null;
+  work_pool?: string | null;
+  tags?: string[];
+  parent_task_run_id?: string | null;
+  parent_flow_run_id?: string | null;
+  /** Initial state; PENDING when called directly, SCHEDULED when created for a deployment. */
+  state?: StateInput;
+  idempotency_key?: string | null;
+}
+
+export interface CreateTaskRunInput {
+  flow_run_id: string | null;
+  task_name: string;
+  dynamic_key: string;
+  cache_key?: string | null;
+  parameters?: Record<string, unknown>;
+  tags?: string[];
+}
+
+export interface SetStateResult<T> {
+  /** False when the orchestration rules refused the transition; `reason` says why. */
+  accepted: boolean;
+  reason?: string;
+  state: State;
+  run: T;
+}
+
+export interface SetStateOptions {
+  /** Skip transition rules (API `set-state` with force, crash detection). */
+  force?: boolean;
+  /** JSON-serialisable result summary, stored when the state is terminal. */
+  result?: unknown;
+}
+
+export interface Orchestration {
+  createFlowRun(input: CreateFlowRunInput): Promise<FlowRun>;
+  getFlowRun(id: string): Promise<FlowRun | null>;
+  /** Resolves once the state and its outbox row are committed (batched with others for throughput). */
+  setFlowRunState(id: string, state: StateInput, options?: SetStateOptions): Promise<SetStateResult<FlowRun>>;
+  createTaskRun(input: CreateTaskRunInput): Promise<TaskRun>;
+  setTaskRunState(id: string, state: StateInput, options?: SetStateOptions): Promise<SetStateResult<TaskRun>>;
+  /** Finds a COMPLETED task run with this cache key whose cache has not expired; returns its result. */
+  findCachedTaskResult(cacheKey: string): Promise<{ task_run_id: string; result: unknown } | null>;
+  /** Buffers log lines; they are written in batches, not one insert per line. */
+  appendLogs(lines: LogLine[]): void;
+  /** Writes buffered logs now (called when a run ends). */
+  flushLogs(): Promise<void>;
+}
