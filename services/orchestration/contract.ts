@@ -23,6 +23,8 @@ export interface CreateTaskRunInput {
   task_name: string;
   dynamic_key: string;
   cache_key?: string | null;
+  /** When a COMPLETED result under cache_key stops being reused; null = never expires. */
+  cache_expiration?: string | null;
   parameters?: Record<string, unknown>;
   tags?: string[];
 }
