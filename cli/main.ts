@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command } from 'commander';
+import { registerDeploy } from './commands/deploy.ts';
 import { registerReset } from './commands/reset.ts';
 import { registerStart } from './commands/start.ts';
 import { report } from './output.ts';
@@ -10,6 +11,7 @@ const program = new Command('reflex')
 
 registerStart(program);
 registerReset(program);
+registerDeploy(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -31,9 +31,14 @@ export const EnvSchema = z.object({
   REFLEX_AUTOMATIONS_DIR: z.string().default('automations'),
   REFLEX_FLOWS: z.string().default('flows/index.ts'),
   REFLEX_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(10),
+  REFLEX_WORKER_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
   REFLEX_WEBHOOK_ALLOW_HOSTS: z.string().default(''),
   REFLEX_WEBHOOK_HOST_CONCURRENCY: z.coerce.number().int().positive().default(10),
   REFLEX_PRETTY_LOGS: bool.optional(),
+  REFLEX_LATE_AFTER_SECONDS: z.coerce.number().min(0).default(15),
+  REFLEX_SCHEDULER_LOOP_SECONDS: z.coerce.number().positive().default(5),
+  REFLEX_SCHEDULE_MAX_RUNS: z.coerce.number().int().positive().default(10),
+  REFLEX_SCHEDULE_HORIZON_SECONDS: z.coerce.number().positive().default(3600),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -56,9 +61,19 @@ export interface Config {
   automationsDir: string;
   flowsModule: string;
   workerConcurrency: number;
+  /** Running flow runs refresh a heartbeat this often; one silent for 3 intervals is marked CRASHED. */
+  workerHeartbeatSeconds: number;
   webhookAllowHosts: string[];
   webhookHostConcurrency: number;
   prettyLogs: boolean;
+  /** A SCHEDULED run not started this long after its time is marked Late. */
+  lateAfterSeconds: number;
+  /** How often the scheduler creates upcoming runs and marks Late ones. */
+  schedulerLoopSeconds: number;
+  /** The scheduler creates at most this many upcoming runs per schedule... */
+  scheduleMaxRuns: number;
+  /** ...and only those starting within this many seconds. */
+  scheduleHorizonSeconds: number;
 }
 
 /** Parses the environment once; a bad value stops start-up with the variable's name and the reason. */
@@ -86,9 +101,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     automationsDir: e.REFLEX_AUTOMATIONS_DIR,
     flowsModule: e.REFLEX_FLOWS,
     workerConcurrency: e.REFLEX_WORKER_CONCURRENCY,
+    workerHeartbeatSeconds: e.REFLEX_WORKER_HEARTBEAT_SECONDS,
     webhookAllowHosts: e.REFLEX_WEBHOOK_ALLOW_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
     webhookHostConcurrency: e.REFLEX_WEBHOOK_HOST_CONCURRENCY,
     prettyLogs: e.REFLEX_PRETTY_LOGS ?? Boolean(process.stdout.isTTY),
+    lateAfterSeconds: e.REFLEX_LATE_AFTER_SECONDS,
+    schedulerLoopSeconds: e.REFLEX_SCHEDULER_LOOP_SECONDS,
+    scheduleMaxRuns: e.REFLEX_SCHEDULE_MAX_RUNS,
+    scheduleHorizonSeconds: e.REFLEX_SCHEDULE_HORIZON_SECONDS,
   };
   const merged = { ...base, ...overrides };
   const ns = NamespaceSchema.safeParse(merged.namespace);

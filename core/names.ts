@@ -33,8 +33,17 @@ export interface Names {
   eventNameFromSubject(subject: string): string;
   /** A Redis key owned by this namespace. */
   redisKey(...parts: string[]): string;
+  /** Postgres LISTEN/NOTIFY channels (a notification wakes the outbox relay right after a commit). */
+  readonly pgChannels: {
+    readonly outbox: string;
+  };
   /** Pattern matching every Redis key of this namespace (for reset). */
   readonly redisPattern: string;
+  /** NATS core subjects (not JetStream) for control notices between replicas. */
+  readonly controlSubjects: {
+    /** An automation was created, changed or deleted: replicas reload their cache. */
+    readonly automationChanges: string;
+  };
 }
 
 export function names(namespace: string): Names {
@@ -63,6 +72,8 @@ export function names(namespace: string): Names {
     },
     eventNameFromSubject: (subject) => subject.slice(subjectPrefix.length),
     redisKey: (...parts) => [namespace, ...parts].join(':'),
+    pgChannels: { outbox: `${namespace}_outbox` },
     redisPattern: `${namespace}:*`,
+    controlSubjects: { automationChanges: `${namespace}.control.automations` },
   };
 }

@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { ErrorResponseSchema } from './common.ts';
+import { DeploymentFileSchema, DeploymentInputSchema, DeploymentSchema } from './deployment.ts';
 import { EventInputSchema, EventSchema } from './event.ts';
-import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
+import { FlowRunSchema, TaskRunSchema } from './flow-run.ts';
+import { FlowRunCommandJobSchema, FlowRunJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
 
 /**
  * Every contract published as JSON Schema: `npm run schemas` writes `schemas/json/<name>.schema.json`
@@ -13,4 +15,10 @@ export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input'
   error: { schema: ErrorResponseSchema, io: 'output', title: 'API error answer' },
   'webhook-delivery-job': { schema: WebhookDeliveryJobSchema, io: 'input', title: 'Job on the webhook-deliveries queue' },
   'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Job on the flow-run-commands queue' },
+  deployment: { schema: DeploymentSchema, io: 'output', title: 'Deployment' },
+  'deployment-input': { schema: DeploymentInputSchema, io: 'input', title: 'Deployment as created through the API' },
+  'deployment-file': { schema: DeploymentFileSchema, io: 'input', title: 'Deployment file applied by `reflex deploy`' },
+  'flow-run': { schema: FlowRunSchema, io: 'output', title: 'Flow run' },
+  'task-run': { schema: TaskRunSchema, io: 'output', title: 'Task run' },
+  'flow-run-job': { schema: FlowRunJobSchema, io: 'input', title: 'Job on a work-pool queue (work-pool-<pool>)' },
 };

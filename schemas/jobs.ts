@@ -76,11 +76,19 @@ export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
 export type FlowRunCommandJob = z.output<typeof FlowRunCommandJobSchema>;
 export { DeploymentRefSchema };
 
-/** Queue `work-pool-<pool>`, consumed by workers of that pool. Job id = flow_run_id (one job per run attempt key). */
+/**
+ * Queue `work-pool-<pool>`, consumed by workers of that pool; job name `flow-run`. Job id =
+ * `flowRunJobId(flow_run_id, attempt)` (BullMQ forbids ':' in ids), so enqueueing the same attempt twice is a no-op.
+ */
 export const FlowRunJobSchema = z.object({
   flow_run_id: z.string(),
   flow_name: z.string(),
-  /** Incremented per retry so a retried run gets a fresh BullMQ job id (`<flow_run_id>:<attempt>`). */
+  /** Incremented per retry so a retried run gets a fresh BullMQ job id (`<flow_run_id>-<attempt>`). */
   attempt: z.number().int().min(1).default(1),
 });
 export type FlowRunJob = z.output<typeof FlowRunJobSchema>;
+
+/** The BullMQ job id of a flow run's attempt: `<flow_run_id>-<attempt>`. */
+export function flowRunJobId(flowRunId: string, attempt: number): string {
+  return `${flowRunId}-${attempt}`;
+}

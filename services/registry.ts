@@ -1,6 +1,9 @@
 import type { Runtime, Service } from '../core/runtime.ts';
 import { createApiService } from './api/main.ts';
+import { createAutomationsService } from './automations/main.ts';
+import { createOutboxService } from './outbox/main.ts';
 import { createRecorderService } from './recorder/main.ts';
+import { createSchedulerService } from './scheduler/main.ts';
 
 /**
  * Every deployable service, in start order. `reflex start` runs them all in one process;
@@ -8,6 +11,9 @@ import { createRecorderService } from './recorder/main.ts';
  */
 export const SERVICES = {
   recorder: createRecorderService,
+  automations: createAutomationsService,
+  outbox: createOutboxService,
+  scheduler: createSchedulerService,
   api: createApiService,
 } satisfies Record<string, (rt: Runtime) => Service | Promise<Service>>;
 

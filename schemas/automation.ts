@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import { StateTypeSchema } from './flow-run.ts';
+import { RetryPolicySchema } from './jobs.ts';
+
+/**
+ * The automation document: what users write in `automations/*.json` and send to `/api/automations`.
+ * Field names follow Prefect 3's automations where the concept is the same. docs/automations.md is the
+ * reference for every field.
+ */
+
+/** One pattern or a list of them (OR-ed). `*` matches any run of characters; a leading `!` negates. */
+const LabelPatternSchema = z.union([z.string(), z.array(z.string()).min(1)]);
+
+export const ResourceSpecSchema = z
+  .record(z.string().min(1), LabelPatternSchema)
+  .describe('Label name -> pattern or list of patterns; all labels must match (AND).');
+export type ResourceSpec = z.output<typeof ResourceSpecSchema>;
+
+const EventNamePatternSchema = z
+  .string()
+  .min(1)
+  .regex(/^!?[A-Za-z0-9_*-]+(?:\.[A-Za-z0-9_*-]+)*$/, 'must be a dotted event name, optionally with * wildcards and a leading !');
+
+/** `reflex.resource.id`-style label of the primary resource, `related:<role>:<label>`, or `payload.<path>`. */
+const ForEachPathSchema = z
+  .string()
+  .min(1)
+  .regex(/^(?:related:[^:]+:[^:]+|payload\.[^.]+(?:\.[^.]+)*|[^:]+)$/, 'must be a label name, related:<role>:<label> or payload.<path>');
+
+export const JSON_LOGIC_OPERATORS: ReadonlySet<string> = new Set([
+  '==', '===', '!=', '!==', '>', '>=', '<', '<=', '!!', '!', '%', '+', '-', '*', '/', 'min', 'max',
+  'in', 'cat', 'substr', 'merge', 'var', 'missing', 'missing_some', 'if', '?:', 'and', 'or',
+  'map', 'filter', 'reduce', 'all', 'none', 'some',
+]);
+
+/**
+ * Walks a json-logic rule and reports every operator json-logic-js does not know (or that has a side
+ * effect, like `log`), with the path of the offending key, so a bad rule is refused on save.
+ */
+export function jsonLogicIssues(rule: unknown, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
+  if (Array.isArray(rule)) return rule.flatMap((r, i) => jsonLogicIssues(r, [...path, i]));
+  if (rule === null || typeof rule !== 'object') return [];
+  const keys = Object.keys(rule);
+  if (keys.length !== 1) return [{ path, message: `a json-logic operation is an object with exactly one operator key; found ${keys.length} keys` }];
+  const op = keys[0];
+  if (!JSON_LOGIC_OPERATORS.has(op)) {
+    return [{ path: [...path, op], message: `unknown json-logic operator "${op}"; known: ${[...JSON_LOGIC_OPERATORS].join(' ')}` }];
+  }
+  return jsonLogicIssues((rule as Record<string, unknown>)[op], [...path, op]);
+}
+
+export const PostureSchema = z.enum(['Reactive', 'Proactive']);
+
+export const EventTriggerSchema = z
+  .object({
+    type: z.literal('event'),
+    match: ResourceSpecSchema.default({}).describe('Labels of the primary resource that must match.'),
+    match_related: z
+      .union([ResourceSpecSchema, z.array(ResourceSpecSchema)])
+      .default({})
+      .describe('Each spec must be satisfied by at least one related resource (use reflex.resource.role to pick a role).'),
+    after: z.array(EventNamePatternSchema).default([]).describe('Event names that arm a bucket before counting starts.'),
+    expect: z.array(EventNamePatternSchema).default([]).describe('Event names that count; empty = any event passing the filters.'),
+    condition: z.unknown().optional().describe('json-logic rule evaluated on { event }; the event counts only when truthy.'),
+    for_each: z.array(ForEachPathSchema).default([]).describe('Label paths splitting counting into independent buckets.'),
+    posture: PostureSchema.default('Reactive'),
+    threshold: z.number().int().min(0).default(1),
+    within: z.number().min(0).default(0).describe('Window in seconds (event time); 0 = no window.'),
+  })
+  .strict();
+
+export interface EventTrigger extends z.output<typeof EventTriggerSchema> {}
+export interface CompoundTrigger {
+  type: 'compound';
+  triggers: Trigger[];
+  require: 'any' | 'all' | number;
+  within: number;
+}
+export interface SequenceTrigger {
+  type: 'sequence';
+  triggers: Trigger[];
+  within: number;
+}
+export type Trigger = EventTrigger | CompoundTrigger | SequenceTrigger;
+
+const CompoundTriggerSchema = z
+  .object({
+    type: z.literal('compound'),
+    get triggers() {
+      return z.array(TriggerSchema).min(1);
+    },
+    require: z.union([z.enum(['any', 'all']), z.number().int().min(1)]).default('all'),
+    within: z.number().min(0).default(0).describe('Seconds (event time) all required children must fire within; 0 = no limit.'),
+  })
+  .strict();
+
+const SequenceTriggerSchema = z
+  .object({
+    type: z.literal('sequence'),
+    get triggers() {
+      return z.array(TriggerSchema).min(1);
+    },
+    within: z.number().min(0).default(0).describe('Seconds (event time) the whole sequence must fit in; 0 = no limit.'),
+  })
+  .strict();
+
+export const TriggerSchema: z.ZodType<Trigger, unknown> = z.lazy(() =>
+  z.discriminatedUnion('type', [EventTriggerSchema, CompoundTriggerSchema, SequenceTriggerSchema]),
+);
+
+// ---- actions ----
+
+const TemplateSchema = z.string().describe('A Liquid template (rendered with event, automation, trigger, flow_run).');
+const DeploymentRef = {
+  deployment_id: z.string().min(1).optional(),
+  deployment_name: z.string().min(1).optional().describe('`<flow>/<deployment>`, e.g. `etl/daily`.'),
+};
+
+const RunDeploymentActionSchema = z
+  .object({
+    type: z.literal('run-deployment'),
+    ...DeploymentRef,
+    parameters: z.record(z.string(), z.unknown()).default({}).describe('String values are templates; `{{ x }}` alone keeps x\'s type.'),
+    tags: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const CallWebhookActionSchema = z
+  .object({
+    type: z.literal('call-webhook'),
+    url: TemplateSchema.min(1),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    headers: z.record(z.string(), TemplateSchema).default({}),
+    body: TemplateSchema.optional().describe('Defaults to the triggering event as JSON.'),
+    secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>').optional(),
+    timeout_seconds: z.number().positive().max(300).default(10),
+    retry: RetryPolicySchema.default({ attempts: 8, delay_seconds: 5 }),
+    format: z.enum(['json', 'cloudevent']).default('json'),
+  })
+  .strict();
+
+const EmitEventActionSchema = z
+  .object({
+    type: z.literal('emit-event'),
+    event: z
+      .object({
+        event: TemplateSchema.min(1),
+        resource: z.record(z.string(), TemplateSchema),
+        related: z.array(z.record(z.string(), TemplateSchema)).default([]),
+        payload: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict(),
+  })
+  .strict();
+
+const AutomationTargetActionSchema = z
+  .object({
+    type: z.enum(['pause-automation', 'resume-automation']),
+    automation_id: z.string().min(1).optional().describe('Omitted: the automation named by the triggering event, else this one.'),
+  })
+  .strict();
+
+const DeploymentTargetActionSchema = z
+  .object({ type: z.enum(['pause-deployment', 'resume-deployment']), ...DeploymentRef })
+  .strict()
+  .describe('Without deployment_id/deployment_name the deployment is inferred from the triggering event.');
+
+const CancelFlowRunActionSchema = z.object({ type: z.literal('cancel-flow-run'), message: z.string().optional() }).strict();
+
+const ChangeFlowRunStateActionSchema = z
+  .object({
+    type: z.literal('change-flow-run-state'),
+    state: z.object({ type: StateTypeSchema, name: z.string().optional(), message: z.string().optional() }).strict(),
+    force: z.boolean().default(false),
+  })
+  .strict();
+
+const DoNothingActionSchema = z.object({ type: z.literal('do-nothing') }).strict();
+
+export const ActionSchema = z
+  .discriminatedUnion('type', [
+    RunDeploymentActionSchema,
+    CallWebhookActionSchema,
+    EmitEventActionSchema,
+    AutomationTargetActionSchema,
+    DeploymentTargetActionSchema,
+    CancelFlowRunActionSchema,
+    ChangeFlowRunStateActionSchema,
+    DoNothingActionSchema,
+  ])
+  .superRefine((a, ctx) => {
+    if (a.type === 'run-deployment' && !a.deployment_id && !a.deployment_name) {
+      ctx.addIssue({ code: 'custom', path: ['deployment_name'], message: 'deployment_id or deployment_name is required' });
+    }
+  });
+export type Action = z.output<typeof ActionSchema>;
+export type ActionType = Action['type'];
+
+// ---- the automation ----
+
+export const AutomationInputSchema = z
+  .object({
+    $schema: z.string().optional().describe('Editor hint, ignored.'),
+    name: z.string().min(1).max(200),
+    description: z.string().default(''),
+    enabled: z.boolean().default(true),
+    tags: z.array(z.string()).default([]),
+    trigger: TriggerSchema,
+    actions: z.array(ActionSchema).default([]),
+    actions_on_resolve: z.array(ActionSchema).default([]),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    if (doc.trigger && typeof doc.trigger === 'object') checkTrigger(doc.trigger, ['trigger'], ctx);
+  })
+  .describe('A Reflex automation: a trigger evaluated on the event stream and the actions run when it fires.');
+
+export type AutomationInput = z.output<typeof AutomationInputSchema>;
+/** The stored document: the input with defaults filled in, without the editor hint. */
+export type AutomationDocument = Omit<AutomationInput, '$schema'>;
+
+export const AutomationSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    enabled: z.boolean(),
+    tags: z.array(z.string()),
+    trigger: TriggerSchema,
+    actions: z.array(ActionSchema),
+    actions_on_resolve: z.array(ActionSchema),
+    created: z.string(),
+    updated: z.string(),
+  })
+  .describe('A stored automation.');
+export type Automation = AutomationDocument & { id: string; created: string; updated: string };
+
+export const AutomationPatchSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    name: z.string().min(1).max(200).optional(),
+    description: z.string().optional(),
+    tags: z.array(z.string()).optional(),
+  })
+  .strict();
+
+/** Rules zod's shape cannot express: operators, postures, counts. Paths point at the offending field. */
+function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCtx): void {
+  if (t.type === 'event') {
+    if (t.condition !== undefined) {
+      for (const issue of jsonLogicIssues(t.condition, [...path, 'condition'])) ctx.addIssue({ code: 'custom', ...issue });
+    }
+    const spec = Array.isArray(t.match_related) ? t.match_related : [t.match_related];
+    const filtered = t.expect.length > 0 || Object.keys(t.match).length > 0 || spec.some((s) => Object.keys(s).length > 0) || t.condition !== undefined;
+    if (!filtered) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'expect'], message: 'this trigger matches every event; narrow it with expect, match, match_related or condition' });
+    }
+    if (t.posture === 'Proactive') {
+      if (t.within <= 0) ctx.addIssue({ code: 'custom', path: [...path, 'within'], message: 'a Proactive trigger needs within > 0 (seconds to wait for events)' });
+      if (t.threshold < 1) ctx.addIssue({ code: 'custom', path: [...path, 'threshold'], message: 'a Proactive trigger fires when fewer than threshold events arrive, so threshold must be at least 1' });
+    }
+    return;
+  }
+  if (t.type === 'compound' && typeof t.require === 'number' && t.require > t.triggers.length) {
+    ctx.addIssue({ code: 'custom', path: [...path, 'require'], message: `require is ${t.require} but there are only ${t.triggers.length} triggers` });
+  }
+  t.triggers.forEach((child, i) => checkTrigger(child, [...path, 'triggers', i], ctx));
+}

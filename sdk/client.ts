@@ -1,0 +1,117 @@
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/log.ts';
+import { openRuntime, type Runtime } from '../core/runtime.ts';
+import type { CreateTaskRunInput, Orchestration } from '../services/orchestration/contract.ts';
+import { orchestration } from '../services/orchestration/store.ts';
+import { Heartbeats } from '../services/worker/heartbeat.ts';
+import { createTaskRunWithId } from '../services/worker/task-runs.ts';
+import { createRunLogBase, type Logger } from './logger.ts';
+
+/**
+ * How flow code reaches the engine. A worker binds its runtime (`bindRuntime`); a script connects lazily
+ * from the REFLEX_* environment on its first flow call, and closes again when no run is active, so a
+ * script exits on its own. When the engine's dependencies are unreachable the flow still runs, warned
+ * once as "not recorded".
+ */
+export interface EngineClient {
+  readonly rt: Runtime;
+  readonly store: Orchestration;
+  readonly heartbeats: Heartbeats;
+  /** Base of every run logger: stdout echo plus batched storage through the store. */
+  readonly log: Logger;
+  createTaskRun(id: string, input: CreateTaskRunInput): Promise<unknown>;
+  /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
+  hold(): () => void;
+}
+
+interface SdkGlobal {
+  bound: EngineClient | undefined;
+  lazy: Promise<EngineClient | null> | undefined;
+  warned: boolean;
+  fallbackLog: Logger | undefined;
+}
+
+// On globalThis so a flows module that resolved its own copy of the SDK (a linked install) shares the worker's client.
+const KEY = Symbol.for('reflex.sdk.state');
+const g = globalThis as typeof globalThis & { [KEY]?: SdkGlobal };
+const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned: false, fallbackLog: undefined });
+
+function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
+  const store = orchestration(rt);
+  const heartbeats = new Heartbeats(rt.redis, rt.names, rt.config.workerHeartbeatSeconds);
+  const level = rt.config.logLevel === 'silent' ? 'info' : rt.config.logLevel;
+  const log = createRunLogBase({ level, echo: rt.config.logLevel !== 'silent', store: (lines) => store.appendLogs(lines) });
+  let active = 0;
+  return {
+    rt,
+    store,
+    heartbeats,
+    log,
+    createTaskRun: (id, input) => createTaskRunWithId(rt, id, input),
+    hold() {
+      active += 1;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        active -= 1;
+        // setImmediate: `await a(); await b();` calls b before this runs, so sequential calls share one connection.
+        if (active === 0 && onIdle) setImmediate(() => active === 0 && onIdle());
+      };
+    },
+  };
+}
+
+/** Makes flows called in this process record through `rt` (the worker does this on start). */
+export function bindRuntime(rt: Runtime): EngineClient {
+  const client = makeClient(rt);
+  state.bound = client;
+  return client;
+}
+
+export function unbindRuntime(client: EngineClient): void {
+  client.heartbeats.close();
+  if (state.bound === client) state.bound = undefined;
+}
+
+/** The client for a new top-level run: the bound one, else a lazily opened one, else null (not recorded). */
+export async function resolveClient(): Promise<EngineClient | null> {
+  if (state.bound) return state.bound;
+  state.lazy ??= connectFromEnv();
+  return state.lazy;
+}
+
+async function connectFromEnv(): Promise<EngineClient | null> {
+  let rt: Runtime;
+  try {
+    const config = loadConfig();
+    rt = await openRuntime(config, createLogger({ level: 'warn' }));
+  } catch (err) {
+    warnNotRecorded(err);
+    return null;
+  }
+  const client: EngineClient = makeClient(rt, () => {
+    if (state.lazy === pending) state.lazy = undefined;
+    void (async () => {
+      client.heartbeats.close();
+      await orchestration(rt).drain().catch(() => {});
+      await rt.close();
+    })();
+  });
+  const pending = Promise.resolve(client);
+  state.lazy = pending;
+  return client;
+}
+
+function warnNotRecorded(err: unknown): void {
+  if (state.warned) return;
+  state.warned = true;
+  const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  process.stderr.write(`reflex: the engine is unreachable (${reason}); flows run in this process are not recorded\n`);
+}
+
+/** Logger for code running outside any recorded run (stdout only). */
+export function fallbackLogger(): Logger {
+  state.fallbackLog ??= createRunLogBase({ level: 'info', echo: true });
+  return state.fallbackLog;
+}

@@ -1,0 +1,12 @@
+/**
+ * Reflex SDK for flow authors: `import { flow, task, concurrency, getRunLogger } from 'reflex/sdk'`.
+ * docs/sdk.md is the reference.
+ */
+export { flow, isFlow, type Flow, type FlowOptions, type FlowOptionsWithParameters } from './flow.ts';
+export { task, type Task, type TaskOptions, type MapInputs } from './task.ts';
+export { TaskFuture, MappedFutures } from './futures.ts';
+export { concurrency, type Concurrency, type ConcurrencyLease, type ConcurrencyOptions } from './concurrency.ts';
+export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
+export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
+export { ConcurrencySlotTimeoutError } from '../services/orchestration/concurrency.ts';
+export type { Logger } from './logger.ts';

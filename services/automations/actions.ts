@@ -1,0 +1,183 @@
+import type { Queue } from 'bullmq';
+import { normalizeEvents } from '../../core/events.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import type { Action } from '../../schemas/automation.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
+import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../schemas/jobs.ts';
+import { announceAutomationChange } from './cache.ts';
+import { causedRelated, type ActionJobData } from './dispatch.ts';
+import { actionJobId, deterministicUuid } from './firing.ts';
+import { renderString, renderValue, type TemplateContext } from './templates.ts';
+
+/**
+ * Performs one action of a firing. Actions whose target lives in another service are rendered here and
+ * forwarded as jobs (schemas/jobs.ts) with the firing's idempotency key as job id; emit-event,
+ * pause/resume-automation and do-nothing are done here. An expected failure (template error, nothing to
+ * infer, target missing) is an outcome, not an exception.
+ */
+
+export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: Record<string, unknown>; target?: string };
+
+export class ActionFailure extends Error {}
+
+export interface ActionDeps {
+  rt: Runtime;
+  webhookQueue: Queue;
+  commandQueue: Queue;
+}
+
+/** The resources of the triggering event, primary first (Prefect's inference order). */
+function resourcesOf(event: ReflexEvent | null): string[] {
+  if (!event) return [];
+  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== 'automation-chain').map((r) => r['reflex.resource.id'])];
+}
+
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+/** Finds `reflex.<kind>.<uuid>` in the triggering labels, then in the event's resources. */
+export function inferId(kind: string, job: Pick<ActionJobData, 'firing'>): string | null {
+  const re = new RegExp(`^reflex\\.${kind}\\.(${UUID})$`);
+  const candidates = [job.firing.triggering_labels['reflex.resource.id'] ?? '', ...resourcesOf(job.firing.triggering_event)];
+  for (const c of candidates) {
+    const m = re.exec(c);
+    if (m) return m[1];
+  }
+  return null;
+}
+
+export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: TemplateContext): Promise<Outcome> {
+  const { action, firing, automation } = job;
+  const key = actionJobId(firing.id, job.index);
+  const triggered_by = { automation_id: automation.id, firing_id: firing.id, event_id: firing.triggering_event?.id ?? null };
+  const forward = async (queue: Queue, data: FlowRunCommandJob | WebhookDeliveryJob, target?: string): Promise<Outcome> => {
+    await queue.add(action.type, data, { jobId: key });
+    return { status: 'executed', detail: { forwarded_to: queue.name, job_id: key }, target };
+  };
+  const a: Action = action;
+  switch (a.type) {
+    case 'do-nothing':
+      return { status: 'executed', detail: {} };
+    case 'run-deployment': {
+      const parameters = (await renderValue(a.parameters, ctx)) as Record<string, unknown>;
+      const data = FlowRunCommandJobSchema.parse({
+        type: 'run-deployment',
+        idempotency_key: key,
+        deployment_id: a.deployment_id,
+        deployment_name: a.deployment_name,
+        parameters,
+        tags: a.tags,
+        triggered_by,
+      });
+      const out = await forward(deps.commandQueue, data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
+      return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
+    }
+    case 'pause-deployment':
+    case 'resume-deployment': {
+      const deployment_id = a.deployment_id ?? (a.deployment_name ? undefined : inferId('deployment', job) ?? undefined);
+      if (!deployment_id && !a.deployment_name) throw new ActionFailure('no deployment could be inferred from the triggering event');
+      const data = FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, deployment_id, deployment_name: a.deployment_name, triggered_by });
+      return forward(deps.commandQueue, data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
+    }
+    case 'cancel-flow-run':
+    case 'change-flow-run-state': {
+      const flow_run_id = inferId('flow-run', job);
+      if (!flow_run_id) throw new ActionFailure('no flow run could be inferred: the triggering event is not about reflex.flow-run.<id>');
+      const message = a.type === 'cancel-flow-run' ? (a.message ?? `Cancelled by automation ${automation.name}`) : undefined;
+      const data =
+        a.type === 'cancel-flow-run'
+          ? FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, flow_run_id, message, triggered_by })
+          : FlowRunCommandJobSchema.parse({
+              type: a.type,
+              idempotency_key: key,
+              flow_run_id,
+              state: { ...a.state, message: a.state.message ?? `State changed by automation ${automation.name}` },
+              force: a.force,
+              triggered_by,
+            });
+      return forward(deps.commandQueue, data, `reflex.flow-run.${flow_run_id}`);
+    }
+    case 'call-webhook': {
+      const url = (await renderString(a.url, ctx)).trim();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(a.headers)) headers[k] = await renderString(v, ctx);
+      const body = a.body !== undefined ? await renderString(a.body, ctx) : defaultBody(job, a.format);
+      const parsed = WebhookDeliveryJobSchema.safeParse({
+        delivery_id: deterministicUuid(`${key}/delivery`),
+        idempotency_key: key,
+        url,
+        method: a.method,
+        headers,
+        body,
+        secret: a.secret,
+        timeout_seconds: a.timeout_seconds,
+        retry: a.retry,
+        format: a.format,
+        automation_id: automation.id,
+        firing_id: firing.id,
+        event_id: firing.triggering_event?.id ?? null,
+      });
+      if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const out = await forward(deps.webhookQueue, parsed.data);
+      return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
+    }
+    case 'emit-event': {
+      const rendered = (await renderValue(a.event, ctx)) as { event: string; resource: Record<string, string>; related: Record<string, string>[]; payload: Record<string, unknown> };
+      const related = [...rendered.related.map(stringValues), ...causedRelated(automation.id, firing.triggering_event)];
+      let event: ReflexEvent;
+      try {
+        [event] = normalizeEvents(
+          { id: deterministicUuid(`${key}/emitted`), event: rendered.event, resource: stringValues(rendered.resource), related, payload: rendered.payload },
+          { maxPayloadBytes: deps.rt.config.maxPayloadBytes },
+        );
+      } catch (err) {
+        throw new ActionFailure(`rendered event is invalid: ${(err as Error).message}`);
+      }
+      await deps.rt.bus.publish(event);
+      return { status: 'executed', detail: { emitted_event: event.id, event: event.event }, target: `reflex.event.${event.id}` };
+    }
+    case 'pause-automation':
+    case 'resume-automation': {
+      const target = a.automation_id ?? inferId('automation', job) ?? automation.id;
+      const enabled = a.type === 'resume-automation';
+      const res = await deps.rt.pg
+        .query(
+          `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
+          [target, enabled],
+        )
+        .catch((err: { code?: string }) => {
+          if (err.code === '22P02') return { rowCount: 0 };
+          throw err;
+        });
+      if (!res.rowCount) throw new ActionFailure(`automation ${target} does not exist`);
+      announceAutomationChange(deps.rt);
+      return { status: 'executed', detail: { automation_id: target, enabled }, target: `reflex.automation.${target}` };
+    }
+    default: {
+      const never: never = a;
+      throw new ActionFailure(`unknown action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function stringValues(o: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o ?? {})) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return out;
+}
+
+/** Without a body template: the triggering event as JSON (as a CloudEvent in cloudevent format). */
+function defaultBody(job: ActionJobData, format: 'json' | 'cloudevent'): string {
+  const e = job.firing.triggering_event;
+  if (!e) return JSON.stringify({ automation: job.automation, firing: { ...job.firing, triggering_event: null } });
+  if (format === 'json') return JSON.stringify(e);
+  return JSON.stringify({
+    specversion: '1.0',
+    id: e.id,
+    source: 'reflex',
+    type: e.event,
+    subject: e.resource['reflex.resource.id'],
+    time: e.occurred,
+    datacontenttype: 'application/json',
+    data: { resource: e.resource, related: e.related, payload: e.payload },
+  });
+}

@@ -1,0 +1,118 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { LiquidError } from 'liquidjs';
+import { ZodError } from 'zod';
+import { systemEvent } from '../../core/events.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import { ActionFailure, inferId, performAction, type Outcome } from './actions.ts';
+import { automationResource, causedRelated, type ActionJobData } from './dispatch.ts';
+import { actionJobId, deterministicUuid } from './firing.ts';
+import { recordActionOutcome } from './repository.ts';
+import type { TemplateContext } from './templates.ts';
+
+/**
+ * The action executor: a BullMQ worker on the automation-actions queue. For each job it builds the
+ * template context, performs the action, records the outcome on the firing and emits
+ * `reflex.automation.action.executed` or `.failed`. Infrastructure errors throw, so BullMQ retries the job;
+ * everything the user can fix (templates, targets) is a recorded failure.
+ */
+export class ActionExecutor {
+  private worker: Worker<ActionJobData> | undefined;
+  private readonly webhookQueue: Queue;
+  private readonly commandQueue: Queue;
+
+  constructor(private readonly rt: Runtime, private readonly concurrency = 20) {
+    const opts = { connection: rt.redis, prefix: rt.names.bullPrefix };
+    this.webhookQueue = new Queue(rt.names.queues.webhookDeliveries, opts);
+    this.commandQueue = new Queue(rt.names.queues.flowRunCommands, opts);
+  }
+
+  start(): void {
+    this.worker = new Worker<ActionJobData>(this.rt.names.queues.automationActions, (job) => this.process(job), {
+      connection: this.rt.redisConnection('automation-actions'),
+      prefix: this.rt.names.bullPrefix,
+      concurrency: this.concurrency,
+    });
+    this.worker.on('error', (err) => this.rt.log.error({ err }, 'automation action worker error'));
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    await Promise.allSettled([this.webhookQueue.close(), this.commandQueue.close()]);
+  }
+
+  private async process(job: Job<ActionJobData>): Promise<void> {
+    const data = job.data;
+    const ctx = await templateContext(this.rt, data);
+    let outcome: Outcome;
+    try {
+      outcome = await performAction({ rt: this.rt, webhookQueue: this.webhookQueue, commandQueue: this.commandQueue }, data, ctx);
+    } catch (err) {
+      const reason = failureReason(err);
+      if (reason === null) throw err;
+      outcome = { status: 'failed', reason, detail: {} };
+    }
+    await recordActionOutcome(this.rt.pg, data.firing.id, {
+      index: data.index,
+      type: data.action.type,
+      status: outcome.status,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      detail: outcome.detail,
+    });
+    const related = causedRelated(data.automation.id, data.firing.triggering_event);
+    if (outcome.target) related.unshift({ 'reflex.resource.id': outcome.target, 'reflex.resource.role': 'target' });
+    await this.rt.bus.publish(
+      systemEvent(`reflex.automation.action.${outcome.status}`, automationResource(data.automation), {
+        id: deterministicUuid(`${actionJobId(data.firing.id, data.index)}/outcome`),
+        related,
+        payload: {
+          firing_id: data.firing.id,
+          action_index: data.index,
+          action_type: data.action.type,
+          ...(outcome.reason ? { reason: outcome.reason } : {}),
+          ...outcome.detail,
+        },
+      }),
+    );
+    if (outcome.status === 'failed') this.rt.log.warn({ automation_id: data.automation.id, firing_id: data.firing.id, reason: outcome.reason }, 'automation action failed');
+  }
+}
+
+/** A reason for failures the user can fix; null for infrastructure errors (retried). */
+export function failureReason(err: unknown): string | null {
+  if (err instanceof ActionFailure) return err.message;
+  if (err instanceof LiquidError) return `template error: ${err.message}`;
+  if (err instanceof ZodError) return `invalid action result: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  return null;
+}
+
+/** `event`, `automation`, `trigger`, `labels`, `firing` and (for flow-run events) `flow_run`. */
+export async function templateContext(rt: Runtime | null, data: ActionJobData): Promise<TemplateContext> {
+  const f = data.firing;
+  const flowRunId = inferId('flow-run', data);
+  return {
+    event: f.triggering_event,
+    automation: data.automation,
+    labels: f.triggering_labels,
+    firing: { id: f.id, state: f.state, fired_at: f.fired_at },
+    trigger: {
+      path: f.trigger_path,
+      key: f.bucket_key,
+      labels: f.triggering_labels,
+      count: f.count,
+      window: { start: f.window_start, end: f.window_end },
+      state: f.state,
+    },
+    flow_run: rt && flowRunId ? await loadFlowRun(rt, flowRunId) : null,
+  };
+}
+
+/** Reads the flow run from the orchestration tables; null when absent (or the tables do not exist). */
+async function loadFlowRun(rt: Runtime, id: string): Promise<Record<string, unknown> | null> {
+  try {
+    const res = await rt.pg.query('SELECT * FROM flow_runs WHERE id = $1', [id]);
+    return res.rows[0] ? JSON.parse(JSON.stringify(res.rows[0])) : null;
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return null;
+    throw err;
+  }
+}

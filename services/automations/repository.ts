@@ -1,0 +1,169 @@
+import { uuidv7 } from 'uuidv7';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import type { Pool, PoolClient } from '../../core/db.ts';
+import type { Automation, AutomationDocument } from '../../schemas/automation.ts';
+import type { Firing } from './firing.ts';
+
+/** Postgres access for automations and their firing history. Tables: migrations/0002_automations.sql. */
+
+type Db = Pool | PoolClient;
+
+interface AutomationRow {
+  id: string;
+  name: string;
+  enabled: boolean;
+  document: AutomationDocument;
+  created: Date;
+  updated: Date;
+}
+
+function toAutomation(r: AutomationRow): Automation {
+  return { ...r.document, id: r.id, name: r.name, enabled: r.enabled, created: r.created.toISOString(), updated: r.updated.toISOString() };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+const COLUMNS = 'id, name, enabled, document, created, updated';
+
+export async function listAutomations(db: Db, options: { enabledOnly?: boolean } = {}): Promise<Automation[]> {
+  const res = await db.query<AutomationRow>(
+    `SELECT ${COLUMNS} FROM automations ${options.enabledOnly ? 'WHERE enabled' : ''} ORDER BY name`,
+  );
+  return res.rows.map(toAutomation);
+}
+
+export async function getAutomation(db: Db, id: string): Promise<Automation> {
+  if (!isUuid(id)) throw new NotFoundError('automation', id);
+  const res = await db.query<AutomationRow>(`SELECT ${COLUMNS} FROM automations WHERE id = $1`, [id]);
+  if (!res.rows[0]) throw new NotFoundError('automation', id);
+  return toAutomation(res.rows[0]);
+}
+
+export async function findAutomationByName(db: Db, name: string): Promise<Automation | null> {
+  const res = await db.query<AutomationRow>(`SELECT ${COLUMNS} FROM automations WHERE name = $1`, [name]);
+  return res.rows[0] ? toAutomation(res.rows[0]) : null;
+}
+
+export async function insertAutomation(db: Db, doc: AutomationDocument): Promise<Automation> {
+  try {
+    const res = await db.query<AutomationRow>(
+      `INSERT INTO automations (id, name, enabled, document) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [uuidv7(), doc.name, doc.enabled, JSON.stringify(doc)],
+    );
+    return toAutomation(res.rows[0]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`an automation named "${doc.name}" already exists`);
+    throw err;
+  }
+}
+
+export async function replaceAutomation(db: Db, id: string, doc: AutomationDocument): Promise<Automation> {
+  if (!isUuid(id)) throw new NotFoundError('automation', id);
+  try {
+    const res = await db.query<AutomationRow>(
+      `UPDATE automations SET name = $2, enabled = $3, document = $4, updated = clock_timestamp() WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, doc.name, doc.enabled, JSON.stringify(doc)],
+    );
+    if (!res.rows[0]) throw new NotFoundError('automation', id);
+    return toAutomation(res.rows[0]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`an automation named "${doc.name}" already exists`);
+    throw err;
+  }
+}
+
+export async function deleteAutomation(db: Db, id: string): Promise<void> {
+  if (!isUuid(id)) throw new NotFoundError('automation', id);
+  const res = await db.query('DELETE FROM automations WHERE id = $1', [id]);
+  if (!res.rowCount) throw new NotFoundError('automation', id);
+}
+
+/** Cheap change detector for the cache: any insert, update or delete changes it. */
+export async function automationsVersion(db: Db): Promise<string> {
+  const res = await db.query<{ v: string }>(`SELECT count(*)::text || '/' || coalesce(max(updated)::text, '') AS v FROM automations`);
+  return res.rows[0].v;
+}
+
+export interface ActionOutcome {
+  index: number;
+  type: string;
+  status: 'pending' | 'executed' | 'failed';
+  reason?: string;
+  detail?: Record<string, unknown>;
+  updated?: string;
+}
+
+/** Records firings once each (the firing key is unique); returns the ids that were new. */
+export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: Firing) => string[]): Promise<Set<string>> {
+  if (firings.length === 0) return new Set();
+  const rows = firings.map((f) => ({
+    ...f,
+    actions: actionTypes(f).map((type, index): ActionOutcome => ({ index, type, status: 'pending' })),
+  }));
+  const res = await db.query<{ id: string }>(
+    `INSERT INTO automation_firings (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
+        triggering_labels, triggering_event, count, window_start, window_end, actions)
+     SELECT r.id, r.key, r.automation_id, r.state, r.fired_at, r.trigger_path, r.bucket_key,
+        r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions
+     FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
+        trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
+        window_start timestamptz, window_end timestamptz, actions jsonb)
+     ON CONFLICT (firing_key) DO NOTHING
+     RETURNING id`,
+    [JSON.stringify(rows)],
+  );
+  return new Set(res.rows.map((r) => r.id));
+}
+
+export async function recordActionOutcome(db: Db, firingId: string, outcome: ActionOutcome): Promise<void> {
+  await db.query(`UPDATE automation_firings SET actions = jsonb_set(actions, ARRAY[$2::text], $3::jsonb) WHERE id = $1`, [
+    firingId,
+    String(outcome.index),
+    JSON.stringify({ ...outcome, updated: new Date().toISOString() }),
+  ]);
+}
+
+export interface FiringRecord {
+  id: string;
+  automation_id: string;
+  state: 'triggered' | 'resolved';
+  fired_at: string;
+  trigger_path: string;
+  triggering_labels: Record<string, string>;
+  triggering_event: unknown;
+  count: number;
+  window_start: string | null;
+  window_end: string | null;
+  actions: ActionOutcome[];
+}
+
+/** Newest first; the cursor is `<fired_at ISO>|<id>` of the last item. */
+export async function listFirings(db: Db, automationId: string, limit: number, cursor?: string): Promise<{ items: FiringRecord[]; next_cursor: string | null }> {
+  const params: unknown[] = [automationId, limit + 1];
+  let where = 'automation_id = $1';
+  if (cursor) {
+    const [at, id] = cursor.split('|');
+    params.push(at, id);
+    where += ' AND (fired_at, id) < ($3::timestamptz, $4::uuid)';
+  }
+  const res = await db.query(
+    `SELECT id, automation_id, state, fired_at, trigger_path, triggering_labels, triggering_event, count, window_start, window_end, actions
+     FROM automation_firings WHERE ${where} ORDER BY fired_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+  const rows = res.rows.map((r) => ({
+    ...r,
+    fired_at: (r.fired_at as Date).toISOString(),
+    window_start: r.window_start ? (r.window_start as Date).toISOString() : null,
+    window_end: r.window_end ? (r.window_end as Date).toISOString() : null,
+  })) as FiringRecord[];
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, next_cursor: rows.length > limit && last ? `${last.fired_at}|${last.id}` : null };
+}
+
+export function isUuid(s: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+}

@@ -1,0 +1,152 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { Queue } from 'bullmq';
+import { BatchConsumer } from '../../core/batch-consumer.ts';
+import type { Runtime, Service } from '../../core/runtime.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
+import { announceAutomationChange, AutomationCache } from './cache.ts';
+import { dispatchFirings } from './dispatch.ts';
+import { eventOps, Evaluator, parseBucketStateKey, type Op } from './evaluator.ts';
+import { ActionExecutor } from './executor.ts';
+import { RedisStateStore } from './redis-store.ts';
+import { applyAutomationFiles } from './apply.ts';
+
+export interface AutomationsOptions {
+  /** How often each replica looks for due proactive deadlines. */
+  timerPollMs?: number;
+  /** Committed firings older than this with no dispatch are finished by any replica. */
+  pendingGraceMs?: number;
+}
+
+/**
+ * The automation service: evaluates the event stream (durable consumer, work shared between replicas),
+ * fires proactive deadlines from Redis, dispatches firings and executes actions. All trigger state is in
+ * Redis, so replicas share it and a restart loses nothing.
+ */
+export class AutomationsService implements Service {
+  readonly name = 'automations';
+  private readonly log;
+  private readonly store: RedisStateStore;
+  private readonly evaluator: Evaluator;
+  private readonly queue: Queue;
+  private readonly executor: ActionExecutor;
+  private readonly cache: AutomationCache;
+  private consumer: BatchConsumer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private ticking = false;
+  private sweeping = false;
+  private stopped = false;
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly rt: Runtime, private readonly options: AutomationsOptions = {}) {
+    this.log = rt.log.child({ service: 'automations' });
+    this.store = new RedisStateStore(rt.redis, rt.names);
+    this.evaluator = new Evaluator(this.store);
+    this.queue = new Queue(rt.names.queues.automationActions, { connection: rt.redis, prefix: rt.names.bullPrefix });
+    this.executor = new ActionExecutor(rt);
+    this.cache = new AutomationCache(rt, async (added) => {
+      const now = Date.now();
+      for (const plan of added) await this.evaluator.arm(plan, now);
+    });
+  }
+
+  async start(): Promise<void> {
+    const dir = this.rt.config.automationsDir;
+    if (dir) {
+      const report = await applyAutomationFiles(this.rt.pg, dir);
+      if (report.created.length || report.changed.length) announceAutomationChange(this.rt);
+      this.log.info(report, `applied automation files from ${dir}`);
+    }
+    await this.cache.start();
+    this.executor.start();
+    const durable = await this.rt.bus.consumer(this.rt.names.consumers.automations);
+    this.consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, { maxBatch: 2000, prefetch: 4000 });
+    await this.consumer.start();
+    this.timers.push(setInterval(() => void this.tick(), this.options.timerPollMs ?? 200));
+    this.timers.push(setInterval(() => void this.sweep(), 1000));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.consumer?.stop();
+    await this.cache.stop();
+    await this.executor.stop();
+    await this.queue.close().catch(() => {});
+  }
+
+  describe(): string {
+    return `evaluating ${this.cache.index.plans.size} enabled automations`;
+  }
+
+  private lookup = (id: string) => this.cache.index.plans.get(id)?.automation;
+
+  /** One consumer batch: evaluate, commit state, dispatch firings, then ack. */
+  private async handle(batch: JsMsg[]): Promise<void> {
+    const events: ReflexEvent[] = [];
+    const good: JsMsg[] = [];
+    for (const m of batch) {
+      try {
+        events.push(JSON.parse(this.decoder.decode(m.data)) as ReflexEvent);
+        good.push(m);
+      } catch {
+        m.term('not an event');
+      }
+    }
+    const ops = eventOps(this.cache.index, events);
+    const result = await this.evaluator.run(ops, Date.now());
+    await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, result.firings);
+    for (const m of good) m.ack();
+  }
+
+  /** Fires proactive windows whose deadline passed; version checks make exactly one replica win. */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      const now = Date.now();
+      const due = await this.store.dueTimers(now, 500);
+      if (due.length === 0) return;
+      const ops: Op[] = [];
+      const drop: string[] = [];
+      for (const key of due) {
+        const ref = parseBucketStateKey(key);
+        const plan = ref ? this.cache.index.plans.get(ref.automationId) : undefined;
+        if (!ref || !plan) {
+          // Paused (or deleted: deletion removes timers) automations keep their deadlines for later.
+          await this.store.postponeTimer(key, now + 5000);
+          continue;
+        }
+        const leaf = plan.leaves.find((l) => l.path === ref.path);
+        if (plan.hash !== ref.hash || !leaf) {
+          drop.push(key);
+          continue;
+        }
+        ops.push({ kind: 'tick', seq: ops.length, at: now, plan, leaf, key });
+      }
+      if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
+      const result = await this.evaluator.run(ops, now);
+      await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, result.firings);
+    } catch (err) {
+      this.log.error({ err }, 'proactive timer evaluation failed; retrying');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Finishes firings a crashed replica committed but did not dispatch. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const stale = await this.store.stalePending(this.options.pendingGraceMs ?? 10_000);
+      if (stale.length > 0) {
+        this.log.warn({ count: stale.length }, 'dispatching firings left pending by another replica');
+        await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, stale);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'pending firing sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import type { PoolClient } from '../../core/db.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
+import type { State } from '../../schemas/flow-run.ts';
+import type { FlowRunRecord, TaskRunRecord } from './rows.ts';
+
+/**
+ * Multi-row statements of the state writer: each takes a whole batch as one JSON parameter, so a batch of
+ * hundreds of transitions costs a handful of round trips instead of hundreds of transactions.
+ */
+
+const FLOW_RUN_TYPES = `id uuid, name text, flow_name text, deployment_id uuid, work_pool text, parent_task_run_id uuid,
+  parent_flow_run_id uuid, parameters jsonb, tags text[], state_type text, state_name text, state_timestamp timestamptz,
+  state_message text, state_scheduled_time timestamptz, run_count int, expected_start_time timestamptz, start_time timestamptz,
+  end_time timestamptz, total_run_time_seconds double precision, created timestamptz, updated timestamptz, result jsonb,
+  idempotency_key text`;
+const FLOW_RUN_NAMES = FLOW_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
+
+const TASK_RUN_TYPES = `id uuid, flow_run_id uuid, task_name text, dynamic_key text, cache_key text, cache_expiration timestamptz,
+  parameters jsonb, tags text[], state_type text, state_name text, state_timestamp timestamptz, state_message text,
+  state_scheduled_time timestamptz, run_count int, start_time timestamptz, end_time timestamptz, created timestamptz,
+  updated timestamptz, result jsonb`;
+const TASK_RUN_NAMES = TASK_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
+
+const STATE_TYPES = (fk: string) =>
+  `id uuid, ${fk} uuid, type text, name text, timestamp timestamptz, message text, scheduled_time timestamptz`;
+
+function stateColumns(s: State) {
+  return {
+    state_type: s.type,
+    state_name: s.name,
+    state_timestamp: s.timestamp,
+    state_message: s.message,
+    state_scheduled_time: s.scheduled_time ?? null,
+  };
+}
+
+function flowRunRow(r: FlowRunRecord) {
+  const { state, deployment_name: _d, ...rest } = r;
+  return { ...rest, ...stateColumns(state), result: r.result ?? null };
+}
+
+function taskRunRow(r: TaskRunRecord) {
+  const { state, flow: _f, ...rest } = r;
+  return { ...rest, ...stateColumns(state), updated: new Date().toISOString(), result: r.result ?? null };
+}
+
+/** Inserts new flow runs; a run whose idempotency key exists is skipped. Returns the ids inserted. */
+export async function insertFlowRuns(client: PoolClient, runs: FlowRunRecord[]): Promise<Set<string>> {
+  if (runs.length === 0) return new Set();
+  const res = await client.query<{ id: string }>(
+    `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
+     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${FLOW_RUN_TYPES})
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING id`,
+    [JSON.stringify(runs.map(flowRunRow))],
+  );
+  return new Set(res.rows.map((r) => r.id));
+}
+
+export async function insertTaskRuns(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
+  if (runs.length === 0) return;
+  await client.query(
+    `INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
+     SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${TASK_RUN_TYPES})`,
+    [JSON.stringify(runs.map(taskRunRow))],
+  );
+}
+
+/** Writes each changed run's final state and timing of the batch. */
+export async function updateFlowRuns(client: PoolClient, runs: FlowRunRecord[]): Promise<void> {
+  if (runs.length === 0) return;
+  await client.query(
+    `UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
+       state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+       start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
+       updated = x.updated, result = x.result
+     FROM jsonb_to_recordset($1::jsonb) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id`,
+    [JSON.stringify(runs.map(flowRunRow))],
+  );
+}
+
+export async function updateTaskRuns(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
+  if (runs.length === 0) return;
+  await client.query(
+    `UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
+       state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+       start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
+     FROM jsonb_to_recordset($1::jsonb) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id`,
+    [JSON.stringify(runs.map(taskRunRow))],
+  );
+}
+
+export interface StateRow {
+  id: string;
+  run_id: string;
+  state: State;
+}
+
+export async function insertStates(client: PoolClient, table: 'flow_run_states' | 'task_run_states', rows: StateRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const fk = table === 'flow_run_states' ? 'flow_run_id' : 'task_run_id';
+  const data = rows.map((r) => ({
+    id: r.id,
+    [fk]: r.run_id,
+    type: r.state.type,
+    name: r.state.name,
+    timestamp: r.state.timestamp,
+    message: r.state.message,
+    scheduled_time: r.state.scheduled_time ?? null,
+  }));
+  await client.query(
+    `INSERT INTO ${table} (id, ${fk}, type, name, timestamp, message, scheduled_time)
+     SELECT id, ${fk}, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($1::jsonb) AS x(${STATE_TYPES(fk)})`,
+    [JSON.stringify(data)],
+  );
+}
+
+export interface OutboxRow {
+  run_id: string;
+  event: ReflexEvent;
+}
+
+/** Appends events in the order given: `seq` follows the array order, which is the publish order. */
+export async function insertOutbox(client: PoolClient, rows: OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO outbox (id, run_id, event)
+     SELECT id, run_id, event::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(id, run_id, event, ord)
+     ORDER BY ord`,
+    [rows.map((r) => r.event.id), rows.map((r) => r.run_id), rows.map((r) => JSON.stringify(r.event))],
+  );
+}

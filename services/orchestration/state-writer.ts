@@ -1,0 +1,286 @@
+import { uuidv7 } from 'uuidv7';
+import type { Pool, PoolClient } from '../../core/db.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import type { State, StateInput } from '../../schemas/flow-run.ts';
+import type { SetStateOptions, SetStateResult } from './contract.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { insertFlowRuns, insertOutbox, insertStates, insertTaskRuns, updateFlowRuns, updateTaskRuns, type OutboxRow, type StateRow } from './sql.ts';
+import { flowRunStateEvent, taskRunStateEvent } from './state-events.ts';
+import { decideTransition } from './states.ts';
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+type Op =
+  | { kind: 'create-flow'; run: FlowRunRecord; w: Waiter<{ run: FlowRunRecord; created: boolean }> }
+  | { kind: 'create-task'; run: TaskRunRecord; w: Waiter<TaskRunRecord> }
+  | { kind: 'flow-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<FlowRunRecord>> }
+  | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> };
+
+export interface StateWriterOptions {
+  /** How long the first proposal of a batch waits for others to join it. */
+  lingerMs?: number;
+  maxBatch?: number;
+  /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
+  notifyChannel: string;
+}
+
+/**
+ * Groups proposed transitions from many runs into short batches: one transaction per batch, multi-row
+ * statements, each run's rows locked and its transitions validated in the order they were proposed.
+ * Batches commit one after another, so a run's transitions are stored in order; every caller's promise
+ * settles only after the batch holding its transition is committed (with the outbox rows).
+ */
+export class StateWriter {
+  private queue: Op[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly lingerMs: number;
+  private readonly maxBatch: number;
+  private readonly commitListeners = new Set<() => void>();
+
+  constructor(
+    private readonly pg: Pool,
+    private readonly log: Logger,
+    private readonly options: StateWriterOptions,
+  ) {
+    this.lingerMs = options.lingerMs ?? 2;
+    this.maxBatch = options.maxBatch ?? 500;
+  }
+
+  /** Called after every commit that wrote outbox rows (the relay in this process wakes up at once). */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  createFlowRun(run: FlowRunRecord): Promise<{ run: FlowRunRecord; created: boolean }> {
+    return new Promise((resolve, reject) => this.push({ kind: 'create-flow', run, w: { resolve, reject } }));
+  }
+
+  createTaskRun(run: TaskRunRecord): Promise<TaskRunRecord> {
+    return new Promise((resolve, reject) => this.push({ kind: 'create-task', run, w: { resolve, reject } }));
+  }
+
+  setFlowRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<FlowRunRecord>> {
+    return new Promise((resolve, reject) => this.push({ kind: 'flow-state', id, proposed, options, w: { resolve, reject } }));
+  }
+
+  setTaskRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<TaskRunRecord>> {
+    return new Promise((resolve, reject) => this.push({ kind: 'task-state', id, proposed, options, w: { resolve, reject } }));
+  }
+
+  /** Resolves once everything proposed so far is committed. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      if (!this.flushing) this.kick();
+      await this.flushing;
+    }
+  }
+
+  private push(op: Op): void {
+    if ((op.kind === 'flow-state' || op.kind === 'task-state') && !isUuid(op.id)) {
+      op.w.reject(new NotFoundError(op.kind === 'flow-state' ? 'flow run' : 'task run', op.id));
+      return;
+    }
+    this.queue.push(op);
+    if (this.flushing) return; // the running flush picks it up when it ends
+    if (this.queue.length >= this.maxBatch) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.flushing = this.flushBatch(batch).finally(() => {
+      this.flushing = undefined;
+      // Proposals that arrived during the flush already waited; send them now.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async flushBatch(batch: Op[]): Promise<void> {
+    let settle: Array<() => void>;
+    try {
+      settle = await this.inTransaction((client) => this.apply(client, batch));
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0].w.reject(err);
+        return;
+      }
+      // Isolate what failed: each proposal alone, still in order, so one bad row fails only its caller.
+      this.log.warn({ err, size: batch.length }, 'state batch failed; retrying its proposals one by one');
+      for (const op of batch) await this.flushBatch([op]);
+      return;
+    }
+    for (const listener of this.commitListeners) listener();
+    for (const s of settle) s();
+  }
+
+  private async inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pg.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Applies a batch inside one transaction; returns the callbacks that settle its callers after commit. */
+  private async apply(client: PoolClient, batch: Op[]): Promise<Array<() => void>> {
+    const settle: Array<() => void> = [];
+    const outbox: OutboxRow[] = [];
+    const flowStates: StateRow[] = [];
+    const taskStates: StateRow[] = [];
+
+    // 1. New runs. Their initial state is history and an event like any other.
+    const flowCreates = batch.filter((o): o is Extract<Op, { kind: 'create-flow' }> => o.kind === 'create-flow');
+    if (flowCreates.length > 0) {
+      await fillDeploymentNames(client, flowCreates.map((o) => o.run));
+      const inserted = await insertFlowRuns(client, flowCreates.map((o) => o.run));
+      const existing = await loadFlowRunsByKey(client, flowCreates.filter((o) => !inserted.has(o.run.id)).map((o) => o.run.idempotency_key as string));
+      for (const op of flowCreates) {
+        if (inserted.has(op.run.id)) {
+          const stateId = uuidv7();
+          flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
+          outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
+          settle.push(() => op.w.resolve({ run: op.run, created: true }));
+        } else {
+          const found = existing.get(op.run.idempotency_key as string);
+          if (found) settle.push(() => op.w.resolve({ run: found, created: false }));
+          else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
+        }
+      }
+    }
+    const taskCreates = batch.filter((o): o is Extract<Op, { kind: 'create-task' }> => o.kind === 'create-task');
+    if (taskCreates.length > 0) {
+      await fillParentFlows(client, taskCreates.map((o) => o.run));
+      await insertTaskRuns(client, taskCreates.map((o) => o.run));
+      for (const op of taskCreates) {
+        const stateId = uuidv7();
+        taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
+        outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
+        settle.push(() => op.w.resolve(op.run));
+      }
+    }
+
+    // 2. Transitions, validated against the locked current row, in proposal order.
+    const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' ? [o.id] : [])))];
+    const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' ? [o.id] : [])))];
+    const flows = await lockFlowRuns(client, flowIds);
+    const tasks = await lockTaskRuns(client, taskIds);
+    const changedFlows = new Set<string>();
+    const changedTasks = new Set<string>();
+    for (const op of batch) {
+      if (op.kind === 'flow-state') {
+        const outcome = transition('flow', flows, op.id, op.proposed, op.options);
+        if (!outcome) settle.push(() => op.w.reject(new NotFoundError('flow run', op.id)));
+        else if (!outcome.accepted) settle.push(() => op.w.resolve(outcome.result));
+        else {
+          changedFlows.add(op.id);
+          flowStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
+          outbox.push({ run_id: op.id, event: flowRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous) });
+          settle.push(() => op.w.resolve(outcome.result));
+        }
+      } else if (op.kind === 'task-state') {
+        const outcome = transition('task', tasks, op.id, op.proposed, op.options);
+        if (!outcome) settle.push(() => op.w.reject(new NotFoundError('task run', op.id)));
+        else if (!outcome.accepted) settle.push(() => op.w.resolve(outcome.result));
+        else {
+          changedTasks.add(op.id);
+          taskStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
+          outbox.push({ run_id: op.id, event: taskRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous) });
+          settle.push(() => op.w.resolve(outcome.result));
+        }
+      }
+    }
+
+    // 3. Multi-row writes.
+    await insertStates(client, 'flow_run_states', flowStates);
+    await insertStates(client, 'task_run_states', taskStates);
+    await updateFlowRuns(client, [...changedFlows].map((id) => flows.get(id) as FlowRunRecord));
+    await updateTaskRuns(client, [...changedTasks].map((id) => tasks.get(id) as TaskRunRecord));
+    await insertOutbox(client, outbox);
+    // Delivered at commit, to relays in other processes.
+    if (outbox.length > 0) await client.query('SELECT pg_notify($1, $2)', [this.options.notifyChannel, '']);
+    return settle;
+  }
+}
+
+type Outcome<T> =
+  | { accepted: true; stateId: string; previous: State | null; result: SetStateResult<T> }
+  | { accepted: false; result: SetStateResult<T> };
+
+/** Applies one proposal to the in-memory copy of the run (so later proposals of the batch see it). */
+function transition<T extends FlowRunRecord | TaskRunRecord>(
+  kind: 'flow' | 'task',
+  runs: Map<string, T>,
+  id: string,
+  proposed: StateInput,
+  options: SetStateOptions,
+): Outcome<T> | null {
+  const run = runs.get(id);
+  if (!run) return null;
+  const now = new Date();
+  const timing = { state: run.state, run_count: run.run_count, start_time: run.start_time, end_time: run.end_time, total_run_time_seconds: 'total_run_time_seconds' in run ? run.total_run_time_seconds : 0 };
+  const decision = decideTransition(kind, timing, proposed, { now, force: options.force });
+  if (!decision.accepted) return { accepted: false, result: { accepted: false, reason: decision.reason, state: run.state, run } };
+  const { state: _s, ...fields } = decision.timing;
+  const next = { ...run, ...fields, state: decision.state, updated: now.toISOString() } as T;
+  if (!('total_run_time_seconds' in run)) delete (next as Partial<FlowRunRecord>).total_run_time_seconds;
+  if (options.result !== undefined) next.result = options.result;
+  runs.set(id, next);
+  return { accepted: true, stateId: uuidv7(), previous: run.state, result: { accepted: true, state: decision.state, run: next } };
+}
+
+async function lockFlowRuns(client: PoolClient, ids: string[]): Promise<Map<string, FlowRunRecord>> {
+  if (ids.length === 0) return new Map();
+  // Locking in id order keeps two writers (two processes) from deadlocking on the same runs.
+  const res = await client.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[]) ORDER BY f.id FOR UPDATE OF f`, [ids]);
+  return new Map(res.rows.map((r) => [r.id as string, flowRunFromRow(r)]));
+}
+
+async function lockTaskRuns(client: PoolClient, ids: string[]): Promise<Map<string, TaskRunRecord>> {
+  if (ids.length === 0) return new Map();
+  const res = await client.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE OF t`, [ids]);
+  return new Map(res.rows.map((r) => [r.id as string, taskRunFromRow(r)]));
+}
+
+async function loadFlowRunsByKey(client: PoolClient, keys: string[]): Promise<Map<string, FlowRunRecord>> {
+  if (keys.length === 0) return new Map();
+  const res = await client.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key = ANY($1::text[])`, [keys]);
+  return new Map(res.rows.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+}
+
+async function fillDeploymentNames(client: PoolClient, runs: FlowRunRecord[]): Promise<void> {
+  const ids = [...new Set(runs.flatMap((r) => (r.deployment_id && !r.deployment_name ? [r.deployment_id] : [])))];
+  if (ids.length === 0) return;
+  const res = await client.query<{ id: string; name: string }>('SELECT id, name FROM deployments WHERE id = ANY($1::uuid[])', [ids]);
+  const byId = new Map(res.rows.map((r) => [r.id, r.name]));
+  for (const r of runs) if (r.deployment_id) r.deployment_name ??= byId.get(r.deployment_id) ?? null;
+}
+
+async function fillParentFlows(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
+  const ids = [...new Set(runs.flatMap((r) => (r.flow_run_id && !r.flow ? [r.flow_run_id] : [])))];
+  if (ids.length === 0) return;
+  const res = await client.query(
+    `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[])`,
+    [ids],
+  );
+  const byId = new Map(res.rows.map((r) => [r.id as string, r]));
+  for (const run of runs) {
+    const f = run.flow_run_id ? byId.get(run.flow_run_id) : undefined;
+    if (f) run.flow = { name: f.name, flow_name: f.flow_name, deployment_id: f.deployment_id, deployment_name: f.deployment_name, work_pool: f.work_pool };
+  }
+}

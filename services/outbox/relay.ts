@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient } from '../../core/db.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Runtime, Service } from '../../core/runtime.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
+import { orchestration } from '../orchestration/store.ts';
+
+export interface OutboxRelayOptions {
+  /** Rows published per transaction. */
+  batchSize?: number;
+  /** Polling fallback when no wake-up arrives (a lost notification, a writer in another process). */
+  pollMs?: number;
+}
+
+/**
+ * Publishes outbox rows (state-change events written in the same transaction as the state) to JetStream,
+ * in `seq` order, deleting each row once JetStream has stored its event. Woken at once by the state
+ * writer of this process and by Postgres NOTIFY from other processes, with polling as the fallback.
+ *
+ * Replicas: rows are taken with FOR UPDATE SKIP LOCKED inside a transaction that also holds a
+ * per-namespace advisory lock, so one relay publishes at a time — that keeps each run's events in
+ * order — and the others take over the moment it stops. A crash between publish and delete republishes
+ * rows with the same event id, which JetStream's duplicate window drops. While NATS is down the rows
+ * simply stay and are published when it is back.
+ */
+export class OutboxRelay implements Service {
+  readonly name = 'outbox';
+  private readonly log: Logger;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private pending = false;
+  private listener: PoolClient | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly lockKey: number;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  published = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    options: OutboxRelayOptions = {},
+  ) {
+    this.log = rt.log.child({ service: 'outbox' });
+    this.lockKey = createHash('sha256').update(`reflex-outbox:${rt.names.pgSchema}`).digest().readInt32BE(0);
+    this.batchSize = options.batchSize ?? 1000;
+    this.pollMs = options.pollMs ?? 1000;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.unsubscribe = orchestration(this.rt).writer.onCommit(() => this.wake());
+    await this.listen();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake();
+    await this.loop;
+    const l = this.listener;
+    this.listener = undefined;
+    if (l) {
+      await l.query(`UNLISTEN "${this.rt.names.pgChannels.outbox}"`).catch(() => {});
+      l.release();
+    }
+  }
+
+  describe(): string {
+    return 'publishing flow-run and task-run state events from the outbox';
+  }
+
+  wake(): void {
+    this.pending = true;
+    this.wakeUp?.();
+  }
+
+  private async listen(): Promise<void> {
+    try {
+      const client = await this.rt.pg.connect();
+      client.on('notification', () => this.wake());
+      client.on('error', (err) => {
+        this.log.warn({ err }, 'outbox LISTEN connection lost; polling until it is back');
+        if (this.listener === client) this.listener = undefined;
+        client.release(true);
+        if (this.running) setTimeout(() => void this.listen(), 1000).unref();
+      });
+      await client.query(`LISTEN "${this.rt.names.pgChannels.outbox}"`);
+      this.listener = client;
+    } catch (err) {
+      this.log.warn({ err }, 'could not LISTEN for outbox notifications; polling');
+      if (this.running) setTimeout(() => void this.listen(), 1000).unref();
+    }
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 0;
+    while (this.running) {
+      this.pending = false;
+      let count = 0;
+      try {
+        count = await this.relayOnce();
+        backoff = 0;
+      } catch (err) {
+        backoff = Math.min(backoff ? backoff * 2 : 200, 5000);
+        this.log.warn({ err, retry_in_ms: backoff }, 'outbox publish failed; rows kept for retry');
+      }
+      if (!this.running) break;
+      if (backoff) await this.sleep(backoff, false);
+      else if (count < this.batchSize && !this.pending) await this.sleep(this.pollMs, true);
+    }
+  }
+
+  private sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      // stop() always interrupts; a new commit interrupts only the idle wait, not a back-off.
+      this.wakeUp = wakeable ? done : () => {
+        if (!this.running) done();
+      };
+    });
+  }
+
+  /** Publishes one batch; returns how many rows it published (0 when another replica holds the lock). */
+  async relayOnce(): Promise<number> {
+    const client = await this.rt.pg.connect();
+    try {
+      await client.query('BEGIN');
+      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [this.lockKey]);
+      if (!lock.rows[0]?.ok) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      const rows = await client.query<{ seq: string; event: ReflexEvent }>(
+        'SELECT seq, event FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED',
+        [this.batchSize],
+      );
+      if (rows.rows.length === 0) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      // Issued in seq order on one connection, so JetStream stores them in that order.
+      const results = await Promise.allSettled(rows.rows.map((r) => this.rt.bus.publish(r.event)));
+      const done = rows.rows.filter((_, i) => results[i].status === 'fulfilled').map((r) => r.seq);
+      if (done.length > 0) await client.query('DELETE FROM outbox WHERE seq = ANY($1::bigint[])', [done]);
+      await client.query('COMMIT');
+      this.published += done.length;
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return done.length;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import type { Worker } from 'bullmq';
+import type { Runtime, Service } from '../../core/runtime.ts';
+import { closeWorkPoolQueues } from '../orchestration/enqueue.ts';
+import { orchestration } from '../orchestration/store.ts';
+import { startCommandWorker } from './commands.ts';
+import { Scheduler } from './scheduler.ts';
+
+export interface SchedulerService extends Service {
+  readonly scheduler: Scheduler;
+}
+
+/** Creates scheduled runs ahead of time, marks Late runs and executes flow-run commands. */
+export function createSchedulerService(rt: Runtime): SchedulerService {
+  const log = rt.log.child({ service: 'scheduler' });
+  const c = rt.config;
+  const scheduler = new Scheduler(rt, log, {
+    loopMs: c.schedulerLoopSeconds * 1000,
+    horizonMs: c.scheduleHorizonSeconds * 1000,
+    maxRuns: c.scheduleMaxRuns,
+    lateAfterMs: c.lateAfterSeconds * 1000,
+  });
+  let worker: Worker | undefined;
+  return {
+    name: 'scheduler',
+    scheduler,
+    async start() {
+      worker = startCommandWorker(rt, log);
+      scheduler.start();
+    },
+    async stop() {
+      await scheduler.stop();
+      await worker?.close();
+      await orchestration(rt).drain();
+      await closeWorkPoolQueues(rt);
+    },
+    describe: () =>
+      `scheduling runs ${c.scheduleHorizonSeconds}s ahead every ${c.schedulerLoopSeconds}s, Late after ${c.lateAfterSeconds}s; consuming ${rt.names.queues.flowRunCommands}`,
+  };
+}

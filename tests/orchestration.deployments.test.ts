@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { flowRunJobId } from '../schemas/jobs.ts';
+import { workPoolQueue } from '../services/orchestration/enqueue.ts';
+import { startTestEngine, type TestEngine } from './support/harness.ts';
+
+const schema = {
+  type: 'object',
+  properties: { source: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1 } },
+  required: ['source'],
+  additionalProperties: false,
+};
+
+describe('deployments API', () => {
+  let t: TestEngine;
+  before(async () => {
+    t = await startTestEngine({ services: ['outbox', 'api'] });
+  });
+  after(async () => {
+    await t.cleanup();
+  });
+
+  it('creates, reads by id and name, lists, patches and deletes', async () => {
+    const created = await t.api('POST', '/api/deployments', { name: 'etl-daily', flow: 'etl', parameters: { source: 's3', limit: 5 }, parameter_schema: schema, tags: ['etl'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.work_pool, 'default');
+    assert.equal(created.body.paused, false);
+    assert.deepEqual(created.body.schedules, []);
+    const id = created.body.id;
+    assert.equal((await t.api('GET', `/api/deployments/${id}`)).body.name, 'etl-daily');
+    assert.equal((await t.api('GET', '/api/deployments/etl-daily')).body.id, id);
+    assert.equal((await t.api('GET', '/api/deployments/name/etl-daily')).body.id, id);
+    const pool = await t.api('GET', '/api/work-pools/default');
+    assert.equal(pool.status, 200, 'the work pool is created on first use');
+
+    const dup = await t.api('POST', '/api/deployments', { name: 'etl-daily', flow: 'other' });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.error.code, 'conflict');
+
+    const patched = await t.api('PATCH', `/api/deployments/${id}`, { description: 'nightly', schedules: [{ cron: '0 3 * * *', timezone: 'Europe/Paris' }] });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.description, 'nightly');
+    assert.deepEqual(patched.body.schedules, [{ cron: '0 3 * * *', timezone: 'Europe/Paris', active: true }]);
+    assert.equal(patched.body.flow, 'etl', 'fields not given are kept');
+
+    await t.api('POST', '/api/deployments', { name: 'zz-other', flow: 'x' });
+    const page1 = await t.api('GET', '/api/deployments?limit=1');
+    assert.equal(page1.body.items.length, 1);
+    assert.equal(page1.body.items[0].name, 'etl-daily');
+    const page2 = await t.api('GET', `/api/deployments?limit=1&cursor=${page1.body.next_cursor}`);
+    assert.equal(page2.body.items[0].name, 'zz-other');
+    assert.equal(page2.body.next_cursor, null);
+
+    assert.equal((await t.api('DELETE', '/api/deployments/zz-other')).status, 204);
+    assert.equal((await t.api('GET', '/api/deployments/zz-other')).status, 404);
+  });
+
+  it('refuses bad deployments with 400 and field paths', async () => {
+    const bad = await t.api('POST', '/api/deployments', {
+      name: 'bad name',
+      flow: '',
+      work_pool: 'a:b',
+      schedules: [{ cron: 'not a cron', timezone: 'UTC' }, { cron: '0 * * * *', timezone: 'Mars/Olympus' }, { interval_seconds: 0 }],
+      concurrency_limit: 0,
+    });
+    assert.equal(bad.status, 400);
+    const paths = bad.body.error.issues.map((i: { path: string }) => i.path).sort();
+    for (const p of ['name', 'flow', 'work_pool', 'concurrency_limit']) assert.ok(paths.includes(p), `${p} in ${paths}`);
+    assert.ok(paths.some((p: string) => p.startsWith('schedules[0]')), String(paths));
+    assert.ok(paths.some((p: string) => p.startsWith('schedules[1]')), String(paths));
+    const badSchema = await t.api('POST', '/api/deployments', { name: 'x1', flow: 'f', parameter_schema: { type: 'nonsense' } });
+    assert.equal(badSchema.status, 400);
+    assert.equal(badSchema.body.error.issues[0].path, 'parameter_schema');
+  });
+
+  it('creates runs now: merges and validates parameters (400 with paths) and enqueues a job on the pool queue', async () => {
+    const bad = await t.api('POST', '/api/deployments/etl-daily/runs', { parameters: { source: '', limit: 0, extra: 1 } });
+    assert.equal(bad.status, 400);
+    const paths = bad.body.error.issues.map((i: { path: string }) => i.path).sort();
+    assert.deepEqual(paths, ['parameters.extra', 'parameters.limit', 'parameters.source']);
+
+    const res = await t.api('POST', '/api/deployments/etl-daily/runs', { parameters: { limit: 10 }, tags: ['manual'] });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const run = res.body;
+    assert.deepEqual(run.parameters, { source: 's3', limit: 10 });
+    assert.equal(run.state.type, 'SCHEDULED');
+    assert.equal(run.work_pool, 'default');
+    assert.deepEqual(run.tags.sort(), ['etl', 'manual']);
+    const job = await workPoolQueue(t.rt, 'default').getJob(flowRunJobId(run.id, 1));
+    assert.ok(job, 'job enqueued');
+    assert.deepEqual(job.data, { flow_run_id: run.id, flow_name: 'etl', attempt: 1 });
+
+    const again1 = await t.api('POST', '/api/deployments/etl-daily/runs', { idempotency_key: 'k-1' });
+    const again2 = await t.api('POST', '/api/deployments/etl-daily/runs', { idempotency_key: 'k-1' });
+    assert.equal(again1.status, 201);
+    assert.equal(again2.status, 200);
+    assert.equal(again1.body.id, again2.body.id);
+  });
+
+  it('refuses manual runs of a paused deployment or work pool with 409', async () => {
+    await t.api('POST', '/api/deployments', { name: 'pausable', flow: 'f', work_pool: 'side' });
+    assert.equal((await t.api('POST', '/api/deployments/pausable/pause')).body.paused, true);
+    const r1 = await t.api('POST', '/api/deployments/pausable/runs', {});
+    assert.equal(r1.status, 409);
+    assert.match(r1.body.error.message, /paused/);
+    assert.equal((await t.api('POST', '/api/deployments/pausable/resume')).body.paused, false);
+    assert.equal((await t.api('POST', '/api/deployments/pausable/runs', {})).status, 201);
+
+    const paused = await t.api('POST', '/api/work-pools/side/pause');
+    assert.equal(paused.body.paused, true);
+    assert.equal(await workPoolQueue(t.rt, 'side').isPaused(), true);
+    const r2 = await t.api('POST', '/api/deployments/pausable/runs', {});
+    assert.equal(r2.status, 409);
+    assert.match(r2.body.error.message, /work pool "side" is paused/);
+    await t.api('POST', '/api/work-pools/side/resume');
+    assert.equal(await workPoolQueue(t.rt, 'side').isPaused(), false);
+  });
+
+  it('manages work pools', async () => {
+    const created = await t.api('POST', '/api/work-pools', { name: 'gpu', concurrency_limit: 2 });
+    assert.equal(created.status, 201);
+    assert.equal((await t.api('POST', '/api/work-pools', { name: 'gpu' })).status, 409);
+    const patched = await t.api('PATCH', '/api/work-pools/gpu', { concurrency_limit: 4 });
+    assert.equal(patched.body.concurrency_limit, 4);
+    const list = await t.api('GET', '/api/work-pools');
+    assert.ok(list.body.items.some((p: { name: string }) => p.name === 'gpu'));
+    assert.equal((await t.api('GET', '/api/work-pools/nope')).status, 404);
+    assert.equal((await t.api('POST', '/api/work-pools', { name: 'bad:name' })).body.error.issues[0].path, 'name');
+  });
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Subscription } from '@nats-io/nats-core';
+import type { ReflexEvent } from '../schemas/event.ts';
+import { orchestration } from '../services/orchestration/store.ts';
+import { OutboxRelay } from '../services/outbox/relay.ts';
+import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+
+describe('orchestration store, state writer and outbox relay', () => {
+  let t: TestEngine;
+  let sub: Subscription;
+  const events: ReflexEvent[] = [];
+
+  before(async () => {
+    t = await startTestEngine({ services: ['outbox'] });
+    sub = t.rt.nats.subscribe(t.rt.names.eventFilterSubject('reflex.*'));
+    void (async () => {
+      for await (const m of sub) events.push(t.rt.bus.decode(m.data));
+    })();
+  });
+  after(async () => {
+    sub.unsubscribe();
+    await t.cleanup();
+  });
+
+  it('records concurrent transitions of many runs in batches, each run in order, with events in order', async () => {
+    const store = orchestration(t.rt);
+    const runs = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => store.createFlowRun({ flow_name: 'etl', parameters: { i }, tags: ['batch'], work_pool: 'default' })),
+    );
+    await Promise.all(
+      runs.map(async (run) => {
+        const r1 = await store.setFlowRunState(run.id, { type: 'RUNNING' });
+        assert.equal(r1.accepted, true);
+        const r2 = await store.setFlowRunState(run.id, { type: 'COMPLETED' }, { result: { rows: 3 } });
+        assert.equal(r2.accepted, true);
+        assert.deepEqual(r2.run.result, { rows: 3 });
+      }),
+    );
+    // Proposals made without awaiting each other still apply in the order they were made.
+    const extra = await store.createFlowRun({ flow_name: 'etl' });
+    const [a, b, c] = await Promise.all([
+      store.setFlowRunState(extra.id, { type: 'RUNNING' }),
+      store.setFlowRunState(extra.id, { type: 'FAILED', message: 'boom' }),
+      store.setFlowRunState(extra.id, { type: 'SCHEDULED', name: 'AwaitingRetry' }),
+    ]);
+    assert.deepEqual([a.accepted, b.accepted, c.accepted], [true, true, true]);
+    const again = await store.setFlowRunState(extra.id, { type: 'RUNNING' });
+    assert.equal(again.state.name, 'Retrying');
+    assert.equal(again.run.run_count, 2);
+
+    const history = await t.rt.pg.query('SELECT flow_run_id, type, name FROM flow_run_states ORDER BY id');
+    const byRun = new Map<string, string[]>();
+    for (const r of history.rows) byRun.set(r.flow_run_id, [...(byRun.get(r.flow_run_id) ?? []), r.name]);
+    for (const run of runs) assert.deepEqual(byRun.get(run.id), ['Pending', 'Running', 'Completed']);
+    assert.deepEqual(byRun.get(extra.id), ['Pending', 'Running', 'Failed', 'AwaitingRetry', 'Retrying']);
+
+    const total = runs.length * 3 + 5;
+    await waitFor(() => events.filter((e) => e.event.startsWith('reflex.flow-run.')).length >= total, { what: 'all state events' });
+    const extraEvents = events.filter((e) => e.resource['reflex.resource.id'] === `reflex.flow-run.${extra.id}`).map((e) => e.event);
+    assert.deepEqual(extraEvents, ['reflex.flow-run.Pending', 'reflex.flow-run.Running', 'reflex.flow-run.Failed', 'reflex.flow-run.AwaitingRetry', 'reflex.flow-run.Retrying']);
+    for (const run of runs) {
+      const names = events.filter((e) => e.resource['reflex.resource.id'] === `reflex.flow-run.${run.id}`).map((e) => e.event);
+      assert.deepEqual(names, ['reflex.flow-run.Pending', 'reflex.flow-run.Running', 'reflex.flow-run.Completed']);
+    }
+    const completed = events.find((e) => e.event === 'reflex.flow-run.Completed' && e.resource['reflex.resource.id'] === `reflex.flow-run.${runs[0].id}`)!;
+    assert.equal(completed.resource['reflex.state-type'], 'COMPLETED');
+    assert.equal(completed.resource['reflex.resource.name'], runs[0].name);
+    assert.deepEqual(
+      completed.related.map((r) => [r['reflex.resource.role'], r['reflex.resource.id']]),
+      [['flow', 'reflex.flow.etl'], ['work-pool', 'reflex.work-pool.default'], ['tag', 'reflex.tag.batch']],
+    );
+    assert.deepEqual(completed.payload.parameters, { i: runs[0].parameters.i });
+    assert.deepEqual(completed.payload.result, { rows: 3 });
+    const outbox = await t.rt.pg.query('SELECT count(*)::int AS n FROM outbox');
+    assert.equal(outbox.rows[0].n, 0);
+  });
+
+  it('refuses an invalid transition with the reason and writes nothing', async () => {
+    const store = orchestration(t.rt);
+    const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'RUNNING' } });
+    await store.setFlowRunState(run.id, { type: 'COMPLETED' });
+    const r = await store.setFlowRunState(run.id, { type: 'RUNNING' });
+    assert.equal(r.accepted, false);
+    assert.equal(r.reason, 'cannot move flow run from COMPLETED to RUNNING: the run is finished');
+    assert.equal(r.state.type, 'COMPLETED');
+    const n = await t.rt.pg.query('SELECT count(*)::int AS n FROM flow_run_states WHERE flow_run_id = $1', [run.id]);
+    assert.equal(n.rows[0].n, 2);
+    await assert.rejects(store.setFlowRunState('00000000-0000-7000-8000-000000000000', { type: 'RUNNING' }), /does not exist/);
+  });
+
+  it('records task runs, their events with the flow run as related resource, and the cache', async () => {
+    const store = orchestration(t.rt);
+    const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'RUNNING' } });
+    const task = await store.createTaskRun({ flow_run_id: run.id, task_name: 'extract', dynamic_key: 'extract-0', cache_key: 'k1', cache_expiration: new Date(Date.now() + 60_000).toISOString() });
+    assert.equal(task.state.type, 'PENDING');
+    await store.setTaskRunState(task.id, { type: 'RUNNING' });
+    assert.equal(await store.findCachedTaskResult('k1'), null);
+    await store.setTaskRunState(task.id, { type: 'COMPLETED' }, { result: [1, 2] });
+    assert.deepEqual(await store.findCachedTaskResult('k1'), { task_run_id: task.id, result: [1, 2] });
+    const expired = await store.createTaskRun({ flow_run_id: run.id, task_name: 'extract', dynamic_key: 'extract-1', cache_key: 'k2', cache_expiration: new Date(Date.now() - 1000).toISOString() });
+    await store.setTaskRunState(expired.id, { type: 'RUNNING' });
+    await store.setTaskRunState(expired.id, { type: 'COMPLETED' }, { result: 1 });
+    assert.equal(await store.findCachedTaskResult('k2'), null);
+    const done = await waitFor(() => events.find((e) => e.event === 'reflex.task-run.Completed' && e.resource['reflex.resource.id'] === `reflex.task-run.${task.id}`));
+    assert.equal(done.related[0]['reflex.resource.id'], `reflex.flow-run.${run.id}`);
+    assert.equal(done.related[0]['reflex.resource.role'], 'flow-run');
+  });
+
+  it('accepts caller-chosen ids, so task states can be proposed without awaiting the creation', async () => {
+    const store = orchestration(t.rt);
+    const { uuidv7 } = await import('uuidv7');
+    const flowId = uuidv7();
+    const taskId = uuidv7();
+    const pipelined = [
+      store.createFlowRun({ id: flowId, flow_name: 'piped', state: { type: 'RUNNING' } }),
+      store.createTaskRun({ id: taskId, flow_run_id: flowId, task_name: 't', dynamic_key: 't-0' }),
+      store.setTaskRunState(taskId, { type: 'RUNNING' }),
+      store.setTaskRunState(taskId, { type: 'COMPLETED' }, { result: 42 }),
+    ];
+    const results = await Promise.all(pipelined);
+    assert.equal((results[3] as { accepted: boolean }).accepted, true);
+    assert.equal((await store.getTaskRun(taskId))?.state.type, 'COMPLETED');
+    await assert.rejects(store.createTaskRun({ id: 'nope', flow_run_id: flowId, task_name: 't', dynamic_key: 't-1' }), /must be a UUID/);
+  });
+
+  it('stores logs in batches', async () => {
+    const store = orchestration(t.rt);
+    const run = await store.createFlowRun({ flow_name: 'etl' });
+    store.appendLogs(Array.from({ length: 30 }, (_, i) => ({ flow_run_id: run.id, task_run_id: null, level: 30, message: `line ${i}`, timestamp: new Date().toISOString(), fields: { i } })));
+    await store.flushLogs();
+    const rows = await t.rt.pg.query('SELECT message FROM logs WHERE flow_run_id = $1 ORDER BY id', [run.id]);
+    assert.equal(rows.rows.length, 30);
+    assert.equal(rows.rows[29].message, 'line 29');
+  });
+
+  it('publishes rows written while the relay was stopped once a relay starts', async () => {
+    const relay = t.services.find((s) => s.name === 'outbox')!;
+    await relay.stop();
+    const store = orchestration(t.rt);
+    const run = await store.createFlowRun({ flow_name: 'offline' });
+    await store.setFlowRunState(run.id, { type: 'RUNNING' });
+    await store.setFlowRunState(run.id, { type: 'COMPLETED' });
+    const waiting = await t.rt.pg.query('SELECT count(*)::int AS n FROM outbox WHERE run_id = $1', [run.id]);
+    assert.equal(waiting.rows[0].n, 3);
+    const fresh = new OutboxRelay(t.rt);
+    await fresh.start();
+    try {
+      const got = await waitFor(() => {
+        const mine = events.filter((e) => e.resource['reflex.resource.id'] === `reflex.flow-run.${run.id}`);
+        return mine.length === 3 ? mine : null;
+      }, { what: 'events after the relay restarted' });
+      assert.deepEqual(got.map((e) => e.event), ['reflex.flow-run.Pending', 'reflex.flow-run.Running', 'reflex.flow-run.Completed']);
+      // Republishing the same ids (a crash between publish and delete) is absorbed by JetStream.
+      const again = await t.rt.bus.publish(got[0]);
+      assert.equal(again.duplicate, true);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
