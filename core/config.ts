@@ -23,6 +23,7 @@ export const EnvSchema = z.object({
   REFLEX_PORT: z.coerce.number().int().min(0).max(65535).default(4200),
   REFLEX_API_KEY: z.string().min(1).optional(),
   REFLEX_PUBLIC_URL: z.string().url().optional(),
+  REFLEX_API_URL: z.string().url().optional(),
   REFLEX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REFLEX_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(256 * 1024),
   REFLEX_MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
@@ -53,6 +54,8 @@ export interface Config {
   apiKey: string | undefined;
   /** The URL users reach the API at; printed at start and used for incoming webhook URLs. */
   publicUrl: string;
+  /** Where CLI commands that talk HTTP (`reflex events tail|emit`) reach the API. */
+  apiUrl: string;
   logLevel: Env['REFLEX_LOG_LEVEL'];
   maxPayloadBytes: number;
   maxBodyBytes: number;
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: e.REFLEX_PORT,
     apiKey: e.REFLEX_API_KEY,
     publicUrl: e.REFLEX_PUBLIC_URL ?? `http://${e.REFLEX_HOST}:${e.REFLEX_PORT}`,
+    apiUrl: (e.REFLEX_API_URL ?? e.REFLEX_PUBLIC_URL ?? `http://${e.REFLEX_HOST === '0.0.0.0' ? '127.0.0.1' : e.REFLEX_HOST}:${e.REFLEX_PORT}`).replace(/\/+$/, ''),
     logLevel: e.REFLEX_LOG_LEVEL,
     maxPayloadBytes: e.REFLEX_MAX_PAYLOAD_BYTES,
     maxBodyBytes: e.REFLEX_MAX_BODY_BYTES,

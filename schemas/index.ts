@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { AutomationInputSchema } from './automation.ts';
 import { ErrorResponseSchema } from './common.ts';
 import { DeploymentFileSchema, DeploymentInputSchema, DeploymentSchema } from './deployment.ts';
 import { EventInputSchema, EventSchema } from './event.ts';
@@ -21,4 +22,5 @@ export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input'
   'flow-run': { schema: FlowRunSchema, io: 'output', title: 'Flow run' },
   'task-run': { schema: TaskRunSchema, io: 'output', title: 'Task run' },
   'flow-run-job': { schema: FlowRunJobSchema, io: 'input', title: 'Job on a work-pool queue (work-pool-<pool>)' },
+  automation: { schema: AutomationInputSchema, io: 'input', title: 'Reflex automation (automations/*.json)' },
 };

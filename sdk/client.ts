@@ -39,8 +39,9 @@ const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned
 function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
   const store = orchestration(rt);
   const heartbeats = new Heartbeats(rt.redis, rt.names, rt.config.workerHeartbeatSeconds);
-  const level = rt.config.logLevel === 'silent' ? 'info' : rt.config.logLevel;
-  const log = createRunLogBase({ level, echo: rt.config.logLevel !== 'silent', store: (lines) => store.appendLogs(lines) });
+  // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
+  const level = rt.config.logLevel === 'debug' || rt.config.logLevel === 'trace' ? rt.config.logLevel : 'info';
+  const log = createRunLogBase({ level, echoLevel: rt.config.logLevel, store: (lines) => store.appendLogs(lines) });
   let active = 0;
   return {
     rt,
@@ -112,6 +113,6 @@ function warnNotRecorded(err: unknown): void {
 
 /** Logger for code running outside any recorded run (stdout only). */
 export function fallbackLogger(): Logger {
-  state.fallbackLog ??= createRunLogBase({ level: 'info', echo: true });
+  state.fallbackLog ??= createRunLogBase({ level: 'info', echoLevel: 'info' });
   return state.fallbackLog;
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FlowRun, State } from '../schemas/flow-run.ts';
 import { watchCancellation } from '../services/orchestration/cancellation.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
@@ -51,6 +52,7 @@ export async function runFlowAttempt(
     runCount = r.run.run_count;
   }
   const cancel = new AbortController();
+  setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));
   options.signal?.addEventListener('abort', onParentAbort, { once: true });
   if (options.signal?.aborted) onParentAbort();

@@ -6,6 +6,7 @@ export { flow, isFlow, type Flow, type FlowOptions, type FlowOptionsWithParamete
 export { task, type Task, type TaskOptions, type MapInputs } from './task.ts';
 export { TaskFuture, MappedFutures } from './futures.ts';
 export { concurrency, type Concurrency, type ConcurrencyLease, type ConcurrencyOptions } from './concurrency.ts';
+export { emitEvent, closeEvents, type EmitOptions } from './events.ts';
 export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
 export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
 export { ConcurrencySlotTimeoutError } from '../services/orchestration/concurrency.ts';

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CancelledError, RunTimeoutError } from './errors.ts';
 
 /**
@@ -17,6 +18,8 @@ export async function runWithLimits<R>(
   const outer = options.signal;
   if (outer?.aborted) return { ok: false, error: asCancelled(outer.reason), kind: 'cancelled' };
   const controller = new AbortController();
+  // Every task of a fan-out listens to its flow's signal at once; thousands is expected, not a leak.
+  setMaxListeners(0, controller.signal);
   const onOuter = () => controller.abort(asCancelled(outer?.reason));
   outer?.addEventListener('abort', onOuter, { once: true });
   let timer: NodeJS.Timeout | undefined;

@@ -7,22 +7,25 @@ export type { Logger };
 const BOUND = new Set(['level', 'time', 'msg', 'flow_run_id', 'task_run_id', 'flow_name', 'task_name', 'flow_run_name']);
 
 /**
- * The base logger of flow and task code: pino JSON lines echoed to stdout (unless `echo` is false) and,
- * for lines bound to a flow run, handed to `store` (orchestration.appendLogs, which batches the inserts).
+ * The base logger of flow and task code: pino JSON lines at `level` and above are stored (for lines bound
+ * to a flow run, through `store`: orchestration.appendLogs, which batches the inserts); those at
+ * `echoLevel` and above are also written to stdout.
  * Run loggers are children of it bound to `flow_run_id`, `task_run_id`, `flow_name` and `task_name`.
  */
-export function createRunLogBase(options: { level: string; echo: boolean; store?: (lines: LogLine[]) => void }): Logger {
-  const { echo, store } = options;
+export function createRunLogBase(options: { level: string; echoLevel: string; store?: (lines: LogLine[]) => void }): Logger {
+  const { store } = options;
+  const echoAt = options.echoLevel === 'silent' ? Infinity : (pino.levels.values[options.echoLevel] ?? 30);
+  const level = (pino.levels.values[options.level] ?? 30) < echoAt ? options.level : options.echoLevel;
   const destination = {
     write(line: string): void {
-      if (echo) process.stdout.write(line);
-      if (!store) return;
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(line) as Record<string, unknown>;
       } catch {
         return;
       }
+      if (typeof parsed.level === 'number' && parsed.level >= echoAt) process.stdout.write(line);
+      if (!store) return;
       const flowRunId = parsed.flow_run_id;
       if (typeof flowRunId !== 'string') return;
       const fields: Record<string, unknown> = {};
@@ -39,5 +42,5 @@ export function createRunLogBase(options: { level: string; echo: boolean; store?
       ]);
     },
   };
-  return pino({ level: options.level, base: undefined, redact: { paths: ['secret', '*.secret', 'password', '*.password'], censor: '[redacted]' } }, destination);
+  return pino({ level: level === 'silent' ? 'info' : level, base: undefined, redact: { paths: ['secret', '*.secret', 'password', '*.password'], censor: '[redacted]' } }, destination);
 }

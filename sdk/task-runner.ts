@@ -105,6 +105,8 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
     );
     if (outcome.ok) {
       propose({ type: 'COMPLETED' }, { result: summarizeResult(outcome.value, cacheKey ? CACHE_MAX_BYTES : SUMMARY_MAX_BYTES) });
+      // A cached result must be stored before the task returns, so the next call with the same inputs finds it.
+      if (cacheKey && chain) await (chain as Promise<unknown>).catch(() => {});
       // A cached task returns what a cache hit would: its JSON form, so both paths give the same value.
       return cacheKey ? toJsonValue(outcome.value) : outcome.value;
     }

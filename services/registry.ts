@@ -4,6 +4,7 @@ import { createAutomationsService } from './automations/main.ts';
 import { createOutboxService } from './outbox/main.ts';
 import { createRecorderService } from './recorder/main.ts';
 import { createSchedulerService } from './scheduler/main.ts';
+import { createDefaultWorkerService } from './worker/main.ts';
 
 /**
  * Every deployable service, in start order. `reflex start` runs them all in one process;
@@ -14,6 +15,7 @@ export const SERVICES = {
   automations: createAutomationsService,
   outbox: createOutboxService,
   scheduler: createSchedulerService,
+  worker: createDefaultWorkerService,
   api: createApiService,
 } satisfies Record<string, (rt: Runtime) => Service | Promise<Service>>;
 

@@ -20,10 +20,41 @@ export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: 
 
 export class ActionFailure extends Error {}
 
+/** The side effects an action may have; the executor performs them, a dry run only records them. */
 export interface ActionDeps {
-  rt: Runtime;
-  webhookQueue: Queue;
-  commandQueue: Queue;
+  enqueue(target: 'webhook' | 'command', name: string, data: FlowRunCommandJob | WebhookDeliveryJob, jobId: string): Promise<string>;
+  publish(event: ReflexEvent): Promise<void>;
+  /** Sets an automation's enabled flag; false when it does not exist. */
+  setEnabled(automationId: string, enabled: boolean): Promise<boolean>;
+  maxPayloadBytes: number;
+}
+
+/** The real side effects, used by the executor. */
+export function liveActionDeps(rt: Runtime, queues: { webhook: Queue; command: Queue }): ActionDeps {
+  return {
+    async enqueue(target, name, data, jobId) {
+      const queue = target === 'webhook' ? queues.webhook : queues.command;
+      await queue.add(name, data, { jobId });
+      return queue.name;
+    },
+    publish: async (event) => {
+      await rt.bus.publish(event);
+    },
+    async setEnabled(id, enabled) {
+      const res = await rt.pg
+        .query(
+          `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
+          [id, enabled],
+        )
+        .catch((err: { code?: string }) => {
+          if (err.code === '22P02') return { rowCount: 0 };
+          throw err;
+        });
+      if (res.rowCount) announceAutomationChange(rt);
+      return Boolean(res.rowCount);
+    },
+    maxPayloadBytes: rt.config.maxPayloadBytes,
+  };
 }
 
 /** The resources of the triggering event, primary first (Prefect's inference order). */
@@ -49,9 +80,9 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
   const { action, firing, automation } = job;
   const key = actionJobId(firing.id, job.index);
   const triggered_by = { automation_id: automation.id, firing_id: firing.id, event_id: firing.triggering_event?.id ?? null };
-  const forward = async (queue: Queue, data: FlowRunCommandJob | WebhookDeliveryJob, target?: string): Promise<Outcome> => {
-    await queue.add(action.type, data, { jobId: key });
-    return { status: 'executed', detail: { forwarded_to: queue.name, job_id: key }, target };
+  const forward = async (queue: 'webhook' | 'command', data: FlowRunCommandJob | WebhookDeliveryJob, target?: string): Promise<Outcome> => {
+    const name = await deps.enqueue(queue, action.type, data, key);
+    return { status: 'executed', detail: { forwarded_to: name, job_id: key, job: redact(data) }, target };
   };
   const a: Action = action;
   switch (a.type) {
@@ -68,7 +99,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         tags: a.tags,
         triggered_by,
       });
-      const out = await forward(deps.commandQueue, data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
+      const out = await forward('command', data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
       return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
     }
     case 'pause-deployment':
@@ -76,7 +107,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       const deployment_id = a.deployment_id ?? (a.deployment_name ? undefined : inferId('deployment', job) ?? undefined);
       if (!deployment_id && !a.deployment_name) throw new ActionFailure('no deployment could be inferred from the triggering event');
       const data = FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, deployment_id, deployment_name: a.deployment_name, triggered_by });
-      return forward(deps.commandQueue, data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
+      return forward('command', data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
     }
     case 'cancel-flow-run':
     case 'change-flow-run-state': {
@@ -94,7 +125,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
               force: a.force,
               triggered_by,
             });
-      return forward(deps.commandQueue, data, `reflex.flow-run.${flow_run_id}`);
+      return forward('command', data, `reflex.flow-run.${flow_run_id}`);
     }
     case 'call-webhook': {
       const url = (await renderString(a.url, ctx)).trim();
@@ -117,7 +148,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         event_id: firing.triggering_event?.id ?? null,
       });
       if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const out = await forward(deps.webhookQueue, parsed.data);
+      const out = await forward('webhook', parsed.data);
       return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
     }
     case 'emit-event': {
@@ -127,29 +158,19 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       try {
         [event] = normalizeEvents(
           { id: deterministicUuid(`${key}/emitted`), event: rendered.event, resource: stringValues(rendered.resource), related, payload: rendered.payload },
-          { maxPayloadBytes: deps.rt.config.maxPayloadBytes },
+          { maxPayloadBytes: deps.maxPayloadBytes },
         );
       } catch (err) {
         throw new ActionFailure(`rendered event is invalid: ${(err as Error).message}`);
       }
-      await deps.rt.bus.publish(event);
-      return { status: 'executed', detail: { emitted_event: event.id, event: event.event }, target: `reflex.event.${event.id}` };
+      await deps.publish(event);
+      return { status: 'executed', detail: { emitted_event: event.id, event }, target: `reflex.event.${event.id}` };
     }
     case 'pause-automation':
     case 'resume-automation': {
       const target = a.automation_id ?? inferId('automation', job) ?? automation.id;
       const enabled = a.type === 'resume-automation';
-      const res = await deps.rt.pg
-        .query(
-          `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
-          [target, enabled],
-        )
-        .catch((err: { code?: string }) => {
-          if (err.code === '22P02') return { rowCount: 0 };
-          throw err;
-        });
-      if (!res.rowCount) throw new ActionFailure(`automation ${target} does not exist`);
-      announceAutomationChange(deps.rt);
+      if (!(await deps.setEnabled(target, enabled))) throw new ActionFailure(`automation ${target} does not exist`);
       return { status: 'executed', detail: { automation_id: target, enabled }, target: `reflex.automation.${target}` };
     }
     default: {
@@ -157,6 +178,12 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       throw new ActionFailure(`unknown action ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** A forwarded job as recorded in the outcome: never with the signing secret. */
+function redact(data: FlowRunCommandJob | WebhookDeliveryJob): Record<string, unknown> {
+  const { secret: _secret, ...rest } = data as WebhookDeliveryJob;
+  return 'secret' in data && data.secret ? { ...rest, signed: true } : rest;
 }
 
 function stringValues(o: Record<string, unknown>): Record<string, string> {

@@ -10,7 +10,7 @@ import type { ReflexEvent } from '../../schemas/event.ts';
 /** The first window of a trigger without `after` reaches back this far, so slightly late events count. */
 export const FIRST_WINDOW_LOOKBACK_MS = 15 * 60 * 1000;
 /** Event ids remembered per bucket to drop redelivered or re-posted events. */
-export const SEEN_IDS = 64;
+export const SEEN_IDS = 8;
 
 export interface BucketParams {
   posture: 'Reactive' | 'Proactive';
@@ -67,14 +67,18 @@ function open(p: BucketParams, s: BucketState, start: number, count: number, las
   s.start = start;
   s.end = p.withinMs > 0 ? start + p.withinMs : null;
   s.count = count;
-  s.last_event = last;
+  // Only proactive firings (at a deadline, without an event) need the last event; not storing it for
+  // reactive buckets keeps their state small.
+  s.last_event = p.posture === 'Proactive' ? last : null;
 }
 
 /** Applies one event (already known to be covered by the trigger) to the bucket. */
-export function applyEvent(p: BucketParams, prev: BucketState, event: ReflexEvent, arms: boolean, counts: boolean): StepResult {
+export function applyEvent(p: BucketParams, prev: BucketState, event: ReflexEvent, arms: boolean, counts: boolean, occurred?: number): StepResult {
   if (prev.seen.includes(event.id)) return { state: prev, firings: [], note: `duplicate event ${event.id} ignored` };
-  const s: BucketState = { ...prev, seen: [...prev.seen.slice(-(SEEN_IDS - 1)), event.id] };
-  const now = Date.parse(event.occurred);
+  const seen = prev.seen.length >= SEEN_IDS ? prev.seen.slice(1 - SEEN_IDS) : prev.seen.slice();
+  seen.push(event.id);
+  const s: BucketState = { ...prev, seen };
+  const now = occurred ?? Date.parse(event.occurred);
   const firings: BucketFiring[] = [];
 
   // A proactive firing is resolved by the next expected event after it.
@@ -85,7 +89,7 @@ export function applyEvent(p: BucketParams, prev: BucketState, event: ReflexEven
 
   if (arms && p.hasAfter) {
     if (!s.active) open(p, s, now, counts ? -1 : 0, event);
-    else s.last_event = event;
+    else if (p.posture === 'Proactive') s.last_event = event;
   } else if (!p.hasAfter && counts && !s.active) {
     open(p, s, p.posture === 'Reactive' && p.withinMs > 0 ? now - FIRST_WINDOW_LOOKBACK_MS : now, 0, event);
     // The look-back start only widens the first window; its end is still `within` after this event.
@@ -105,10 +109,10 @@ export function applyTick(p: BucketParams, prev: BucketState, now: number): Step
 
 /** Prefect's evaluate step, with `now` = the event's occurred (or the clock for timers). Mutates s. */
 function evaluate(p: BucketParams, s: BucketState, now: number, event: ReflexEvent | null, arms: boolean): StepResult {
-  if (now < s.start) return { state: s, firings: [], note: `late event (occurred before the window start ${iso(s.start)}) ignored` };
+  if (now < s.start) return { state: s, firings: [], note: 'late event (occurred before the window start, or during the cooldown after a firing) ignored' };
   if (event && (s.end === null || now < s.end)) {
     s.count += 1;
-    s.last_event = event;
+    if (p.posture === 'Proactive') s.last_event = event;
   }
   const windowEnded = s.end !== null && s.end <= now;
   const mayFire = p.posture === 'Reactive' || windowEnded;
@@ -129,7 +133,7 @@ function evaluate(p: BucketParams, s: BucketState, now: number, event: ReflexEve
   if (!windowEnded) {
     // Heartbeat pattern: an event in both after and expect that satisfies a proactive window restarts it.
     if (p.posture === 'Proactive' && p.hasAfter && arms && event && s.count >= p.threshold) open(p, s, now, 0, event);
-    const need = p.posture === 'Reactive' ? `needs ${p.threshold}` : `fires at ${s.end === null ? 'never' : iso(s.end)} unless ${p.threshold} arrive`;
+    const need = p.posture === 'Reactive' ? `needs ${p.threshold}` : `fires at the window end unless ${p.threshold} arrive`;
     return { state: s, firings: [], note: `count ${s.count}, ${need}` };
   }
   return nextWindow(p, s, now, event, false);
@@ -166,8 +170,4 @@ function nextWindow(p: BucketParams, s: BucketState, now: number, event: ReflexE
     return { state: r.state, firings: r.firings, note: `${note}; ${r.note}` };
   }
   return { state: s, firings: [], note };
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

@@ -9,7 +9,8 @@ import type { ReflexEvent } from '../../schemas/event.ts';
 export interface ChildFiring {
   at: number;
   key: string;
-  event: ReflexEvent | null;
+  /** Only the firing being applied carries its event; stored children do not (small state). */
+  event?: ReflexEvent | null;
 }
 
 export interface CompositeState {
@@ -36,7 +37,7 @@ export function emptyComposite(): CompositeState {
 }
 
 export function applyChildFiring(p: CompositeParams, prev: CompositeState, index: number, firing: ChildFiring): CompositeResult {
-  const children: Record<string, ChildFiring> = { ...prev.children, [index]: firing };
+  const children: Record<string, ChildFiring> = { ...prev.children, [index]: { at: firing.at, key: firing.key } };
   if (p.withinMs > 0) {
     // Keep only children within `within` of the newest one (event time, both directions).
     const newest = Math.max(...Object.values(children).map((c) => c.at));

@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import { systemEvent } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { Action, Automation } from '../../schemas/automation.ts';
@@ -14,6 +14,8 @@ export interface ActionJobData {
   automation: Pick<Automation, 'id' | 'name' | 'description' | 'tags'>;
   action: Action;
   index: number;
+  /** Types of all actions of the firing (the executor may create the firing row). */
+  action_types: string[];
 }
 
 export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>): Action[] {
@@ -50,16 +52,17 @@ export async function dispatchFirings(
 ): Promise<void> {
   if (firings.length === 0) return;
   const known = firings.filter((f) => deps.automations(f.automation_id));
-  await insertFirings(rt.pg, known, (f) => actionsOf(deps.automations(f.automation_id)!, f).map((a) => a.type));
-  const jobs = [];
+  const jobs: { name: string; data: ActionJobData; opts: JobsOptions }[] = [];
   const events: ReflexEvent[] = [];
   for (const firing of known) {
     const automation = deps.automations(firing.automation_id)!;
     const meta = { id: automation.id, name: automation.name, description: automation.description, tags: automation.tags };
-    actionsOf(automation, firing).forEach((action, index) => {
+    const actions = actionsOf(automation, firing);
+    const action_types = actions.map((a) => a.type);
+    actions.forEach((action, index) => {
       const jobId = actionJobId(firing.id, index);
-      const data: ActionJobData = { firing, automation: meta, action, index };
-      jobs.push({ name: action.type, data, opts: { jobId, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } } });
+      const data: ActionJobData = { firing, automation: meta, action, index, action_types };
+      jobs.push({ name: action.type, data, opts: { jobId, attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } } });
     });
     const resource = automationResource(automation);
     if (automation.trigger.type === 'event') resource['reflex.posture'] = automation.trigger.posture;
@@ -79,7 +82,12 @@ export async function dispatchFirings(
       }),
     );
   }
-  if (jobs.length > 0) await deps.queue.addBulk(jobs);
-  await rt.bus.publishMany(events);
-  await deps.store.clearPending(firings.map((f) => f.key));
+  // The record, the jobs and the events go out together; each is idempotent on its own.
+  await Promise.all([
+    insertFirings(rt.pg, known, (f) => actionsOf(deps.automations(f.automation_id)!, f).map((a) => a.type)),
+    jobs.length > 0 ? deps.queue.addBulk(jobs) : undefined,
+    rt.bus.publishMany(events),
+  ]);
+  // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
+  deps.store.clearPending(firings.map((f) => f.key)).catch((err) => rt.log.warn({ err }, 'could not clear pending firings'));
 }

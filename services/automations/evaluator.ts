@@ -14,7 +14,7 @@ import type { Commit, StateStore, Versioned } from './store.ts';
  */
 
 export type Op =
-  | { kind: 'event'; seq: number; at: number; event: ReflexEvent; plan: AutomationPlan; leaf: LeafPlan; bucket: Bucketing; arms: boolean; counts: boolean }
+  | { kind: 'event'; seq: number; at: number; event: ReflexEvent; msg?: number; plan: AutomationPlan; leaf: LeafPlan; bucket: Bucketing; arms: boolean; counts: boolean }
   | { kind: 'tick'; seq: number; at: number; plan: AutomationPlan; leaf: LeafPlan; key: string };
 
 export interface Note {
@@ -33,7 +33,9 @@ export interface Computed {
 }
 
 export function bucketStateKey(plan: AutomationPlan, leaf: LeafPlan, bucketKey: string): string {
-  return `b|${plan.automation.id}|${plan.hash}|${leaf.path}|${shortHash(bucketKey)}`;
+  // Short keys are used as they are (cheap); long ones are hashed to bound the Redis key length.
+  const k = bucketKey.length <= 96 && !bucketKey.includes('|') ? bucketKey : `#${shortHash(bucketKey)}`;
+  return `b|${plan.automation.id}|${plan.hash}|${leaf.path}|${k}`;
 }
 
 function compositeStateKey(plan: AutomationPlan, path: string): string {
@@ -43,15 +45,19 @@ function compositeStateKey(plan: AutomationPlan, path: string): string {
 /** Splits a bucket state key (also the timer member) back into its parts. */
 export function parseBucketStateKey(key: string): { automationId: string; hash: string; path: string } | null {
   const parts = key.split('|');
-  if (parts.length !== 5 || parts[0] !== 'b') return null;
+  if (parts.length < 5 || parts[0] !== 'b') return null;
   return { automationId: parts[1], hash: parts[2], path: parts[3] };
 }
 
-/** Matches events to trigger leaves. Pure; the loop guard drops events an automation itself caused. */
-export function eventOps(index: PlanIndex, events: ReflexEvent[]): Op[] {
+/**
+ * Matches events to trigger leaves. Pure; the loop guard drops events an automation itself caused.
+ * `msgs` are the events' stream sequences (for redelivery detection), when they come from the stream.
+ */
+export function eventOps(index: PlanIndex, events: ReflexEvent[], msgs?: number[]): Op[] {
   const ops: Op[] = [];
   let seq = 0;
-  for (const event of events) {
+  for (const [i, event] of events.entries()) {
+    const msg = msgs?.[i];
     const chain = event.related.length > 0 ? chainOf(event) : [];
     if (chain.length >= MAX_CHAIN) continue;
     const at = Date.parse(event.occurred);
@@ -59,7 +65,7 @@ export function eventOps(index: PlanIndex, events: ReflexEvent[]): Op[] {
       if (chain.length > 0 && chain.includes(automationResourceId(plan.automation.id))) continue;
       const m = leaf.compiled.test(event);
       if (!m) continue;
-      ops.push({ kind: 'event', seq: seq++, at, event, plan, leaf, bucket: bucketOf(leaf.trigger.for_each, event), arms: m.arms, counts: m.counts });
+      ops.push({ kind: 'event', seq: seq++, at, event, msg, plan, leaf, bucket: bucketOf(leaf.trigger.for_each, event), arms: m.arms, counts: m.counts });
     }
   }
   return ops;
@@ -85,10 +91,15 @@ interface FiringInfo {
   window: { start: number; end: number | null };
 }
 
-export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number): Computed {
+export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed {
   const state = new Map<string, { version: number; value: unknown; dirty: boolean }>();
   for (const [k, v] of loaded) state.set(k, { version: v.version, value: v.value, dirty: false });
-  const get = (k: string) => state.get(k)?.value;
+  const readMissing = new Set<string>();
+  const get = (k: string) => {
+    const v = state.get(k);
+    if (!v) readMissing.add(k);
+    return v?.value;
+  };
   const set = (k: string, value: unknown) => {
     const cur = state.get(k);
     state.set(k, { version: cur?.version ?? 0, value, dirty: true });
@@ -97,6 +108,9 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   const timers: Commit['timers'] = [];
   const firings: Firing[] = [];
   const notes: Note[] = [];
+  const note = (n: Note) => {
+    if (options.notes) notes.push(n);
+  };
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
   const emit = (plan: AutomationPlan, path: string, kind: Firing['state'], key: string, event: ReflexEvent | null, info: FiringInfo) => {
@@ -118,11 +132,11 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
 
   const propagate = (plan: AutomationPlan, node: NodeLink & { path: string }, child: ChildFiring, info: FiringInfo) => {
     const parent = node.parent;
-    if (!parent) return emit(plan, node.path, 'triggered', child.key, child.event, info);
+    if (!parent) return emit(plan, node.path, 'triggered', child.key, child.event ?? null, info);
     const ckey = compositeStateKey(plan, parent.path);
     const r = applyChildFiring(parent.params, (get(ckey) as CompositeState | undefined) ?? emptyComposite(), node.indexInParent, child);
     set(ckey, r.state);
-    notes.push({ automation_id: plan.automation.id, trigger_path: parent.path, state_key: ckey, labels: {}, note: r.note });
+    note({ automation_id: plan.automation.id, trigger_path: parent.path, state_key: ckey, labels: {}, note: r.note });
     if (!r.fired) return;
     const times = r.fired.children.map((c) => c.at);
     const key = firingKey([plan.automation.id, plan.hash, parent.path, r.fired.discriminator]);
@@ -142,11 +156,16 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     propagate(plan, leaf, { at: bf.at, key, event: bf.event }, info);
   };
 
-  const sorted = [...ops].sort((a, b) => a.at - b.at || a.seq - b.seq);
+  // Batches from the stream are usually already in occurred order; sort only when they are not.
+  let ordered = true;
+  for (let i = 1; i < ops.length && ordered; i++) ordered = ops[i - 1].at <= ops[i].at;
+  const sorted = ordered ? ops : [...ops].sort((a, b) => a.at - b.at || a.seq - b.seq);
   for (const op of sorted) {
     const { plan, leaf } = op;
     if (op.kind === 'event') {
       if (leaf.immediate) {
+        const stateKey = `i|${plan.automation.id}|${leaf.path}|${op.bucket.key}`;
+        note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: stateKey, labels: op.bucket.labels, note: 'fired (every matching event fires)' });
         handle(plan, leaf, op.bucket.key, op.bucket.labels, {
           kind: 'triggered',
           discriminator: `e-${op.event.id}`,
@@ -159,10 +178,10 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       }
       const key = bucketStateKey(plan, leaf, op.bucket.key);
       const prev = (get(key) as BucketState | undefined) ?? emptyBucket(op.bucket.labels);
-      const r = applyEvent(leaf.params, prev, op.event, op.arms, op.counts);
+      const r = applyEvent(leaf.params, prev, op.event, op.arms, op.counts, op.at);
       if (r.state !== prev) set(key, r.state);
       if (leaf.params.posture === 'Proactive') proactiveKeys.add(key);
-      notes.push({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: key, labels: op.bucket.labels, note: r.note });
+      note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: key, labels: op.bucket.labels, note: r.note });
       for (const f of r.firings) handle(plan, leaf, op.bucket.key, r.state.labels, f);
     } else {
       const prev = get(op.key) as BucketState | undefined;
@@ -173,7 +192,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       const r = applyTick(leaf.params, prev, now);
       if (r.state !== prev) set(op.key, r.state);
       proactiveKeys.add(op.key);
-      notes.push({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: op.key, labels: prev.labels, note: r.note });
+      note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: op.key, labels: prev.labels, note: r.note });
       const bucketKey = bucketKeyOfLabels(leaf.trigger.for_each, prev.labels);
       for (const f of r.firings) handle(plan, leaf, bucketKey, prev.labels, f);
     }
@@ -183,8 +202,11 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     const s = state.get(key)?.value as BucketState | undefined;
     timers.push({ key, at: s && s.active && s.end !== null ? s.end : null });
   }
+  // Keys that were read but not changed are still checked: a decision taken on a state another
+  // replica changed meanwhile must be retried too.
   const writes: Commit['writes'] = [];
-  for (const [key, v] of state) if (v.dirty) writes.push({ key, version: v.version, value: v.value });
+  for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value } : { key, version: v.version });
+  for (const key of readMissing) if (!state.has(key)) writes.push({ key, version: 0 });
   return { writes, timers, firings, notes };
 }
 
@@ -208,15 +230,29 @@ export function armState(leaf: LeafPlan, prev: BucketState | undefined, now: num
 export class Evaluator {
   constructor(private readonly store: StateStore, private readonly maxAttempts = 25) {}
 
-  /** Computes and commits one batch; returns what to dispatch. */
-  async run(ops: Op[], now: number): Promise<Computed> {
+  /**
+   * Computes and commits one batch; returns what to dispatch. `batch.messages` are the stream sequences
+   * of the batch; with `redelivered`, messages another commit already applied are left out.
+   */
+  async run(ops: Op[], now: number, batch: { messages?: number[]; redelivered?: boolean; notes?: boolean } = {}): Promise<Computed> {
     if (ops.length === 0) return { writes: [], timers: [], firings: [], notes: [] };
     const keys = keysOf(ops);
+    const messages = batch.messages ?? [];
     for (let attempt = 1; ; attempt++) {
-      const loaded = keys.length > 0 ? await this.store.load(keys) : new Map<string, Versioned>();
-      const result = computeBatch(ops, loaded, now);
-      if (result.writes.length === 0 && result.timers.length === 0) return result;
-      const ok = await this.store.commit({ writes: result.writes, timers: result.timers, pending: result.writes.length > 0 ? result.firings : [] });
+      const [loaded, applied] = await Promise.all([
+        keys.length > 0 ? this.store.load(keys) : new Map<string, Versioned>(),
+        messages.length > 0 && (batch.redelivered || attempt > 1) ? this.store.applied(messages) : new Set<number>(),
+      ]);
+      const todo = applied.size > 0 ? ops.filter((op) => op.kind !== 'event' || op.msg === undefined || !applied.has(op.msg)) : ops;
+      const result = computeBatch(todo, loaded, now, { notes: batch.notes });
+      const stateful = result.writes.some((w) => w.value !== undefined);
+      if (!stateful && result.timers.length === 0) return result;
+      const ok = await this.store.commit({
+        writes: result.writes,
+        timers: result.timers,
+        pending: stateful ? result.firings : [],
+        messages: stateful ? messages.filter((m) => !applied.has(m)) : [],
+      });
       if (ok) return result;
       if (attempt >= this.maxAttempts) throw new Error(`trigger state stayed contended after ${attempt} attempts`);
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));

@@ -3,7 +3,7 @@ import { LiquidError } from 'liquidjs';
 import { ZodError } from 'zod';
 import { systemEvent } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
-import { ActionFailure, inferId, performAction, type Outcome } from './actions.ts';
+import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
 import { automationResource, causedRelated, type ActionJobData } from './dispatch.ts';
 import { actionJobId, deterministicUuid } from './firing.ts';
 import { recordActionOutcome } from './repository.ts';
@@ -19,11 +19,13 @@ export class ActionExecutor {
   private worker: Worker<ActionJobData> | undefined;
   private readonly webhookQueue: Queue;
   private readonly commandQueue: Queue;
+  private readonly deps: ActionDeps;
 
   constructor(private readonly rt: Runtime, private readonly concurrency = 20) {
     const opts = { connection: rt.redis, prefix: rt.names.bullPrefix };
     this.webhookQueue = new Queue(rt.names.queues.webhookDeliveries, opts);
     this.commandQueue = new Queue(rt.names.queues.flowRunCommands, opts);
+    this.deps = liveActionDeps(rt, { webhook: this.webhookQueue, command: this.commandQueue });
   }
 
   start(): void {
@@ -45,13 +47,13 @@ export class ActionExecutor {
     const ctx = await templateContext(this.rt, data);
     let outcome: Outcome;
     try {
-      outcome = await performAction({ rt: this.rt, webhookQueue: this.webhookQueue, commandQueue: this.commandQueue }, data, ctx);
+      outcome = await performAction(this.deps, data, ctx);
     } catch (err) {
       const reason = failureReason(err);
       if (reason === null) throw err;
       outcome = { status: 'failed', reason, detail: {} };
     }
-    await recordActionOutcome(this.rt.pg, data.firing.id, {
+    await recordActionOutcome(this.rt.pg, data.firing, data.action_types ?? [data.action.type], {
       index: data.index,
       type: data.action.type,
       status: outcome.status,

@@ -110,9 +110,13 @@ export interface Bucketing {
 }
 
 /** Computes the bucket of an event; a missing label is "" so all such events share one bucket. */
+const NO_BUCKET: Bucketing = Object.freeze({ key: '', labels: Object.freeze({}) as Record<string, string> });
+const sortedPaths = new WeakMap<string[], string[]>();
+
 export function bucketOf(forEach: string[], event: ReflexEvent): Bucketing {
-  if (forEach.length === 0) return { key: '', labels: {} };
-  const sorted = [...forEach].sort();
+  if (forEach.length === 0) return NO_BUCKET;
+  let sorted = sortedPaths.get(forEach);
+  if (!sorted) sortedPaths.set(forEach, (sorted = [...forEach].sort()));
   const labels: Record<string, string> = {};
   for (const p of sorted) labels[p] = readLabelPath(event, p);
   return { key: JSON.stringify(sorted.map((p) => labels[p])), labels };

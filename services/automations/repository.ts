@@ -117,12 +117,35 @@ export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: 
   return new Set(res.rows.map((r) => r.id));
 }
 
-export async function recordActionOutcome(db: Db, firingId: string, outcome: ActionOutcome): Promise<void> {
-  await db.query(`UPDATE automation_firings SET actions = jsonb_set(actions, ARRAY[$2::text], $3::jsonb) WHERE id = $1`, [
-    firingId,
-    String(outcome.index),
-    JSON.stringify({ ...outcome, updated: new Date().toISOString() }),
-  ]);
+/**
+ * Records one action's outcome. The firing row may not exist yet (the action job can run before the
+ * dispatcher's insert commits, as both start together), so this inserts it from the job's copy if needed.
+ */
+export async function recordActionOutcome(db: Db, firing: Firing, actionTypes: string[], outcome: ActionOutcome): Promise<void> {
+  const initial = actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' }));
+  await db.query(
+    `INSERT INTO automation_firings (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
+        triggering_labels, triggering_event, count, window_start, window_end, actions)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, jsonb_set($13::jsonb, ARRAY[$14::text], $15::jsonb))
+     ON CONFLICT (firing_key) DO UPDATE SET actions = jsonb_set(automation_firings.actions, ARRAY[$14::text], $15::jsonb)`,
+    [
+      firing.id,
+      firing.key,
+      firing.automation_id,
+      firing.state,
+      firing.fired_at,
+      firing.trigger_path,
+      firing.bucket_key,
+      JSON.stringify(firing.triggering_labels),
+      JSON.stringify(firing.triggering_event),
+      firing.count,
+      firing.window_start,
+      firing.window_end,
+      JSON.stringify(initial),
+      String(outcome.index),
+      JSON.stringify({ ...outcome, updated: new Date().toISOString() }),
+    ],
+  );
 }
 
 export interface FiringRecord {

@@ -10,6 +10,9 @@ import { ActionExecutor } from './executor.ts';
 import { RedisStateStore } from './redis-store.ts';
 import { applyAutomationFiles } from './apply.ts';
 
+/** Batches whose firings may be dispatching while the next batch is evaluated. */
+const MAX_DISPATCHES_IN_FLIGHT = 2;
+
 export interface AutomationsOptions {
   /** How often each replica looks for due proactive deadlines. */
   timerPollMs?: number;
@@ -36,6 +39,10 @@ export class AutomationsService implements Service {
   private sweeping = false;
   private stopped = false;
   private readonly decoder = new TextDecoder();
+  private readonly inFlight = new Set<Promise<void>>();
+  private get dispatchDeps() {
+    return { queue: this.queue, store: this.store, automations: this.lookup };
+  }
 
   constructor(private readonly rt: Runtime, private readonly options: AutomationsOptions = {}) {
     this.log = rt.log.child({ service: 'automations' });
@@ -69,6 +76,7 @@ export class AutomationsService implements Service {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.consumer?.stop();
+    await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
     await this.executor.stop();
     await this.queue.close().catch(() => {});
@@ -78,24 +86,47 @@ export class AutomationsService implements Service {
     return `evaluating ${this.cache.index.plans.size} enabled automations`;
   }
 
+  /** Whether this replica evaluates the automation now (its current version, enabled). */
+  isLoaded(id: string, updated?: string): boolean {
+    const plan = this.cache.index.plans.get(id);
+    return Boolean(plan && (!updated || plan.automation.updated === updated));
+  }
+
   private lookup = (id: string) => this.cache.index.plans.get(id)?.automation;
 
   /** One consumer batch: evaluate, commit state, dispatch firings, then ack. */
   private async handle(batch: JsMsg[]): Promise<void> {
     const events: ReflexEvent[] = [];
+    const seqs: number[] = [];
     const good: JsMsg[] = [];
+    let redelivered = false;
     for (const m of batch) {
       try {
         events.push(JSON.parse(this.decoder.decode(m.data)) as ReflexEvent);
+        seqs.push(m.seq);
+        redelivered ||= m.redelivered;
         good.push(m);
       } catch {
         m.term('not an event');
       }
     }
-    const ops = eventOps(this.cache.index, events);
-    const result = await this.evaluator.run(ops, Date.now());
-    await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, result.firings);
-    for (const m of good) m.ack();
+    const ops = eventOps(this.cache.index, events, seqs);
+    const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
+    // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
+    const done = dispatchFirings(this.rt, this.dispatchDeps, result.firings).then(
+      () => {
+        for (const m of good) m.ack();
+      },
+      (err) => {
+        // Committed firings stay pending in Redis (the sweep finishes them); the events come back and
+        // are recognised as applied.
+        this.log.error({ err }, 'dispatching firings failed; the batch will be redelivered');
+        for (const m of good) m.nak(1000);
+      },
+    );
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    if (this.inFlight.size >= MAX_DISPATCHES_IN_FLIGHT) await Promise.race(this.inFlight);
   }
 
   /** Fires proactive windows whose deadline passed; version checks make exactly one replica win. */
@@ -125,7 +156,7 @@ export class AutomationsService implements Service {
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
       const result = await this.evaluator.run(ops, now);
-      await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, result.firings);
+      await dispatchFirings(this.rt, this.dispatchDeps, result.firings);
     } catch (err) {
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');
     } finally {
@@ -141,7 +172,7 @@ export class AutomationsService implements Service {
       const stale = await this.store.stalePending(this.options.pendingGraceMs ?? 10_000);
       if (stale.length > 0) {
         this.log.warn({ count: stale.length }, 'dispatching firings left pending by another replica');
-        await dispatchFirings(this.rt, { queue: this.queue, store: this.store, automations: this.lookup }, stale);
+        await dispatchFirings(this.rt, this.dispatchDeps, stale);
       }
     } catch (err) {
       this.log.error({ err }, 'pending firing sweep failed');

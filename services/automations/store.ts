@@ -12,16 +12,23 @@ export interface Versioned {
 }
 
 export interface Commit {
-  /** `version` is the one read by load (0 = absent); value is the new state. */
-  writes: { key: string; version: number; value: unknown }[];
+  /** `version` is the one read by load (0 = absent); value is the new state, or absent to only check it. */
+  writes: { key: string; version: number; value?: unknown }[];
   /** Proactive deadlines: `at` ms, or null to drop the timer of that bucket key. */
   timers: { key: string; at: number | null }[];
   /** Firings to remember until dispatched (a crash between commit and dispatch must not lose them). */
   pending: Firing[];
+  /**
+   * Stream sequences of the messages this commit evaluated. The commit fails if any was already applied
+   * (a redelivered copy handled by another replica) and marks them all applied otherwise.
+   */
+  messages?: number[];
 }
 
 export interface StateStore {
   load(keys: string[]): Promise<Map<string, Versioned>>;
+  /** The stream sequences among `seqs` whose messages were already applied by a commit. */
+  applied(seqs: number[]): Promise<Set<number>>;
   /** Atomic: all or nothing; false when some version changed (the caller reloads and recomputes). */
   commit(commit: Commit): Promise<boolean>;
   /** Bucket keys whose deadline is at or before `now`. */
@@ -38,6 +45,11 @@ export class MemoryStateStore implements StateStore {
   private readonly data = new Map<string, Versioned>();
   private readonly timers = new Map<string, number>();
   private readonly pending = new Map<string, { firing: Firing; at: number }>();
+  private readonly appliedSeqs = new Set<number>();
+
+  async applied(seqs: number[]): Promise<Set<number>> {
+    return new Set(seqs.filter((s) => this.appliedSeqs.has(s)));
+  }
 
   async load(keys: string[]): Promise<Map<string, Versioned>> {
     const out = new Map<string, Versioned>();
@@ -50,7 +62,9 @@ export class MemoryStateStore implements StateStore {
 
   async commit(c: Commit): Promise<boolean> {
     for (const w of c.writes) if ((this.data.get(w.key)?.version ?? 0) !== w.version) return false;
-    for (const w of c.writes) this.data.set(w.key, { version: w.version + 1, value: structuredClone(w.value) });
+    if (c.messages?.some((m) => this.appliedSeqs.has(m))) return false;
+    for (const m of c.messages ?? []) this.appliedSeqs.add(m);
+    for (const w of c.writes) if (w.value !== undefined) this.data.set(w.key, { version: w.version + 1, value: structuredClone(w.value) });
     for (const t of c.timers) {
       if (t.at === null) this.timers.delete(t.key);
       else this.timers.set(t.key, t.at);

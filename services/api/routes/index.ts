@@ -1,10 +1,13 @@
 import type { RouteModule } from '../app.ts';
+import { automationRoutes } from './automations.ts';
 import { concurrencyLimitRoutes } from './concurrency-limits.ts';
 import { deploymentRoutes } from './deployments.ts';
+import { eventQueryRoutes } from './event-queries.ts';
+import { eventStreamRoutes } from './event-stream.ts';
 import { eventIngestRoutes } from './events.ts';
 import { flowRunRoutes } from './flow-runs.ts';
 import { healthRoutes } from './health.ts';
 import { workPoolRoutes } from './work-pools.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
-export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes];
+export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes];

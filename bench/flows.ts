@@ -1,0 +1,218 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { loadConfig } from '../core/config.ts';
+import { normalizeEvents } from '../core/events.ts';
+import { createLogger } from '../core/log.ts';
+import { resetNamespace } from '../core/reset.ts';
+import { startEngine, type Engine } from '../services/engine.ts';
+import { createDeployment } from '../services/orchestration/deployments.ts';
+import { bullConnection } from '../services/orchestration/enqueue.ts';
+import { createDeploymentRun } from '../services/orchestration/scheduled-runs.ts';
+import type { ApiService } from '../services/api/main.ts';
+import { benchNoop, manyTasks } from './flows-module.ts';
+import { percentile, type BenchResult, type BenchRow } from './report.ts';
+
+/**
+ * `npm run bench -- flows`: in one run and one namespace,
+ *  1. raw BullMQ no-op jobs/s with the worker concurrency Reflex uses (the ceiling),
+ *  2. Reflex no-op flow runs/s end to end (deployment run created, worker claims it, every state
+ *     recorded with its outbox event, events published),
+ *  3. event -> triggered flow RUNNING latency at 200 events/s through a run-deployment automation,
+ *  4. per-task overhead inside a running flow,
+ *  5. an idle worker process's RSS.
+ */
+
+const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 100);
+const RAW_JOBS = Number(process.env.BENCH_RAW_JOBS ?? 10_000);
+const FLOW_RUNS = Number(process.env.BENCH_FLOW_RUNS ?? 3000);
+const EVENTS_PER_S = 200;
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
+const TASKS = 10_000;
+const progress = (msg: string) => process.stderr.write(`[bench flows] ${msg}\n`);
+
+export async function run(): Promise<BenchResult> {
+  const namespace = `bench_${randomBytes(4).toString('hex')}`;
+  const config = loadConfig(process.env, { namespace, port: 0, logLevel: 'silent', automationsDir: '', flowsModule: 'bench/flows-module.ts', workerConcurrency: CONCURRENCY });
+  const engine = await startEngine(config, { services: ['automations', 'outbox', 'scheduler', 'worker', 'api'], log: createLogger({ level: 'silent' }) });
+  const rows: BenchRow[] = [];
+  const notes: Record<string, unknown> = { namespace, worker_concurrency: CONCURRENCY, cores: (await import('node:os')).cpus().length };
+  try {
+    progress('raw BullMQ');
+    const raw = await rawBullmq(engine);
+    rows.push({ metric: 'raw BullMQ no-op jobs/s', value: Math.round(raw), unit: 'jobs/s' });
+    progress('flow runs');
+    const flows = await flowThroughput(engine);
+    rows.push({ metric: 'Reflex no-op flow runs/s', value: Math.round(flows.runsPerSecond), unit: 'runs/s', target: '>= 1000' });
+    rows.push({ metric: 'ratio Reflex / raw BullMQ', value: flows.runsPerSecond / raw, unit: 'x' });
+    rows.push({ metric: 'run creation (API path) runs/s', value: Math.round(flows.createdPerSecond), unit: 'runs/s' });
+    notes.flow_runs = FLOW_RUNS;
+    notes.state_events_published_during_run = flows.events;
+    progress('event -> flow latency');
+    const latency = await eventToStart(engine);
+    rows.push({ metric: `event -> flow RUNNING p50 (${EVENTS_PER_S}/s)`, value: latency.p50, unit: 'ms' });
+    rows.push({ metric: `event -> flow RUNNING p99 (${EVENTS_PER_S}/s)`, value: latency.p99, unit: 'ms', target: '< 50' });
+    notes.latency = latency.note;
+    progress('task overhead');
+    const tasks = await taskOverhead();
+    rows.push({ metric: 'task overhead, sequential', value: tasks.sequential, unit: 'µs/task', target: '< 1000' });
+    rows.push({ metric: 'task overhead, map (concurrent)', value: tasks.map, unit: 'µs/task' });
+    progress('idle worker RSS');
+    rows.push({ metric: 'idle worker RSS', value: await idleWorkerRss(namespace), unit: 'MB', target: '< 120' });
+  } finally {
+    const { bus, redis, pg } = engine.rt;
+    for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
+    await resetNamespace({ bus, redis, pg }).catch(() => {});
+    await engine.stop();
+  }
+  return { name: 'flows', rows, notes };
+}
+
+async function rawBullmq(engine: Engine): Promise<number> {
+  const { rt } = engine;
+  const name = 'bench-raw';
+  const queue = new Queue(name, { connection: bullConnection(rt.redis), prefix: rt.names.bullPrefix });
+  let done = 0;
+  let finish: () => void = () => {};
+  const all = new Promise<void>((r) => (finish = r));
+  const worker = new Worker(name, async () => null, {
+    connection: bullConnection(rt.redisConnection('bench-raw')),
+    prefix: rt.names.bullPrefix,
+    concurrency: CONCURRENCY,
+    autorun: false,
+  });
+  worker.on('completed', () => {
+    if (++done === RAW_JOBS) finish();
+  });
+  for (let i = 0; i < RAW_JOBS; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, RAW_JOBS - i) }, (_, j) => ({ name: 'noop', data: { i: i + j }, opts: { removeOnComplete: true } })));
+  }
+  const started = performance.now();
+  void worker.run();
+  await all;
+  const rate = RAW_JOBS / ((performance.now() - started) / 1000);
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  return rate;
+}
+
+async function countState(engine: Engine, type: string, flowName: string): Promise<number> {
+  const r = await engine.rt.pg.query<{ n: string }>('SELECT count(*) AS n FROM flow_runs WHERE state_type = $1 AND flow_name = $2', [type, flowName]);
+  return Number(r.rows[0].n);
+}
+
+async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number }> {
+  const { rt } = engine;
+  const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'default', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  let events = 0;
+  const sub = rt.nats.subscribe(rt.names.eventFilterSubject('reflex.flow-run.*'), { callback: () => void events++ });
+  const started = performance.now();
+  // As the API does it: each run created and enqueued by its own request, many in flight at once.
+  const inFlight = 200;
+  let next = 0;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < FLOW_RUNS) {
+      next++;
+      await createDeploymentRun(rt, deployment, { source: 'manual' });
+    }
+  }));
+  const createdAt = performance.now();
+  for (;;) {
+    if ((await countState(engine, 'COMPLETED', benchNoop.flowName)) >= FLOW_RUNS) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const finished = performance.now();
+  sub.unsubscribe();
+  return { runsPerSecond: FLOW_RUNS / ((finished - started) / 1000), createdPerSecond: FLOW_RUNS / ((createdAt - started) / 1000), events };
+}
+
+async function eventToStart(engine: Engine): Promise<{ p50: number; p99: number; note: string }> {
+  const { rt } = engine;
+  await createDeployment(rt, { name: 'bench-triggered', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'default', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  const api = engine.services.find((s) => s.name === 'api') as ApiService;
+  const res = await fetch(`${api.url}/api/automations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'bench: run on trigger',
+      trigger: { type: 'event', expect: ['bench.trigger'] },
+      actions: [{ type: 'run-deployment', deployment_name: 'bench-triggered', parameters: { event_id: '{{ event.id }}' } }],
+    }),
+  });
+  if (res.status !== 201) throw new Error(`could not create the bench automation: ${res.status} ${await res.text()}`);
+  await new Promise((r) => setTimeout(r, 1500)); // the automations service loads it
+  const total = EVENTS_PER_S * LATENCY_SECONDS;
+  const sent = new Map<string, number>();
+  const t0 = Date.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / EVENTS_PER_S;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const [event] = normalizeEvents({ event: 'bench.trigger', resource: { 'reflex.resource.id': `bench.${i}` } }, { maxPayloadBytes: 1 << 20 });
+    sent.set(event.id, Date.parse(event.occurred));
+    void rt.bus.publish(event);
+  }
+  const deadline = Date.now() + 30_000;
+  let rows: Array<{ event_id: string; running: Date }> = [];
+  while (Date.now() < deadline) {
+    const r = await rt.pg.query<{ event_id: string; running: Date }>(
+      `SELECT f.parameters->>'event_id' AS event_id, min(s.timestamp) AS running
+       FROM flow_runs f JOIN flow_run_states s ON s.flow_run_id = f.id AND s.type = 'RUNNING'
+       WHERE f.parameters ? 'event_id' GROUP BY 1`,
+    );
+    rows = r.rows;
+    if (rows.length >= total) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const latencies = rows.flatMap((r) => (sent.has(r.event_id) ? [r.running.getTime() - (sent.get(r.event_id) as number)] : [])).sort((a, b) => a - b);
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    note: `${latencies.length}/${total} events started their flow (event occurred -> RUNNING state committed; ms clock resolution)`,
+  };
+}
+
+async function taskOverhead(): Promise<{ sequential: number; map: number }> {
+  const measure = async (mode: 'sequential' | 'map') => {
+    const started = performance.now();
+    await manyTasks({ n: TASKS, mode });
+    return ((performance.now() - started) * 1000) / TASKS;
+  };
+  await manyTasks({ n: 200, mode: 'sequential' }); // warm-up
+  return { sequential: Math.round(await measure('sequential')), map: Math.round(await measure('map')) };
+}
+
+async function idleWorkerRss(namespace: string): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'worker', 'start', '--pool', 'idle', '--flows', 'bench/flows-module.ts'], {
+    env: { ...process.env, REFLEX_NAMESPACE: namespace, REFLEX_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`idle worker did not start: ${out}`)), 30_000);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Reflex worker running')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`idle worker exited (${code}): ${out}`)));
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Math.round(kb / 1024);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import type { Subscription } from '@nats-io/nats-core';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { eventMatcher } from '../../../core/event-filter.ts';
+import { EventFilterFieldsSchema } from '../../../schemas/event-filter.ts';
+import type { RouteModule } from '../app.ts';
+import { parseInput } from '../validate.ts';
+
+const HEARTBEAT_MS = 15_000;
+/** A client this far behind is cut off rather than buffered without bound; it reconnects and resumes live. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** Documents the query string; the route reads it with `queryToFilter` (labels come as `label.<name>`). */
+const StreamQueryDoc = z.object({
+  event: z.string().optional().describe('Event name or `prefix.*`; repeat the parameter or separate with commas for several.'),
+  resource_id: z.string().optional().describe('Resource id, exact or with a `*` suffix; repeat for several.'),
+  related_id: z.string().optional().describe('Id of a related resource; repeat for several.'),
+  'label.<name>': z.string().optional().describe('A resource label that must match, e.g. `label.region=eu`; repeat for several values.'),
+});
+
+type Query = Record<string, string | string[] | undefined>;
+
+function list(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Turns the query string into the same filter fields the query API takes in its body. */
+export function queryToFilter(query: Query): unknown {
+  const labels: Record<string, string[]> = {};
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (key.startsWith('label.') && key.length > 6) labels[key.slice(6)] = list(value) ?? [];
+    else if (!['event', 'resource_id', 'related_id'].includes(key)) unknown.push(key);
+  }
+  return {
+    event: list(query.event)?.flatMap((e) => e.split(',')).filter(Boolean),
+    resource_id: list(query.resource_id),
+    related_id: list(query.related_id),
+    labels: Object.keys(labels).length ? labels : undefined,
+    ...(unknown.length ? { [unknown[0]]: query[unknown[0]] } : {}),
+  };
+}
+
+/**
+ * `GET /api/events/stream`: Server-Sent Events of live events matching a filter. Each client gets its
+ * own NATS core subscription on the narrowest subjects for its event patterns (no durable state), and the
+ * rest of the filter runs in process. Live only: nothing is replayed; use /api/events/filter for history.
+ */
+export const eventStreamRoutes: RouteModule = (app, { rt, docs }) => {
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    // An open stream would keep the server from closing.
+    for (const res of open) res.end();
+  });
+
+  docs.add({
+    method: 'get',
+    path: '/api/events/stream',
+    summary: 'Live events matching a filter, as Server-Sent Events (`data:` is the event JSON; `: ping` every 15 s)',
+    tags: ['events'],
+    query: StreamQueryDoc,
+  });
+  app.get('/api/events/stream', async (req, reply) => {
+    const filter = parseInput(EventFilterFieldsSchema.strict(), queryToFilter(req.query as Query), 'stream filter');
+    const matches = eventMatcher(filter);
+    const patterns = filter.event && !filter.event.includes('*') ? filter.event : ['*'];
+    const subjectTests = patterns.map((p) => eventMatcher({ event: [p] }));
+
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    open.add(res);
+
+    const subs: Subscription[] = [];
+    const close = () => {
+      if (!open.delete(res)) return;
+      clearInterval(heartbeat);
+      for (const s of subs) s.unsubscribe();
+      res.end();
+    };
+    patterns.forEach((pattern, index) => {
+      subs.push(
+        rt.nats.subscribe(rt.names.eventFilterSubject(pattern), {
+          callback: (err, msg) => {
+            if (err) return close();
+            let event;
+            try {
+              event = rt.bus.decode(msg.data);
+            } catch {
+              return;
+            }
+            // Overlapping patterns (order.* and order.created) each get the event: only the first sends it.
+            for (let j = 0; j < index; j++) if (subjectTests[j](event)) return;
+            if (!matches(event)) return;
+            res.write(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`);
+            if (res.writableLength > MAX_BUFFERED_BYTES) close();
+          },
+        }),
+      );
+    });
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    req.raw.on('close', close);
+    res.on('error', close);
+  });
+};

@@ -1,0 +1,66 @@
+import type { Runtime } from '../../core/runtime.ts';
+import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
+import { enqueueFlowRun } from '../orchestration/enqueue.ts';
+import { orchestration } from '../orchestration/store.ts';
+import { heartbeatKey, heartbeatTtlMs } from './heartbeat.ts';
+
+/**
+ * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process
+ * that died (kill -9, OOM, lost host). Any worker may sweep any run; a Redis lock keeps sweeps from
+ * overlapping, and the state rules make a double sweep harmless (RUNNING -> CRASHED is accepted once).
+ * A crashed run of a work pool is retried when its flow's retry policy, known from the sweeping
+ * worker's flows module, allows it.
+ */
+
+export interface CrashSweepOptions {
+  heartbeatSeconds: number;
+  /** Retry policy of a flow by name, when this worker knows the flow. */
+  retryPolicy(flowName: string): { retries: number; retryDelaySeconds: number | readonly number[]; retryJitterFactor: number | undefined } | undefined;
+  limit?: number;
+}
+
+export interface SweepResult {
+  crashed: string[];
+  retried: string[];
+  cancelled: string[];
+}
+
+export async function sweepCrashedRuns(rt: Runtime, options: CrashSweepOptions): Promise<SweepResult> {
+  const result: SweepResult = { crashed: [], retried: [], cancelled: [] };
+  const ttlMs = heartbeatTtlMs(options.heartbeatSeconds);
+  const lock = await rt.redis.set(rt.names.redisKey('crash-sweeper-lock'), '1', 'PX', Math.max(500, Math.round(options.heartbeatSeconds * 1000)), 'NX');
+  if (lock !== 'OK') return result;
+  // Only runs that have been in their state longer than the TTL: a run that just started may not have its first beat yet.
+  const res = await rt.pg.query<{ id: string; state_type: string }>(
+    `SELECT id, state_type FROM flow_runs
+     WHERE state_type IN ('RUNNING', 'CANCELLING') AND state_timestamp < now() - make_interval(secs => $1)
+     ORDER BY state_timestamp LIMIT $2`,
+    [ttlMs / 1000, options.limit ?? 1000],
+  );
+  if (res.rows.length === 0) return result;
+  const pipe = rt.redis.pipeline();
+  for (const r of res.rows) pipe.exists(heartbeatKey(rt.names, r.id));
+  const alive = ((await pipe.exec()) ?? []).map(([, v]) => Number(v) === 1);
+  const store = orchestration(rt);
+  const silentFor = `${Math.round(ttlMs / 1000)} s`;
+  for (const [i, row] of res.rows.entries()) {
+    if (alive[i]) continue;
+    if (row.state_type === 'CANCELLING') {
+      const r = await store.setFlowRunState(row.id, { type: 'CANCELLED', message: `the process running it stopped (no heartbeat for ${silentFor}) while cancelling` });
+      if (r.accepted) result.cancelled.push(row.id);
+      continue;
+    }
+    const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
+    if (!crashed.accepted) continue;
+    result.crashed.push(row.id);
+    const run = crashed.run;
+    const policy = options.retryPolicy(run.flow_name);
+    if (!run.work_pool || !policy || !canRetry(policy, run.run_count)) continue;
+    const scheduledTime = new Date(Date.now() + retryDelayMs(policy, run.run_count)).toISOString();
+    const retry = await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: scheduledTime, message: 'retrying after a crash' });
+    if (!retry.accepted) continue;
+    await enqueueFlowRun(rt, run, { attempt: run.run_count + 1, scheduledTime });
+    result.retried.push(run.id);
+  }
+  return result;
+}

@@ -1,0 +1,77 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from '../../core/log.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import type { FlowRunJob } from '../../schemas/jobs.ts';
+import type { EngineClient } from '../../sdk/client.ts';
+import { flowInternals } from '../../sdk/flow.ts';
+import { enqueueFlowRun } from '../orchestration/enqueue.ts';
+import { acquireRunSlot } from '../orchestration/slots.ts';
+import type { AnyFlow } from './flows-module.ts';
+
+/**
+ * One BullMQ job = one attempt of one flow run. The job is a pointer; Postgres holds the truth, so
+ * every check is made against the run as stored:
+ * - a run that is no longer SCHEDULED or PENDING, or whose attempt already ran, is skipped (duplicate
+ *   or stale job: a crash retry, a redelivered stalled job);
+ * - the RUNNING transition is the claim: if two workers hold the same run, the rules accept one;
+ * - deployment and work-pool limits are checked before any state change; a job without a slot goes back
+ *   to the queue delayed, so a full deployment never blocks a worker slot;
+ * - a failure with retries left schedules the next attempt as a new delayed job (`<run>-<attempt+1>`).
+ */
+
+export type JobOutcome = 'missing' | 'not-startable' | 'stale' | 'unknown-flow' | 'refused' | 'completed' | 'failed' | 'retry' | 'cancelled';
+
+export interface ProcessorContext {
+  rt: Runtime;
+  client: EngineClient;
+  flows: ReadonlyMap<string, AnyFlow>;
+  flowsModule: string;
+  slotRetryMs: number;
+  /** Aborted when the worker is shutting down for good. */
+  log: Logger;
+}
+
+export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJob>, token: string | undefined): Promise<JobOutcome> {
+  const { flow_run_id: id, attempt } = job.data;
+  const { store } = ctx.client;
+  const run = await store.getFlowRun(id);
+  if (!run) return 'missing';
+  if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return 'not-startable';
+  if (run.run_count >= attempt) return 'stale';
+  const log = ctx.log.child({ flow_run_id: id, flow_name: run.flow_name, attempt });
+
+  const flow = ctx.flows.get(run.flow_name);
+  if (!flow) {
+    const known = [...ctx.flows.keys()].join(', ') || 'none';
+    await store.setFlowRunState(id, { type: 'FAILED', message: `flow "${run.flow_name}" is not in this worker's flows module ${ctx.flowsModule} (it has: ${known})` });
+    return 'unknown-flow';
+  }
+
+  const slot = await acquireRunSlot(ctx.rt, run, { leaseSeconds: 30 });
+  if (!slot.acquired) {
+    log.debug({ reason: slot.reason }, 'no concurrency slot; delaying the run');
+    await job.moveToDelayed(Date.now() + ctx.slotRetryMs + Math.floor(Math.random() * 200), token);
+    throw new DelayedError();
+  }
+  try {
+    // PENDING is proposed without waiting: RUNNING follows it in the same batch and is the claim we wait for.
+    if (run.state.type === 'SCHEDULED') void store.setFlowRunState(id, { type: 'PENDING' }).catch(() => {});
+    const result = await flowInternals(flow).runAttempt(ctx.client, run, {});
+    switch (result.kind) {
+      case 'completed':
+        return 'completed';
+      case 'failed':
+        return 'failed';
+      case 'cancelled':
+        return 'cancelled';
+      case 'refused':
+        log.debug({ reason: result.reason }, 'run not started');
+        return 'refused';
+      case 'retry':
+        await enqueueFlowRun(ctx.rt, run, { attempt: run.run_count + 2, scheduledTime: result.scheduledTime });
+        return 'retry';
+    }
+  } finally {
+    await slot.slot.release().catch(() => {});
+  }
+}

@@ -1,0 +1,106 @@
+import { Worker } from 'bullmq';
+import type { Logger } from '../../core/log.ts';
+import type { Runtime, Service } from '../../core/runtime.ts';
+import type { FlowRunJob } from '../../schemas/jobs.ts';
+import { bindRuntime, unbindRuntime, type EngineClient } from '../../sdk/client.ts';
+import { flowInternals } from '../../sdk/flow.ts';
+import { bullConnection } from '../orchestration/enqueue.ts';
+import { ensureWorkPool } from '../orchestration/work-pools.ts';
+import type { WorkerOptions } from './config.ts';
+import { sweepCrashedRuns } from './crash-sweeper.ts';
+import type { AnyFlow } from './flows-module.ts';
+import { processFlowRunJob, type JobOutcome } from './processor.ts';
+
+/** How long stop() waits for running flows before leaving them to the crash sweeper of another worker. */
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * A worker of one work pool: a BullMQ Worker on the pool's queue running flow runs of the loaded flows
+ * module, plus the crash sweeper. BullMQ's stalled-job check (every 5 s) redelivers a job whose worker
+ * died before starting the run; the heartbeat sweep handles a run that had started.
+ */
+export class FlowWorker implements Service {
+  readonly name = 'worker';
+  private worker: Worker<FlowRunJob, JobOutcome> | undefined;
+  private client: EngineClient | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<unknown> | undefined;
+  private readonly log: Logger;
+  readonly outcomes = new Map<JobOutcome, number>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly options: WorkerOptions,
+    readonly flows: ReadonlyMap<string, AnyFlow>,
+  ) {
+    this.log = rt.log.child({ service: 'worker', pool: options.pool });
+  }
+
+  async start(): Promise<void> {
+    const { rt, options } = this;
+    await ensureWorkPool(rt.pg, options.pool);
+    const client = (this.client = bindRuntime(rt));
+    const ctx = { rt, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
+    this.worker = new Worker<FlowRunJob, JobOutcome>(rt.names.queues.workPool(options.pool), (job, token) => processFlowRunJob(ctx, job, token), {
+      connection: bullConnection(rt.redisConnection(`worker-${options.pool}`)),
+      prefix: rt.names.bullPrefix,
+      concurrency: options.concurrency,
+      lockDuration: 15_000,
+      stalledInterval: 5_000,
+      maxStalledCount: 1,
+    });
+    this.worker.on('completed', (_job, outcome) => this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1));
+    this.worker.on('failed', (job, err) => {
+      if (err?.name !== 'DelayedError') this.log.error({ err, job_id: job?.id }, 'flow run job failed');
+    });
+    this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
+    await this.worker.waitUntilReady();
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(250, Math.round(options.heartbeatSeconds * 1000)));
+    this.sweepTimer.unref();
+  }
+
+  /** One crash sweep now (also run on a timer); resolves with what it changed. */
+  sweep(): Promise<Awaited<ReturnType<typeof sweepCrashedRuns>> | undefined> {
+    if (this.sweeping) return this.sweeping as Promise<undefined>;
+    const p = sweepCrashedRuns(this.rt, {
+      heartbeatSeconds: this.options.heartbeatSeconds,
+      retryPolicy: (name) => {
+        const f = this.flows.get(name);
+        return f ? flowInternals(f).definition.options : undefined;
+      },
+    })
+      .then((r) => {
+        if (r.crashed.length || r.cancelled.length) this.log.warn(r, 'runs of dead processes marked');
+        return r;
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ err }, 'crash sweep failed');
+        return undefined;
+      })
+      .finally(() => (this.sweeping = undefined));
+    this.sweeping = p;
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
+    const worker = this.worker;
+    if (worker) {
+      const closing = worker.close();
+      const timedOut = await Promise.race([closing.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), STOP_GRACE_MS).unref())]);
+      if (timedOut) {
+        this.log.warn('flows still running at shutdown; leaving them to crash detection');
+        await worker.close(true).catch(() => {});
+      }
+    }
+    if (this.client) {
+      unbindRuntime(this.client);
+      await this.client.store.flushLogs().catch(() => {});
+    }
+  }
+
+  describe(): string {
+    return `pool "${this.options.pool}", ${this.flows.size} flow(s) from ${this.options.flowsModule} (${[...this.flows.keys()].join(', ')}), concurrency ${this.options.concurrency}`;
+  }
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
+import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+
+// Actions: rendered with Liquid, forwarded as jobs (webhook deliveries, flow-run commands) or performed
+// here (emit-event, pause/resume-automation), with every outcome recorded on the firing.
+
+let t: TestEngine;
+before(async () => {
+  t = await startTestEngine({ services: ['recorder', 'automations', 'api'] });
+});
+after(async () => {
+  await t?.cleanup();
+});
+
+describe('forwarded actions', () => {
+  it('call-webhook enqueues a rendered WebhookDeliveryJob with the idempotency key as job id', async () => {
+    const id = await createAutomation(t, {
+      name: 'hook',
+      trigger: { type: 'event', expect: ['hook.fire'] },
+      actions: [
+        {
+          type: 'call-webhook',
+          url: 'http://127.0.0.1:9999/hook/{{ event.payload.kind }}',
+          headers: { 'x-automation': '{{ automation.name }}' },
+          body: '{"kind": {{ event.payload.kind | json }}, "count": {{ trigger.count }}}',
+          secret: 'whsec_dGVzdHNlY3JldA==',
+        },
+        { type: 'call-webhook', url: 'http://127.0.0.1:9999/raw', format: 'cloudevent' },
+      ],
+    });
+    const [eventId] = await emit(t, [{ event: 'hook.fire', payload: { kind: 'alert' } }]);
+    const [f] = await waitOutcomes(t, id);
+    assert.deepEqual(f.actions.map((a) => a.status), ['executed', 'executed']);
+    const q = queue(t, t.rt.names.queues.webhookDeliveries);
+    try {
+      const job = await q.getJob(`${f.id}-0`);
+      assert.ok(job, 'delivery job enqueued');
+      assert.equal(job.data.idempotency_key, `${f.id}-0`);
+      assert.equal(job.data.url, 'http://127.0.0.1:9999/hook/alert');
+      assert.equal(job.data.headers['x-automation'], 'hook');
+      assert.equal(job.data.body, '{"kind": "alert", "count": 1}');
+      assert.equal(job.data.secret, 'whsec_dGVzdHNlY3JldA==');
+      assert.equal(job.data.event_id, eventId);
+      assert.equal(job.data.firing_id, f.id);
+      const raw = await q.getJob(`${f.id}-1`);
+      assert.equal(JSON.parse(raw!.data.body).id, eventId);
+      assert.equal(raw!.data.format, 'cloudevent');
+      // The secret never shows in the recorded outcome.
+      assert.equal(JSON.stringify(f.actions).includes('whsec_'), false);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('run-deployment renders parameters, keeping the type of a lone {{ expression }}', async () => {
+    const id = await createAutomation(t, {
+      name: 'run-etl',
+      trigger: { type: 'event', expect: ['etl.requested'] },
+      actions: [{ type: 'run-deployment', deployment_name: 'etl/daily', parameters: { n: '{{ event.payload.n }}', label: 'n={{ event.payload.n }}', fixed: true } }],
+    });
+    await emit(t, [{ event: 'etl.requested', payload: { n: 5 } }]);
+    const [f] = await waitOutcomes(t, id);
+    const q = queue(t, t.rt.names.queues.flowRunCommands);
+    try {
+      const job = await q.getJob(`${f.id}-0`);
+      assert.equal(job?.data.type, 'run-deployment');
+      assert.equal(job?.data.deployment_name, 'etl/daily');
+      assert.deepEqual(job?.data.parameters, { n: 5, label: 'n=5', fixed: true });
+      assert.equal(job?.data.triggered_by.automation_id, id);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('cancel-flow-run targets the flow run the event is about; without one it fails with a reason', async () => {
+    const id = await createAutomation(t, { name: 'cancel', trigger: { type: 'event', expect: ['run.stuck'] }, actions: [{ type: 'cancel-flow-run' }] });
+    const runId = randomUUID();
+    await emit(t, [{ event: 'run.stuck', resource: { 'reflex.resource.id': `reflex.flow-run.${runId}` } }, { event: 'run.stuck' }]);
+    const fs = await waitOutcomes(t, id, 2);
+    const ok = fs.find((f) => f.actions[0].status === 'executed');
+    const failed = fs.find((f) => f.actions[0].status === 'failed');
+    assert.ok(ok && failed);
+    assert.match(failed.actions[0].reason ?? '', /no flow run could be inferred/);
+    const q = queue(t, t.rt.names.queues.flowRunCommands);
+    try {
+      const job = await q.getJob(`${ok.id}-0`);
+      assert.equal(job?.data.flow_run_id, runId);
+    } finally {
+      await q.close();
+    }
+  });
+});
+
+describe('performed actions', () => {
+  it('a template error fails only that action, with the reason recorded; the service keeps going', async () => {
+    const id = await createAutomation(t, {
+      name: 'bad-template',
+      trigger: { type: 'event', expect: ['tpl.x'] },
+      actions: [
+        { type: 'emit-event', event: { event: 'tpl.out', resource: { 'reflex.resource.id': '{% include event.payload.file %}' } } },
+        { type: 'do-nothing' },
+      ],
+    });
+    await emit(t, [{ event: 'tpl.x', payload: { file: '/etc/passwd' } }]);
+    const [f] = await waitOutcomes(t, id);
+    assert.equal(f.actions[0].status, 'failed');
+    assert.match(f.actions[0].reason ?? '', /template error: .*Failed to lookup/);
+    assert.equal(f.actions[1].status, 'executed');
+  });
+
+  it('emit-event events are matchable, but an automation never re-triggers itself (loop guard)', async () => {
+    const loop = await createAutomation(t, {
+      name: 'loop',
+      trigger: { type: 'event', expect: ['loop.ping'] },
+      actions: [{ type: 'emit-event', event: { event: 'loop.ping', resource: { 'reflex.resource.id': 'loop.{{ event.id }}' }, payload: { n: '{{ trigger.count }}' } } }],
+    });
+    const downstream = await createAutomation(t, { name: 'downstream', trigger: { type: 'event', expect: ['loop.ping'], match: { 'reflex.resource.id': 'loop.*' } } });
+    const onTriggered = await createAutomation(t, {
+      name: 'watch-triggered',
+      trigger: { type: 'event', expect: ['reflex.automation.triggered'], match: { 'reflex.resource.id': `reflex.automation.${loop}` } },
+    });
+    await emit(t, [{ event: 'loop.ping' }]);
+    await waitFirings(t, downstream, 1);
+    await waitFirings(t, onTriggered, 1);
+    await settle(t);
+    assert.equal((await firings(t, loop)).length, 1);
+    const [d] = await firings(t, downstream);
+    assert.equal(d.triggering_event?.payload.n, 1);
+  });
+
+  it('pause-automation without an id pauses the automation itself', async () => {
+    const id = await createAutomation(t, { name: 'once', trigger: { type: 'event', expect: ['once.x'] }, actions: [{ type: 'pause-automation' }] });
+    await emit(t, [{ event: 'once.x' }]);
+    await waitOutcomes(t, id);
+    await waitFor(async () => (await t.api('GET', `/api/automations/${id}`)).body.enabled === false, { what: 'paused' });
+    await waitLoaded([t], id, undefined, false);
+    await emit(t, [{ event: 'once.x' }]);
+    await settle(t);
+    assert.equal((await firings(t, id)).length, 1);
+  });
+
+  it('action outcomes are emitted as reflex.automation.action.executed events', async () => {
+    const src = await createAutomation(t, { name: 'src', trigger: { type: 'event', expect: ['src.x'] } });
+    const watch = await createAutomation(t, {
+      name: 'watch-actions',
+      trigger: { type: 'event', expect: ['reflex.automation.action.executed'], match: { 'reflex.resource.id': `reflex.automation.${src}` } },
+    });
+    const [eventId] = await emit(t, [{ event: 'src.x' }]);
+    const [f] = await waitFirings(t, watch, 1);
+    const payload = f.triggering_event?.payload as Record<string, unknown>;
+    assert.equal(payload.action_type, 'do-nothing');
+    const related = (f.triggering_event as unknown as { related: Record<string, string>[] }).related;
+    assert.ok(related.some((r) => r['reflex.resource.role'] === 'triggering-event' && r['reflex.resource.id'] === `reflex.event.${eventId}`));
+  });
+});
