@@ -35,6 +35,7 @@ export const EnvSchema = z.object({
   REFLEX_WORKER_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
   REFLEX_WEBHOOK_ALLOW_HOSTS: z.string().default(''),
   REFLEX_WEBHOOK_HOST_CONCURRENCY: z.coerce.number().int().positive().default(10),
+  REFLEX_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
   REFLEX_PRETTY_LOGS: bool.optional(),
   REFLEX_LATE_AFTER_SECONDS: z.coerce.number().min(0).default(15),
   REFLEX_SCHEDULER_LOOP_SECONDS: z.coerce.number().positive().default(5),
@@ -68,6 +69,7 @@ export interface Config {
   workerHeartbeatSeconds: number;
   webhookAllowHosts: string[];
   webhookHostConcurrency: number;
+  webhookWorkerConcurrency: number;
   prettyLogs: boolean;
   /** A SCHEDULED run not started this long after its time is marked Late. */
   lateAfterSeconds: number;
@@ -108,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerHeartbeatSeconds: e.REFLEX_WORKER_HEARTBEAT_SECONDS,
     webhookAllowHosts: e.REFLEX_WEBHOOK_ALLOW_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
     webhookHostConcurrency: e.REFLEX_WEBHOOK_HOST_CONCURRENCY,
+    webhookWorkerConcurrency: e.REFLEX_WEBHOOK_WORKER_CONCURRENCY,
     prettyLogs: e.REFLEX_PRETTY_LOGS ?? Boolean(process.stdout.isTTY),
     lateAfterSeconds: e.REFLEX_LATE_AFTER_SECONDS,
     schedulerLoopSeconds: e.REFLEX_SCHEDULER_LOOP_SECONDS,

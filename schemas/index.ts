@@ -3,6 +3,7 @@ import { AutomationInputSchema } from './automation.ts';
 import { ErrorResponseSchema } from './common.ts';
 import { DeploymentFileSchema, DeploymentInputSchema, DeploymentSchema } from './deployment.ts';
 import { EventInputSchema, EventSchema } from './event.ts';
+import { CountByRequestSchema, EventFilterSchema, StoredEventSchema } from './event-filter.ts';
 import { FlowRunSchema, TaskRunSchema } from './flow-run.ts';
 import { FlowRunCommandJobSchema, FlowRunJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
 
@@ -13,6 +14,9 @@ import { FlowRunCommandJobSchema, FlowRunJobSchema, WebhookDeliveryJobSchema } f
 export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input' | 'output'; title: string }> = {
   event: { schema: EventSchema, io: 'output', title: 'Reflex event' },
   'event-input': { schema: EventInputSchema, io: 'input', title: 'Reflex event as a client sends it' },
+  'stored-event': { schema: StoredEventSchema, io: 'output', title: 'Reflex event as the query API answers it' },
+  'event-filter': { schema: EventFilterSchema, io: 'input', title: 'Body of POST /api/events/filter' },
+  'event-count-by': { schema: CountByRequestSchema, io: 'input', title: 'Body of POST /api/events/count-by' },
   error: { schema: ErrorResponseSchema, io: 'output', title: 'API error answer' },
   'webhook-delivery-job': { schema: WebhookDeliveryJobSchema, io: 'input', title: 'Job on the webhook-deliveries queue' },
   'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Job on the flow-run-commands queue' },

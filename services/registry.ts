@@ -2,6 +2,7 @@ import type { Runtime, Service } from '../core/runtime.ts';
 import { createApiService } from './api/main.ts';
 import { createAutomationsService } from './automations/main.ts';
 import { createOutboxService } from './outbox/main.ts';
+import { createWebhooksService } from './webhooks/main.ts';
 import { createRecorderService } from './recorder/main.ts';
 import { createSchedulerService } from './scheduler/main.ts';
 import { createDefaultWorkerService } from './worker/main.ts';
@@ -16,6 +17,7 @@ export const SERVICES = {
   outbox: createOutboxService,
   scheduler: createSchedulerService,
   worker: createDefaultWorkerService,
+  webhooks: createWebhooksService,
   api: createApiService,
 } satisfies Record<string, (rt: Runtime) => Service | Promise<Service>>;
 

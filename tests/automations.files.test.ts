@@ -32,7 +32,7 @@ const names = async () => (await t.api('GET', '/api/automations')).body.items.ma
 
 describe('automation files', () => {
   it('the shipped examples are applied at start', async () => {
-    assert.deepEqual(await names(), ['failed-flow-run-alert', 'large-order-burst', 'run-etl-on-upload', 'worker-heartbeat-missing']);
+    assert.deepEqual(await names(), ['etl-completed-webhook', 'failed-flow-run-alert', 'large-order-burst', 'run-etl-on-export', 'worker-heartbeat-missing']);
   });
 
   it('the shipped order-threshold example fires per region in a dry run', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import type { ApiService } from '../../services/api/main.ts';
 import { startEngine } from '../../services/engine.ts';
 import { SERVICE_NAMES, type ServiceName } from '../../services/registry.ts';
 import { fail } from '../output.ts';
@@ -19,7 +20,10 @@ export function registerStart(program: Command): void {
       const out = process.stdout;
       out.write(`Reflex is running (namespace "${config.namespace}")\n`);
       for (const s of engine.services) out.write(`  ${s.name.padEnd(12)} ${s.describe?.() ?? 'started'}\n`);
-      if (engine.services.some((s) => s.name === 'api')) out.write(`\n  API: ${config.publicUrl}/api  (health: ${config.publicUrl}/api/health)\n`);
+      const api = engine.services.find((s): s is ApiService => s.name === 'api');
+      // With REFLEX_PORT=0 the real port is only known once listening; REFLEX_PUBLIC_URL wins when set.
+      const url = process.env.REFLEX_PUBLIC_URL ? config.publicUrl : (api?.url ?? config.publicUrl);
+      if (api) out.write(`\n  API: ${url}/api  (health: ${url}/api/health)\n`);
       out.write('Press Ctrl-C to stop.\n');
 
       let signals = 0;

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { toFieldIssues, ValidationError } from '../../core/errors.ts';
+import { deterministicUuid } from '../../core/ids.ts';
 
 /**
  * CloudEvents 1.0 → Reflex event mapping (docs/events.md):
@@ -103,17 +103,9 @@ function toReflex(ce: CloudEvent): Record<string, unknown> {
   if (UUID.test(ce.id)) out.id = ce.id.toLowerCase();
   else {
     resource['ce.id'] = ce.id;
-    out.id = nameBasedUuid(`${ce.source}\n${ce.id}`);
+    out.id = deterministicUuid(`${ce.source}\n${ce.id}`);
   }
   if (ce.time) out.occurred = ce.time;
   return out;
 }
 
-/** A UUID v5-style id (SHA-1 of the name), stable for the same CloudEvent source and id. */
-function nameBasedUuid(name: string): string {
-  const b = createHash('sha1').update(name).digest();
-  b[6] = (b[6] & 0x0f) | 0x50;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = b.subarray(0, 16).toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}

@@ -19,12 +19,7 @@ export interface Firing {
   fired_at: string;
 }
 
-/** A UUID (version-8 layout) derived from text, so a firing re-computed anywhere gets the same id. */
-export function deterministicUuid(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export { deterministicUuid } from '../../core/ids.ts';
 
 export function firingKey(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex');

@@ -67,23 +67,24 @@ export const eventStreamRoutes: RouteModule = (app, { rt, docs }) => {
     const patterns = filter.event && !filter.event.includes('*') ? filter.event : ['*'];
     const subjectTests = patterns.map((p) => eventMatcher({ event: [p] }));
 
-    reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write(': connected\n\n');
-    open.add(res);
-
     const subs: Subscription[] = [];
+    let heartbeat: NodeJS.Timeout | undefined;
+    let closed = false;
     const close = () => {
-      if (!open.delete(res)) return;
+      if (closed) return;
+      closed = true;
+      open.delete(res);
       clearInterval(heartbeat);
       for (const s of subs) s.unsubscribe();
       res.end();
+    };
+    // Frames that arrive before the headers are written wait here.
+    let backlog: string[] | undefined = [];
+    const send = (frame: string) => {
+      if (backlog) return void backlog.push(frame);
+      res.write(frame);
+      if (res.writableLength > MAX_BUFFERED_BYTES) close();
     };
     patterns.forEach((pattern, index) => {
       subs.push(
@@ -99,14 +100,32 @@ export const eventStreamRoutes: RouteModule = (app, { rt, docs }) => {
             // Overlapping patterns (order.* and order.created) each get the event: only the first sends it.
             for (let j = 0; j < index; j++) if (subjectTests[j](event)) return;
             if (!matches(event)) return;
-            res.write(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`);
-            if (res.writableLength > MAX_BUFFERED_BYTES) close();
+            send(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`);
           },
         }),
       );
     });
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    reply.hijack();
     req.raw.on('close', close);
     res.on('error', close);
+    // Once the server has the subscriptions, nothing published after the client sees ": connected" is missed.
+    try {
+      await rt.nats.flush();
+    } catch {
+      return close();
+    }
+    if (closed) return;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    open.add(res);
+    const waiting = backlog;
+    backlog = undefined;
+    for (const frame of waiting) send(frame);
+    heartbeat = setInterval(() => send(': ping\n\n'), HEARTBEAT_MS);
   });
 };

@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { ReflexError } from '../../../core/errors.ts';
 import { normalizeEvents } from '../../../core/events.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
 import type { RouteModule } from '../app.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
 
 const IngestBodySchema = z.union([EventInputSchema, z.array(EventInputSchema).max(1000)]);
+const ACCEPTED =
+  'send application/json, application/cloudevents+json, application/cloudevents-batch+json, or a CloudEvent in binary mode (ce-* headers)';
 const IngestResponseSchema = z.object({ ids: z.array(z.uuid()) });
 
 /** Ingest: answers 202 only after JetStream has stored every event of the request. */
@@ -19,7 +22,11 @@ export const eventIngestRoutes: RouteModule = (app, { rt, docs }) => {
     response: IngestResponseSchema,
   });
   app.post('/api/events', async (req, reply) => {
-    const input = isCloudEventRequest(req) ? eventsFromCloudEvents(req) : req.body;
+    const cloudEvents = isCloudEventRequest(req);
+    if (!cloudEvents && (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') {
+      throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);
+    }
+    const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
     const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes });
     await rt.bus.publishMany(events);
     return reply.code(202).send({ ids: events.map((e) => e.id) });

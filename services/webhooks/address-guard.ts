@@ -1,0 +1,84 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** Why a destination was refused; `reason` names the range so the user knows what to allow. */
+export class BlockedDestinationError extends Error {
+  constructor(readonly address: string, readonly range: string) {
+    super(`destination ${address} is in the ${range} range; add it to REFLEX_WEBHOOK_ALLOW_HOSTS to allow it`);
+    this.name = 'BlockedDestinationError';
+  }
+}
+
+/**
+ * Decides which destinations a webhook may reach. Only public unicast addresses pass, unless the host
+ * name, the address or a CIDR holding it is on the allow list. The check runs on the address actually
+ * connected to (see `guardedLookup`), so a DNS name that resolves to a private address is refused too.
+ */
+export class AddressGuard {
+  private readonly hosts = new Set<string>();
+  private readonly cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+
+  constructor(allow: string[]) {
+    for (const entry of allow.map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+      if (entry.includes('/')) {
+        try {
+          this.cidrs.push(ipaddr.parseCIDR(entry));
+          continue;
+        } catch {
+          /* not a CIDR: treat as a host name */
+        }
+      }
+      const bare = entry.replace(/^\[|\]$/g, '');
+      if (ipaddr.isValid(bare)) this.cidrs.push([normalize(ipaddr.parse(bare)), normalize(ipaddr.parse(bare)).kind() === 'ipv4' ? 32 : 128]);
+      else this.hosts.add(entry);
+    }
+  }
+
+  hostAllowed(hostname: string): boolean {
+    return this.hosts.has(hostname.toLowerCase().replace(/^\[|\]$/g, ''));
+  }
+
+  /** Throws BlockedDestinationError unless the address may be connected to. */
+  checkAddress(address: string, hostname?: string): void {
+    if (hostname && this.hostAllowed(hostname)) return;
+    const addr = normalize(ipaddr.parse(address));
+    for (const [net, bits] of this.cidrs) {
+      if (net.kind() === addr.kind() && addr.match([net, bits] as never)) return;
+    }
+    const range = addr.range();
+    if (range !== 'unicast') throw new BlockedDestinationError(addr.toString(), range);
+  }
+
+  /** A `lookup` for node:http that resolves, then refuses any blocked address before connecting. */
+  guardedLookup(hostname: string): LookupFunction {
+    return (host, options, callback) => {
+      dnsLookup(host, { ...options, all: true }, (err, addresses) => {
+        if (err) return callback(err, '', 0);
+        const list = addresses as unknown as LookupAddress[];
+        try {
+          for (const a of list) this.checkAddress(a.address, hostname);
+        } catch (blocked) {
+          return callback(blocked as NodeJS.ErrnoException, '', 0);
+        }
+        if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+        callback(null, list[0].address, list[0].family);
+      });
+    };
+  }
+}
+
+/** IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged as the IPv4 address it carries. */
+function normalize(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) return (addr as ipaddr.IPv6).toIPv4Address();
+  return addr;
+}
+
+/**
+ * The URL's host as an IP literal, or null for a DNS name. WHATWG URL parsing already turns decimal,
+ * octal, hex and short IPv4 spellings (`2130706433`, `0177.0.0.1`, `127.1`) into dotted form.
+ */
+export function literalAddress(url: URL): string | null {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(host) ? host : null;
+}

@@ -1,0 +1,131 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
+import { systemEvent } from '../../core/events.ts';
+import { deterministicUuid } from '../../core/ids.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Runtime } from '../../core/runtime.ts';
+import type { AddressGuard } from './address-guard.ts';
+import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from './enqueue.ts';
+import { HostLimiter } from './host-limiter.ts';
+import { send } from './http.ts';
+import { judge, retryDelayMs } from './retry.ts';
+import { insertDelivery, recordAttempt } from './store.ts';
+
+const USER_AGENT = 'Reflex-Webhooks/0.1';
+
+/**
+ * Makes one attempt of a delivery per job run. A retry moves the same job back to delayed with the next
+ * attempt number, so the delay (Retry-After included) is exact and the worker slot is free meanwhile.
+ */
+export class DeliveryProcessor {
+  private readonly limiter: HostLimiter;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly guard: AddressGuard,
+    private readonly log: Logger,
+  ) {
+    this.limiter = new HostLimiter(rt.config.webhookHostConcurrency);
+  }
+
+  async process(job: Job, token: string | undefined): Promise<void> {
+    const parsed = DeliveryAttemptJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`not a webhook delivery job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const d = parsed.data;
+    if (d.series === 1 && d.attempt === 1) await insertDelivery(this.rt.pg, d);
+
+    const host = safeHost(d.url);
+    if (!this.limiter.tryAcquire(host)) {
+      // This host already has its share in flight: wait briefly without holding a worker slot.
+      await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
+      throw new DelayedError();
+    }
+    const started = new Date();
+    let outcome;
+    try {
+      outcome = await send(
+        { url: d.url, method: d.method, headers: this.headersFor(d, started), body: d.body, timeoutMs: d.timeout_seconds * 1000 },
+        this.guard,
+      );
+    } finally {
+      this.limiter.release(host);
+    }
+
+    let verdict = judge(outcome);
+    if (verdict === 'retry' && d.attempt >= d.retry.attempts) verdict = 'failed';
+    const retryAfter = outcome.kind === 'response' ? outcome.headers['retry-after'] : undefined;
+    const delay = verdict === 'retry' ? retryDelayMs(d.retry.delay_seconds, d.attempt + 1, retryAfter) : 0;
+    const status = verdict === 'retry' ? 'retrying' : verdict;
+    await recordAttempt(
+      this.rt.pg,
+      d.delivery_id,
+      {
+        series: d.series,
+        attempt: d.attempt,
+        started: started.toISOString(),
+        status_code: outcome.kind === 'response' ? outcome.status : null,
+        latency_ms: outcome.latencyMs,
+        response_headers: outcome.kind === 'response' ? outcome.headers : null,
+        response_body: outcome.kind === 'response' ? outcome.body : null,
+        error: outcome.kind === 'error' ? outcome.error : outcome.status >= 300 ? `HTTP ${outcome.status}` : null,
+        outcome: verdict,
+      },
+      status,
+      verdict === 'retry' ? new Date(Date.now() + delay) : null,
+    );
+
+    if (verdict === 'retry') {
+      await job.updateData({ ...d, attempt: d.attempt + 1 } satisfies DeliveryAttemptJob);
+      await job.moveToDelayed(Date.now() + delay, token);
+      throw new DelayedError();
+    }
+    await this.publishOutcome(d, verdict, outcome.kind === 'response' ? outcome.status : null);
+  }
+
+  private headersFor(d: DeliveryAttemptJob, at: Date): Record<string, string> {
+    const headers: Record<string, string> = {
+      'user-agent': USER_AGENT,
+      'content-type': d.format === 'cloudevent' ? 'application/cloudevents+json' : 'application/json',
+    };
+    for (const [k, v] of Object.entries(d.headers)) headers[k.toLowerCase()] = v;
+    if (d.secret) {
+      // Standard Webhooks: the id is stable across attempts, the timestamp is this attempt's.
+      headers['webhook-id'] = d.delivery_id;
+      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
+      headers['webhook-signature'] = new Webhook(d.secret).sign(d.delivery_id, at, d.body);
+    }
+    return headers;
+  }
+
+  private async publishOutcome(d: DeliveryAttemptJob, verdict: 'succeeded' | 'failed', status: number | null): Promise<void> {
+    const related: Record<string, string>[] = [];
+    if (d.automation_id) related.push({ 'reflex.resource.id': `reflex.automation.${d.automation_id}`, 'reflex.resource.role': 'automation' });
+    if (d.event_id) related.push({ 'reflex.resource.id': `reflex.event.${d.event_id}`, 'reflex.resource.role': 'triggering-event' });
+    const url = new URL(d.url);
+    const event = systemEvent(
+      `reflex.webhook.delivery.${verdict}`,
+      { 'reflex.resource.id': `reflex.webhook-delivery.${d.delivery_id}`, 'reflex.webhook.host': url.host },
+      {
+        id: deterministicUuid(`${d.delivery_id}/${d.series}/${verdict}`),
+        related,
+        // The URL without its query string: query parameters often carry tokens.
+        payload: { delivery_id: d.delivery_id, url: `${url.origin}${url.pathname}`, status_code: status, attempts: d.attempt, series: d.series },
+      },
+    );
+    try {
+      await this.rt.bus.publish(event);
+    } catch (err) {
+      this.log.error({ err, delivery_id: d.delivery_id }, 'could not publish the delivery outcome event');
+    }
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}

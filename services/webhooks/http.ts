@@ -1,0 +1,80 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressGuard } from './address-guard.ts';
+import { literalAddress } from './address-guard.ts';
+
+/** The part of a response body kept in the attempt log. */
+export const KEPT_BODY_BYTES = 4096;
+/** Reading stops here; the rest of a large response is discarded unread. */
+const READ_CAP_BYTES = 64 * 1024;
+
+export interface HttpRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export type HttpOutcome =
+  | { kind: 'response'; status: number; headers: Record<string, string>; body: string; latencyMs: number }
+  | { kind: 'error'; error: string; latencyMs: number; blocked?: boolean };
+
+/**
+ * Sends one request without following redirects. The destination is checked on the address actually
+ * connected to: literal IPs before connecting, DNS names in the resolver callback.
+ */
+export function send(request: HttpRequest, guard: AddressGuard): Promise<HttpOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
+  return new Promise((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
+      const literal = literalAddress(url);
+      if (literal) guard.checkAddress(literal, url.hostname);
+    } catch (err) {
+      resolve({ kind: 'error', error: (err as Error).message, latencyMs: elapsed(), blocked: (err as Error).name === 'BlockedDestinationError' });
+      return;
+    }
+    const transport = url.protocol === 'https:' ? https : http;
+    const req = transport.request(
+      url,
+      {
+        method: request.method,
+        headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
+        lookup: guard.guardedLookup(url.hostname),
+        timeout: request.timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < READ_CAP_BYTES) chunks.push(chunk);
+          size += chunk.length;
+          if (size >= READ_CAP_BYTES) res.destroy();
+        });
+        const finish = () => {
+          clearTimeout(deadline);
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          const body = Buffer.concat(chunks).subarray(0, KEPT_BODY_BYTES).toString('utf8');
+          resolve({ kind: 'response', status: res.statusCode ?? 0, headers, body, latencyMs: elapsed() });
+        };
+        res.on('end', finish);
+        res.on('close', finish);
+        res.on('error', finish);
+      },
+    );
+    // The socket timeout only covers inactivity; this bounds the whole exchange.
+    const deadline = setTimeout(() => req.destroy(new Error(`timed out after ${request.timeoutMs} ms`)), request.timeoutMs);
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${request.timeoutMs} ms`)));
+    req.on('error', (err) => {
+      clearTimeout(deadline);
+      resolve({ kind: 'error', error: err.message, latencyMs: elapsed(), blocked: err.name === 'BlockedDestinationError' });
+    });
+    req.end(request.body);
+  });
+}

@@ -1,0 +1,152 @@
+import type { Pool } from '../../core/db.ts';
+import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
+
+export const DeliveryStatus = { pending: 'pending', retrying: 'retrying', succeeded: 'succeeded', failed: 'failed' } as const;
+export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];
+
+/** A delivery as the API shows it: never with its secret. */
+export interface DeliveryView {
+  id: string;
+  automation_id: string | null;
+  firing_id: string | null;
+  event_id: string | null;
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  format: string;
+  signed: boolean;
+  status: DeliveryStatus;
+  series: number;
+  attempt_count: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  created: string;
+  updated: string;
+}
+
+export interface AttemptRecord {
+  series: number;
+  attempt: number;
+  started: string;
+  status_code: number | null;
+  latency_ms: number;
+  response_headers: Record<string, string> | null;
+  response_body: string | null;
+  error: string | null;
+  outcome: 'succeeded' | 'retry' | 'failed';
+}
+
+const VIEW_COLUMNS = `id, automation_id, firing_id, event_id, url, method, headers, body, format, secret IS NOT NULL AS signed,
+  status, series, attempt_count, last_status_code, last_error, next_attempt_at, created, updated`;
+
+function toView(row: Record<string, unknown>): DeliveryView {
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : (v as string | null));
+  return { ...(row as unknown as DeliveryView), next_attempt_at: iso(row.next_attempt_at), created: iso(row.created)!, updated: iso(row.updated)! };
+}
+
+/** First sight of a delivery job: stores it once, whatever number of times the job is seen. */
+export async function insertDelivery(pg: Pool, job: WebhookDeliveryJob): Promise<void> {
+  await pg.query(
+    `INSERT INTO webhook_deliveries (id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (id) DO NOTHING`,
+    [job.delivery_id, job.idempotency_key, job.automation_id, job.firing_id, job.event_id, job.url, job.method, job.headers, job.body, job.secret ?? null, job.format, job.timeout_seconds, job.retry],
+  );
+}
+
+/** Records one attempt and moves the delivery to its new status in one statement. */
+export async function recordAttempt(
+  pg: Pool,
+  deliveryId: string,
+  a: AttemptRecord,
+  status: DeliveryStatus,
+  nextAttemptAt: Date | null,
+): Promise<void> {
+  await pg.query(
+    `WITH attempt AS (
+       INSERT INTO webhook_attempts (delivery_id, series, attempt, started, status_code, latency_ms, response_headers, response_body, error, outcome)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING 1)
+     UPDATE webhook_deliveries SET status = $11, attempt_count = attempt_count + (SELECT count(*) FROM attempt),
+       last_status_code = $5, last_error = $9, next_attempt_at = $12, updated = now()
+     WHERE id = $1`,
+    [deliveryId, a.series, a.attempt, a.started, a.status_code, a.latency_ms, a.response_headers, a.response_body, a.error, a.outcome, status, nextAttemptAt],
+  );
+}
+
+export async function getDelivery(pg: Pool, id: string): Promise<(DeliveryView & { attempts: AttemptRecord[] }) | null> {
+  const res = await pg.query(`SELECT ${VIEW_COLUMNS} FROM webhook_deliveries WHERE id = $1`, [id]);
+  if (!res.rows[0]) return null;
+  const attempts = await pg.query(
+    `SELECT series, attempt, started, status_code, latency_ms, response_headers, response_body, error, outcome
+     FROM webhook_attempts WHERE delivery_id = $1 ORDER BY series, attempt`,
+    [id],
+  );
+  return {
+    ...toView(res.rows[0]),
+    attempts: attempts.rows.map((r) => ({ ...r, started: (r.started as Date).toISOString() })),
+  };
+}
+
+export interface DeliveryFilter {
+  automation_id?: string;
+  status?: DeliveryStatus;
+  since?: string;
+  until?: string;
+  limit: number;
+  cursor?: { created: string; id: string };
+}
+
+/** Newest first, keyset-paginated on (created, id). */
+export async function listDeliveries(pg: Pool, f: DeliveryFilter): Promise<DeliveryView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (f.automation_id) add('automation_id = ?', f.automation_id);
+  if (f.status) add('status = ?', f.status);
+  if (f.since) add('created >= ?', f.since);
+  if (f.until) add('created < ?', f.until);
+  if (f.cursor) {
+    params.push(f.cursor.created, f.cursor.id);
+    where.push(`(created, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
+  }
+  params.push(f.limit);
+  const res = await pg.query(
+    `SELECT ${VIEW_COLUMNS} FROM webhook_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY created DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return res.rows.map(toView);
+}
+
+/** Starts a new attempt series for a replay; returns the job to enqueue (with the stored secret). */
+export async function startReplay(pg: Pool, id: string): Promise<{ job: WebhookDeliveryJob; series: number } | null> {
+  const res = await pg.query(
+    `UPDATE webhook_deliveries SET series = series + 1, status = 'pending', next_attempt_at = NULL, updated = now()
+     WHERE id = $1 RETURNING *`,
+    [id],
+  );
+  const r = res.rows[0];
+  if (!r) return null;
+  return {
+    series: r.series,
+    job: {
+      delivery_id: r.id,
+      idempotency_key: r.idempotency_key,
+      url: r.url,
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+      secret: r.secret ?? undefined,
+      timeout_seconds: r.timeout_seconds,
+      retry: r.retry,
+      format: r.format,
+      automation_id: r.automation_id,
+      firing_id: r.firing_id,
+      event_id: r.event_id,
+    },
+  };
+}
