@@ -11,7 +11,11 @@ export interface Names {
   readonly bullPrefix: string;
   readonly streams: {
     readonly events: string;
+    /** The benchmark's raw-publish stream (bench/ingest.ts); listed here so reset deletes it. */
+    readonly bench: string;
   };
+  /** Subject of the benchmark's raw-publish stream. */
+  readonly benchSubject: string;
   readonly consumers: {
     readonly recorder: string;
     readonly automations: string;
@@ -52,7 +56,8 @@ export function names(namespace: string): Names {
     namespace,
     pgSchema: namespace,
     bullPrefix: `${namespace}:bull`,
-    streams: { events: `${namespace}_events` },
+    streams: { events: `${namespace}_events`, bench: `${namespace}_bench` },
+    benchSubject: `${namespace}.bench.raw`,
     consumers: {
       recorder: `${namespace}_recorder`,
       automations: `${namespace}_automations`,

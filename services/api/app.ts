@@ -29,6 +29,9 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: rt.config.maxBodyBytes,
     trustProxy: true,
+    // Longer than the idle timeout of common clients and proxies, so a reused connection is never
+    // closed under a request in flight (an ECONNRESET for the client).
+    keepAliveTimeout: 65_000,
   });
   const docs = new OpenApiRegistry();
 

@@ -16,6 +16,13 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
+// Connections are reused per destination: a new TCP (and TLS) handshake per delivery would dominate.
+// A reused socket stays connected to the address the guard checked when it was opened.
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
+};
+
 export type HttpOutcome =
   | { kind: 'response'; status: number; headers: Record<string, string>; body: string; latencyMs: number }
   | { kind: 'error'; error: string; latencyMs: number; blocked?: boolean };
@@ -46,7 +53,7 @@ export function send(request: HttpRequest, guard: AddressGuard): Promise<HttpOut
         headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
         lookup: guard.guardedLookup(url.hostname),
         timeout: request.timeoutMs,
-        agent: false,
+        agent: agents[url.protocol as 'http:' | 'https:'],
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,0 +1,140 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Queue, Worker } from 'bullmq';
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/log.ts';
+import { resetNamespace } from '../core/reset.ts';
+import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
+import type { ApiService } from '../services/api/main.ts';
+import { startEngine } from '../services/engine.ts';
+import { deliveryQueue } from '../services/webhooks/enqueue.ts';
+import { percentile, type BenchResult } from './report.ts';
+
+/**
+ * `npm run bench -- webhooks`. In one run, one namespace:
+ *  1. raw BullMQ: no-op jobs through a worker of the same concurrency as the webhook service (the ceiling);
+ *  2. deliveries/s: a backlog of delivery jobs sent to a loopback receiver running in a child process;
+ *  3. latency from POST /api/events of a triggering event to the receiver getting the automation's
+ *     webhook, at a steady 500 events/s (p50, p99).
+ */
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000);
+const RATE = 500;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+
+type ReceiverReport = { count: number; latencies: number[] };
+
+function startReceiver(): Promise<{ child: ChildProcess; port: number; report(): Promise<ReceiverReport>; reset(): void }> {
+  const child = fork(fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
+  return new Promise((resolve) => {
+    child.once('message', (m: { port: number }) =>
+      resolve({
+        child,
+        port: m.port,
+        report: () => new Promise((r) => { child.once('message', (x) => r(x as ReceiverReport)); child.send({ cmd: 'report' }); }),
+        reset: () => child.send({ cmd: 'reset' }),
+      }),
+    );
+  });
+}
+
+async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error('benchmark condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function run(): Promise<BenchResult> {
+  const namespace = `bench_wh_${randomBytes(4).toString('hex')}`;
+  const config = loadConfig(process.env, { namespace, port: 0, automationsDir: '', logLevel: 'error', webhookAllowHosts: ['127.0.0.1'], webhookHostConcurrency: Number(process.env.REFLEX_WEBHOOK_HOST_CONCURRENCY ?? 50) });
+  const engine = await startEngine(config, { services: ['recorder', 'automations', 'webhooks', 'api'], log: createLogger({ level: 'error' }) });
+  const rt = engine.rt;
+  const receiver = await startReceiver();
+  try {
+    // 1. Raw BullMQ no-op processing with the same concurrency.
+    const rawName = 'bench-raw';
+    const rawQueue = new Queue(rawName, { connection: rt.redis, prefix: rt.names.bullPrefix });
+    await rawQueue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
+    let done = 0;
+    const rawStart = performance.now();
+    const rawWorker = new Worker(rawName, async () => { done += 1; }, { connection: rt.redisConnection('bench-raw'), prefix: rt.names.bullPrefix, concurrency: config.webhookWorkerConcurrency });
+    await waitUntil(async () => done >= JOBS, 120_000);
+    const rawRate = JOBS / ((performance.now() - rawStart) / 1000);
+    await rawWorker.close();
+    await rawQueue.close();
+
+    // 2. Deliveries/s: pause the service's worker by enqueueing faster than it drains, then time the drain.
+    const queue = deliveryQueue(rt);
+    const url = `http://127.0.0.1:${receiver.port}/bench`;
+    const jobs = Array.from({ length: DELIVERIES }, () => {
+      const id = randomUUID();
+      const data = WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url, body: '{"x":1}', retry: { attempts: 3, delay_seconds: 1 } });
+      return { name: 'deliver', data: { ...data, series: 1, attempt: 1 }, opts: { jobId: id, removeOnComplete: true } };
+    });
+    const deliveriesStart = performance.now();
+    for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+    await waitUntil(async () => (await receiver.report()).count >= DELIVERIES, 300_000);
+    const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
+    await queue.close();
+
+    // 3. Event → webhook latency through the automation service at a steady rate.
+    const api = (engine.services.find((s) => s.name === 'api') as ApiService).url;
+    const automation = {
+      name: 'bench-webhook',
+      trigger: { type: 'event', expect: ['bench.ping'] },
+      actions: [{ type: 'call-webhook', url: `${url}/latency`, body: '{"sent": {{ event.payload.sent }}}' }],
+    };
+    const created = await fetch(`${api}/api/automations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(automation) });
+    if (created.status !== 201) throw new Error(`could not create the bench automation: ${await created.text()}`);
+    const post = (sent: number) =>
+      fetch(`${api}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ event: 'bench.ping', resource: { 'reflex.resource.id': 'bench' }, payload: { sent } }),
+      }).then((r) => r.arrayBuffer());
+    // Warm up until the automation is loaded and the path is hot.
+    await waitUntil(async () => { await post(Date.now()); return (await receiver.report()).latencies.length > 0; }, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    receiver.reset();
+    const total = RATE * SECONDS;
+    const started = Date.now();
+    const inflight: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / RATE;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(post(Date.now()));
+    }
+    await Promise.all(inflight);
+    await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
+    const latencies = (await receiver.report()).latencies.sort((a, b) => a - b);
+
+    return {
+      name: 'webhooks',
+      rows: [
+        { metric: 'raw_bullmq_noop_jobs_per_s', value: Math.round(rawRate), unit: 'jobs/s' },
+        { metric: 'deliveries_per_s', value: Math.round(deliveryRate), unit: 'req/s', target: '>= 3000' },
+        { metric: 'deliveries_to_raw_ratio', value: Math.round((deliveryRate / rawRate) * 1000) / 1000, unit: 'ratio', target: '>= 0.20' },
+        { metric: 'event_to_webhook_p50_ms', value: percentile(latencies, 50), unit: 'ms' },
+        { metric: 'event_to_webhook_p99_ms', value: percentile(latencies, 99), unit: 'ms', target: '< 50' },
+      ],
+      notes: {
+        concurrency: config.webhookWorkerConcurrency,
+        per_host_limit: `${config.webhookHostConcurrency} (one receiver; the default of 10 caps one host, see docs/webhooks.md)`,
+        deliveries: DELIVERIES,
+        latency_events: latencies.length,
+        rate_per_s: RATE,
+        setup: 'engine in the bench process (recorder, automations, webhooks, api); receiver in a child process; unsigned JSON bodies',
+      },
+    };
+  } finally {
+    receiver.child.send({ cmd: 'stop' });
+    const { bus, redis, pg } = rt;
+    for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
+    await resetNamespace({ bus, redis, pg }).catch(() => {});
+    await engine.stop();
+  }
+}
