@@ -8,6 +8,11 @@ export interface BatchConsumerOptions {
   prefetch?: number;
   /** Delay before a failed batch is redelivered. */
   retryDelayMs?: number;
+  /**
+   * How long a batch smaller than `maxBatch` waits for more messages before it is handled (default 0).
+   * A few ms turns a trickle of one-message batches into fewer, larger ones, at that cost in latency.
+   */
+  lingerMs?: number;
 }
 
 /**
@@ -66,6 +71,8 @@ export class BatchConsumer {
         this.wake = undefined;
         continue;
       }
+      const linger = this.options.lingerMs ?? 0;
+      if (linger > 0 && this.pending.length < maxBatch && !this.done) await new Promise((r) => setTimeout(r, linger));
       const batch = this.pending.splice(0, maxBatch);
       try {
         await this.handler(batch);
