@@ -4,7 +4,6 @@ import { openRuntime, type Runtime } from '../core/runtime.ts';
 import type { CreateTaskRunInput, Orchestration } from '../services/orchestration/contract.ts';
 import { orchestration } from '../services/orchestration/store.ts';
 import { Heartbeats } from '../services/worker/heartbeat.ts';
-import { createTaskRunWithId } from '../services/worker/task-runs.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
 
 /**
@@ -48,7 +47,8 @@ function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
     store,
     heartbeats,
     log,
-    createTaskRun: (id, input) => createTaskRunWithId(rt, id, input),
+    // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
+    createTaskRun: (id, input) => orchestration(rt).createTaskRun({ ...input, id }),
     hold() {
       active += 1;
       let done = false;

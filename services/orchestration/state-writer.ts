@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import type { Pool, PoolClient } from '../../core/db.ts';
+import { inTransaction, type Pool, type PoolClient } from '../../core/db.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
@@ -107,7 +107,7 @@ export class StateWriter {
   private async flushBatch(batch: Op[]): Promise<void> {
     let settle: Array<() => void>;
     try {
-      settle = await this.inTransaction((client) => this.apply(client, batch));
+      settle = await inTransaction(this.pg, (client) => this.apply(client, batch));
     } catch (err) {
       if (batch.length === 1) {
         batch[0].w.reject(err);
@@ -120,21 +120,6 @@ export class StateWriter {
     }
     for (const listener of this.commitListeners) listener();
     for (const s of settle) s();
-  }
-
-  private async inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pg.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 
   /** Applies a batch inside one transaction; returns the callbacks that settle its callers after commit. */
