@@ -7,8 +7,9 @@ import { eventStreamRoutes } from './event-stream.ts';
 import { eventIngestRoutes } from './events.ts';
 import { flowRunRoutes } from './flow-runs.ts';
 import { healthRoutes } from './health.ts';
+import { incomingWebhookRoutes } from './incoming-webhooks.ts';
 import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolRoutes } from './work-pools.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
-export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes, webhookDeliveryRoutes];
+export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes, webhookDeliveryRoutes, incomingWebhookRoutes];
