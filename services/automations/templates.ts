@@ -1,4 +1,5 @@
-import { Liquid, type Template } from 'liquidjs';
+import type { Template } from 'liquidjs';
+import { createSandboxedLiquid } from '../../core/templates.ts';
 
 /**
  * Sandboxed Liquid rendering for action templates: no file system (include/render/layout fail), unknown
@@ -7,31 +8,7 @@ import { Liquid, type Template } from 'liquidjs';
  * expression's value with its type (number, boolean, object), as Prefect's type-preserving upgrade does.
  */
 
-const noFs = {
-  exists: async () => false,
-  existsSync: () => false,
-  readFile: async (file: string): Promise<string> => {
-    throw new Error(`templates cannot read files (${file})`);
-  },
-  readFileSync: (file: string): string => {
-    throw new Error(`templates cannot read files (${file})`);
-  },
-  resolve: (_dir: string, file: string) => file,
-};
-
-const engine = new Liquid({
-  fs: noFs,
-  root: [],
-  partials: [],
-  layouts: [],
-  relativeReference: false,
-  strictFilters: true,
-  strictVariables: false,
-  ownPropertyOnly: true,
-  parseLimit: 100_000,
-  renderLimit: 1_000,
-  memoryLimit: 10_000_000,
-});
+const engine = createSandboxedLiquid();
 
 const SINGLE_EXPRESSION = /^\s*\{\{-?\s*([\s\S]+?)\s*-?\}\}\s*$/;
 const cache = new Map<string, Template[]>();

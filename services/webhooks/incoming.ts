@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Liquid } from 'liquidjs';
 import { uuidv7 } from 'uuidv7';
 import type { Pool } from '../../core/db.ts';
 import { ConflictError, ReflexError, ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { normalizeEvents } from '../../core/events.ts';
+import { createSandboxedLiquid } from '../../core/templates.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { secretProblem, type Verification } from './incoming-verify.ts';
 
@@ -58,32 +58,8 @@ export interface IncomingRequest {
   rawBody: Buffer;
 }
 
-const noFs = {
-  exists: async () => false,
-  existsSync: () => false,
-  readFile: async (file: string): Promise<string> => {
-    throw new Error(`templates cannot read files (${file})`);
-  },
-  readFileSync: (file: string): string => {
-    throw new Error(`templates cannot read files (${file})`);
-  },
-  resolve: (_dir: string, file: string) => file,
-};
-
-// Templates are written by API users and rendered with data from anyone who knows the URL: no file
-// access, unknown filters are errors, only own properties are visible, and runaway templates are cut off.
-const liquid = new Liquid({
-  fs: noFs,
-  root: [],
-  partials: [],
-  layouts: [],
-  relativeReference: false,
-  strictFilters: true,
-  ownPropertyOnly: true,
-  parseLimit: 100_000,
-  renderLimit: 1_000,
-  memoryLimit: 10_000_000,
-});
+// Templates are written by API users and rendered with data from anyone who knows the URL.
+const liquid = createSandboxedLiquid();
 
 /** Throws a 400 naming `template` when the template does not parse (syntax, unknown filter). */
 export function checkIncomingTemplate(template: string): void {
