@@ -8,15 +8,17 @@ import { resetNamespace } from '../core/reset.ts';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { startEngine } from '../services/engine.ts';
-import { deliveryQueue } from '../services/webhooks/enqueue.ts';
+import { DELIVERY_JOB_NAME, deliveryJobOptions, deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
 import { percentile, type BenchResult } from './report.ts';
 
 /**
  * `npm run bench -- webhooks`. In one run, one namespace:
  *  1. raw BullMQ: no-op jobs through a worker of the same concurrency as the webhook service (the ceiling);
  *  2. deliveries/s: a backlog of delivery jobs sent to a loopback receiver running in a child process;
- *  3. latency from POST /api/events of a triggering event to the receiver getting the automation's
- *     webhook, at a steady 500 events/s (p50, p99).
+ *  3. the webhook service's own latency: enqueueDelivery to the receiver getting the request, at a steady
+ *     500 deliveries/s (p50, p99);
+ *  4. latency from POST /api/events of a triggering event to the receiver getting the automation's
+ *     webhook, at a steady 500 events/s (p50, p99), with the share spent before the webhook service.
  */
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000);
@@ -39,6 +41,18 @@ function startReceiver(): Promise<{ child: ChildProcess; port: number; report():
   });
 }
 
+/** Calls `fn` `total` times at a steady `rate` per second; resolves when every call has settled. */
+async function paced(total: number, rate: number, fn: () => Promise<unknown>): Promise<void> {
+  const started = Date.now();
+  const inflight: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(fn());
+  }
+  await Promise.all(inflight);
+}
+
 async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
@@ -49,7 +63,7 @@ async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise
 
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_wh_${randomBytes(4).toString('hex')}`;
-  const config = loadConfig(process.env, { namespace, port: 0, automationsDir: '', logLevel: 'error', webhookAllowHosts: ['127.0.0.1'], webhookHostConcurrency: Number(process.env.REFLEX_WEBHOOK_HOST_CONCURRENCY ?? 50) });
+  const config = loadConfig(process.env, { namespace, port: 0, automationsDir: '', logLevel: 'error', webhookAllowHosts: ['127.0.0.1'], webhookHostConcurrency: Number(process.env.REFLEX_WEBHOOK_HOST_CONCURRENCY ?? 100) });
   const engine = await startEngine(config, { services: ['recorder', 'automations', 'webhooks', 'api'], log: createLogger({ level: 'error' }) });
   const rt = engine.rt;
   const receiver = await startReceiver();
@@ -72,7 +86,7 @@ export async function run(): Promise<BenchResult> {
     const jobs = Array.from({ length: DELIVERIES }, () => {
       const id = randomUUID();
       const data = WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url, body: '{"x":1}', retry: { attempts: 3, delay_seconds: 1 } });
-      return { name: 'deliver', data: { ...data, series: 1, attempt: 1 }, opts: { jobId: id, removeOnComplete: true } };
+      return { name: DELIVERY_JOB_NAME, data: { ...data, series: 1, attempt: 1 }, opts: deliveryJobOptions(id) };
     });
     const deliveriesStart = performance.now();
     for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
@@ -80,7 +94,17 @@ export async function run(): Promise<BenchResult> {
     const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
     await queue.close();
 
-    // 3. Event → webhook latency through the automation service at a steady rate.
+    // 3. Enqueue → webhook latency: the webhook service alone, at the same steady rate.
+    receiver.reset();
+    const total = RATE * SECONDS;
+    await paced(total, RATE, () => {
+      const id = randomUUID();
+      return enqueueDelivery(rt, WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
+    });
+    await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
+    const serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
+
+    // 4. Event → webhook latency through the automation service at a steady rate.
     const api = (engine.services.find((s) => s.name === 'api') as ApiService).url;
     const automation = {
       name: 'bench-webhook',
@@ -89,28 +113,36 @@ export async function run(): Promise<BenchResult> {
     };
     const created = await fetch(`${api}/api/automations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(automation) });
     if (created.status !== 201) throw new Error(`could not create the bench automation: ${await created.text()}`);
-    const post = (sent: number) =>
-      fetch(`${api}/api/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ event: 'bench.ping', resource: { 'reflex.resource.id': 'bench' }, payload: { sent } }),
-      }).then((r) => r.arrayBuffer());
+    let resets = 0;
+    // A burst of new client connections can overflow the listen backlog (ECONNRESET); such a post is
+    // retried once and counted, and its latency still runs from the first try.
+    const post = (sent: number): Promise<unknown> => {
+      const once = () =>
+        fetch(`${api}/api/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ event: 'bench.ping', resource: { 'reflex.resource.id': 'bench' }, payload: { sent } }),
+        }).then((r) => r.arrayBuffer());
+      return once().catch(() => {
+        resets += 1;
+        return once();
+      });
+    };
     // Warm up until the automation is loaded and the path is hot.
     await waitUntil(async () => { await post(Date.now()); return (await receiver.report()).latencies.length > 0; }, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     receiver.reset();
-    const total = RATE * SECONDS;
-    const started = Date.now();
-    const inflight: Promise<unknown>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / RATE;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(post(Date.now()));
-    }
-    await Promise.all(inflight);
+    const since = new Date();
+    await paced(total, RATE, () => post(Date.now()));
     await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
     const latencies = (await receiver.report()).latencies.sort((a, b) => a - b);
+    // The share before the webhook service: from the event's ingest to its delivery row being created.
+    const before = await rt.pg.query<{ ms: number }>(
+      `SELECT extract(epoch FROM d.created - e.occurred) * 1000 AS ms FROM webhook_deliveries d JOIN events e ON e.id::text = d.event_id
+       WHERE e.event = 'bench.ping' AND e.occurred >= $1`,
+      [since],
+    );
+    const upstream = before.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
 
     return {
       name: 'webhooks',
@@ -118,16 +150,22 @@ export async function run(): Promise<BenchResult> {
         { metric: 'raw_bullmq_noop_jobs_per_s', value: Math.round(rawRate), unit: 'jobs/s' },
         { metric: 'deliveries_per_s', value: Math.round(deliveryRate), unit: 'req/s', target: '>= 3000' },
         { metric: 'deliveries_to_raw_ratio', value: Math.round((deliveryRate / rawRate) * 1000) / 1000, unit: 'ratio', target: '>= 0.20' },
+        { metric: 'enqueue_to_webhook_p50_ms', value: percentile(serviceLatencies, 50), unit: 'ms' },
+        { metric: 'enqueue_to_webhook_p99_ms', value: percentile(serviceLatencies, 99), unit: 'ms' },
         { metric: 'event_to_webhook_p50_ms', value: percentile(latencies, 50), unit: 'ms' },
         { metric: 'event_to_webhook_p99_ms', value: percentile(latencies, 99), unit: 'ms', target: '< 50' },
+        { metric: 'event_to_webhook_service_p50_ms', value: Math.round(percentile(upstream, 50)), unit: 'ms' },
+        { metric: 'event_to_webhook_service_p99_ms', value: Math.round(percentile(upstream, 99)), unit: 'ms' },
       ],
       notes: {
         concurrency: config.webhookWorkerConcurrency,
         per_host_limit: `${config.webhookHostConcurrency} (one receiver; the default of 10 caps one host, see docs/webhooks.md)`,
         deliveries: DELIVERIES,
         latency_events: latencies.length,
+        client_retries: resets,
         rate_per_s: RATE,
         setup: 'engine in the bench process (recorder, automations, webhooks, api); receiver in a child process; unsigned JSON bodies',
+        event_to_webhook_service: 'ingest of the triggering event to the webhook service creating the delivery row: the automations share of event_to_webhook',
       },
     };
   } finally {

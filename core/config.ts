@@ -35,7 +35,7 @@ export const EnvSchema = z.object({
   REFLEX_WORKER_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
   REFLEX_WEBHOOK_ALLOW_HOSTS: z.string().default(''),
   REFLEX_WEBHOOK_HOST_CONCURRENCY: z.coerce.number().int().positive().default(10),
-  REFLEX_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
+  REFLEX_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(100),
   REFLEX_PRETTY_LOGS: bool.optional(),
   REFLEX_LATE_AFTER_SECONDS: z.coerce.number().min(0).default(15),
   REFLEX_SCHEDULER_LOOP_SECONDS: z.coerce.number().positive().default(5),

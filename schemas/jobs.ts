@@ -18,11 +18,19 @@ export const WebhookDeliveryJobSchema = z.object({
   url: z.string().url(),
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
   headers: z.record(z.string(), z.string()).default({}),
-  body: z.string().describe('Exact bytes to send (UTF-8); a retry sends the same.'),
+  body: z
+    .string()
+    .refine((b) => !b.includes('\u0000'), 'must not contain NUL characters (the delivery log cannot store them; escape them in JSON as \\u0000)')
+    .describe('Exact bytes to send (UTF-8); a retry sends the same.'),
   secret: z.string().optional().describe('`whsec_<base64>` signing secret; never logged or returned.'),
   timeout_seconds: z.number().positive().max(300).default(10),
   retry: RetryPolicySchema.default({ attempts: 8, delay_seconds: 5 }),
-  format: z.enum(['json', 'cloudevent']).default('json'),
+  format: z
+    .enum(['json', 'cloudevent'])
+    .default('json')
+    .describe(
+      'How `body` was built; the producer renders it. `cloudevent`: `body` is the triggering event as a structured-mode CloudEvent 1.0 JSON, and the webhook service sends it with `content-type: application/cloudevents+json` (`json`: `application/json`) unless `headers` sets a content type.',
+    ),
   automation_id: z.string().nullable().default(null),
   firing_id: z.string().nullable().default(null),
   event_id: z.string().nullable().default(null),

@@ -46,7 +46,7 @@ export class AddressGuard {
     for (const [net, bits] of this.cidrs) {
       if (net.kind() === addr.kind() && addr.match([net, bits] as never)) return;
     }
-    const range = addr.range();
+    const range = rangeOf(addr);
     if (range !== 'unicast') throw new BlockedDestinationError(addr.toString(), range);
   }
 
@@ -66,6 +66,18 @@ export class AddressGuard {
       });
     };
   }
+}
+
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+
+/**
+ * ipaddr.js's range name, except that the deprecated IPv4-compatible block (`::127.0.0.1`), which it
+ * calls unicast, is refused too: whatever a stack does with it, it is never a public destination.
+ */
+function rangeOf(addr: ipaddr.IPv4 | ipaddr.IPv6): string {
+  const range = addr.range();
+  if (range === 'unicast' && addr.kind() === 'ipv6' && addr.match(IPV4_COMPATIBLE)) return 'ipv4Compatible';
+  return range;
 }
 
 /** IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged as the IPv4 address it carries. */

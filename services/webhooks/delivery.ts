@@ -4,12 +4,14 @@ import { systemEvent } from '../../core/events.ts';
 import { deterministicUuid } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
 import type { AddressGuard } from './address-guard.ts';
+import { Batcher } from './batcher.ts';
 import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from './enqueue.ts';
 import { HostLimiter } from './host-limiter.ts';
-import { send } from './http.ts';
+import { send, type HttpOutcome } from './http.ts';
+import type { DeliveryLog, DeliveryState } from './log-writer.ts';
 import { judge, retryDelayMs } from './retry.ts';
-import { insertDelivery, recordAttempt } from './store.ts';
 
 const USER_AGENT = 'Reflex-Webhooks/0.1';
 
@@ -19,22 +21,44 @@ const USER_AGENT = 'Reflex-Webhooks/0.1';
  */
 export class DeliveryProcessor {
   private readonly limiter: HostLimiter;
+  // Outcome events of deliveries finishing together go to JetStream together (one socket write).
+  private readonly outcomes: Batcher<ReflexEvent, void>;
 
   constructor(
     private readonly rt: Runtime,
     private readonly guard: AddressGuard,
+    private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
   ) {
     this.limiter = new HostLimiter(rt.config.webhookHostConcurrency);
+    this.outcomes = new Batcher(async (events) => {
+      await rt.bus.publishMany(events);
+      return events.map(() => undefined);
+    }, log);
   }
 
   async process(job: Job, token: string | undefined): Promise<void> {
+    try {
+      await this.deliver(job, token);
+    } catch (err) {
+      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err;
+      // The delivery log is unreachable (or Redis failed mid-job): keep the job and try again, backing off
+      // up to a minute, rather than lose the delivery to a Postgres restart. The attempt number is
+      // unchanged, so the receiver's budget of attempts is not spent on our own outage.
+      const failures = Number((job.data as { service_failures?: number }).service_failures ?? 0) + 1;
+      this.log.error({ err, delivery_id: (job.data as { delivery_id?: string }).delivery_id, failures }, 'delivery could not be processed; trying again');
+      await job.updateData({ ...job.data, service_failures: failures });
+      await job.moveToDelayed(Date.now() + Math.min(500 * 2 ** failures, 60_000), token);
+      throw new DelayedError();
+    }
+  }
+
+  private async deliver(job: Job, token: string | undefined): Promise<void> {
     const parsed = DeliveryAttemptJobSchema.safeParse(job.data);
     if (!parsed.success) {
       throw new UnrecoverableError(`not a webhook delivery job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const d = parsed.data;
-    if (d.series === 1 && d.attempt === 1) await insertDelivery(this.rt.pg, d);
 
     const host = safeHost(d.url);
     if (!this.limiter.tryAcquire(host)) {
@@ -42,13 +66,21 @@ export class DeliveryProcessor {
       await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
       throw new DelayedError();
     }
-    const started = new Date();
-    let outcome;
+    let started = new Date();
+    let outcome: HttpOutcome;
     try {
-      outcome = await send(
-        { url: d.url, method: d.method, headers: this.headersFor(d, started), body: d.body, timeoutMs: d.timeout_seconds * 1000 },
-        this.guard,
-      );
+      const stale = staleReason(d, await this.deliveryLog.begin(d));
+      if (stale) {
+        // Completing without sending keeps the promise of one delivery per id (and one series per replay).
+        this.log.debug({ delivery_id: d.delivery_id, series: d.series, attempt: d.attempt }, stale);
+        return;
+      }
+      started = new Date();
+      const headers = this.headersFor(d, started);
+      outcome =
+        headers === null
+          ? { kind: 'error', error: 'the signing secret is not a Standard Webhooks secret (whsec_<base64>)', latencyMs: 0, permanent: true }
+          : await send({ url: d.url, method: d.method, headers, body: d.body, timeoutMs: d.timeout_seconds * 1000 }, this.guard);
     } finally {
       this.limiter.release(host);
     }
@@ -58,10 +90,9 @@ export class DeliveryProcessor {
     const retryAfter = outcome.kind === 'response' ? outcome.headers['retry-after'] : undefined;
     const delay = verdict === 'retry' ? retryDelayMs(d.retry.delay_seconds, d.attempt + 1, retryAfter) : 0;
     const status = verdict === 'retry' ? 'retrying' : verdict;
-    await recordAttempt(
-      this.rt.pg,
-      d.delivery_id,
-      {
+    await this.deliveryLog.recordAttempt({
+      deliveryId: d.delivery_id,
+      attempt: {
         series: d.series,
         attempt: d.attempt,
         started: started.toISOString(),
@@ -73,8 +104,8 @@ export class DeliveryProcessor {
         outcome: verdict,
       },
       status,
-      verdict === 'retry' ? new Date(Date.now() + delay) : null,
-    );
+      nextAttemptAt: verdict === 'retry' ? new Date(Date.now() + delay) : null,
+    });
 
     if (verdict === 'retry') {
       await job.updateData({ ...d, attempt: d.attempt + 1 } satisfies DeliveryAttemptJob);
@@ -84,7 +115,8 @@ export class DeliveryProcessor {
     await this.publishOutcome(d, verdict, outcome.kind === 'response' ? outcome.status : null);
   }
 
-  private headersFor(d: DeliveryAttemptJob, at: Date): Record<string, string> {
+  /** The request's headers, signed when there is a secret; null when the secret cannot sign. */
+  private headersFor(d: DeliveryAttemptJob, at: Date): Record<string, string> | null {
     const headers: Record<string, string> = {
       'user-agent': USER_AGENT,
       'content-type': d.format === 'cloudevent' ? 'application/cloudevents+json' : 'application/json',
@@ -94,7 +126,11 @@ export class DeliveryProcessor {
       // Standard Webhooks: the id is stable across attempts, the timestamp is this attempt's.
       headers['webhook-id'] = d.delivery_id;
       headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-      headers['webhook-signature'] = new Webhook(d.secret).sign(d.delivery_id, at, d.body);
+      try {
+        headers['webhook-signature'] = new Webhook(d.secret).sign(d.delivery_id, at, d.body);
+      } catch {
+        return null;
+      }
     }
     return headers;
   }
@@ -115,11 +151,22 @@ export class DeliveryProcessor {
       },
     );
     try {
-      await this.rt.bus.publish(event);
+      await this.outcomes.push(event);
     } catch (err) {
       this.log.error({ err, delivery_id: d.delivery_id }, 'could not publish the delivery outcome event');
     }
   }
+}
+
+/**
+ * Why a job must not send, or null when it should: a replay started a newer series (the older one stops
+ * at its next attempt), or this series already ended (the same delivery enqueued again after its job was
+ * removed, or a job that crashed after recording its last attempt).
+ */
+function staleReason(d: DeliveryAttemptJob, state: DeliveryState): string | null {
+  if (state.series > d.series) return 'superseded by a replay; not sending';
+  if (state.series === d.series && (state.status === 'succeeded' || state.status === 'failed')) return 'series already finished; not sending';
+  return null;
 }
 
 function safeHost(url: string): string {

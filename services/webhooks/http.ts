@@ -25,7 +25,8 @@ const agents = {
 
 export type HttpOutcome =
   | { kind: 'response'; status: number; headers: Record<string, string>; body: string; latencyMs: number }
-  | { kind: 'error'; error: string; latencyMs: number; blocked?: boolean };
+  /** `permanent`: retrying cannot help (a refused destination, a header Node will not send). */
+  | { kind: 'error'; error: string; latencyMs: number; permanent?: boolean };
 
 /**
  * Sends one request without following redirects. The destination is checked on the address actually
@@ -35,52 +36,51 @@ export function send(request: HttpRequest, guard: AddressGuard): Promise<HttpOut
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
   return new Promise((resolve) => {
-    let url: URL;
+    const fail = (err: Error, permanent: boolean) => resolve({ kind: 'error', error: err.message, latencyMs: elapsed(), permanent });
+    let req: http.ClientRequest;
     try {
-      url = new URL(request.url);
+      const url = new URL(request.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
       const literal = literalAddress(url);
       if (literal) guard.checkAddress(literal, url.hostname);
-    } catch (err) {
-      resolve({ kind: 'error', error: (err as Error).message, latencyMs: elapsed(), blocked: (err as Error).name === 'BlockedDestinationError' });
-      return;
-    }
-    const transport = url.protocol === 'https:' ? https : http;
-    const req = transport.request(
-      url,
-      {
+      const transport = url.protocol === 'https:' ? https : http;
+      // Throws before sending when Node refuses the method or a header (a CR or LF in a value).
+      req = transport.request(url, {
         method: request.method,
         headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
         lookup: guard.guardedLookup(url.hostname),
         timeout: request.timeoutMs,
         agent: agents[url.protocol as 'http:' | 'https:'],
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < READ_CAP_BYTES) chunks.push(chunk);
-          size += chunk.length;
-          if (size >= READ_CAP_BYTES) res.destroy();
-        });
-        const finish = () => {
-          clearTimeout(deadline);
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-          const body = Buffer.concat(chunks).subarray(0, KEPT_BODY_BYTES).toString('utf8');
-          resolve({ kind: 'response', status: res.statusCode ?? 0, headers, body, latencyMs: elapsed() });
-        };
-        res.on('end', finish);
-        res.on('close', finish);
-        res.on('error', finish);
-      },
-    );
+      });
+    } catch (err) {
+      fail(err as Error, true);
+      return;
+    }
     // The socket timeout only covers inactivity; this bounds the whole exchange.
     const deadline = setTimeout(() => req.destroy(new Error(`timed out after ${request.timeoutMs} ms`)), request.timeoutMs);
     req.on('timeout', () => req.destroy(new Error(`timed out after ${request.timeoutMs} ms`)));
     req.on('error', (err) => {
       clearTimeout(deadline);
-      resolve({ kind: 'error', error: err.message, latencyMs: elapsed(), blocked: err.name === 'BlockedDestinationError' });
+      fail(err, err.name === 'BlockedDestinationError');
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size < READ_CAP_BYTES) chunks.push(chunk);
+        size += chunk.length;
+        if (size >= READ_CAP_BYTES) res.destroy();
+      });
+      const finish = () => {
+        clearTimeout(deadline);
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        const body = Buffer.concat(chunks).subarray(0, KEPT_BODY_BYTES).toString('utf8');
+        resolve({ kind: 'response', status: res.statusCode ?? 0, headers, body, latencyMs: elapsed() });
+      };
+      res.on('end', finish);
+      res.on('close', finish);
+      res.on('error', finish);
     });
     req.end(request.body);
   });

@@ -2,11 +2,12 @@ import { Worker } from 'bullmq';
 import type { Runtime, Service } from '../../core/runtime.ts';
 import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
+import { DeliveryLog } from './log-writer.ts';
 
 /** The webhook service: delivers the jobs of the webhook-deliveries queue. Any number of replicas. */
 export function createWebhooksService(rt: Runtime): Service {
   const log = rt.log.child({ service: 'webhooks' });
-  const processor = new DeliveryProcessor(rt, new AddressGuard(rt.config.webhookAllowHosts), log);
+  const processor = new DeliveryProcessor(rt, new AddressGuard(rt.config.webhookAllowHosts), new DeliveryLog(rt.pg, log), log);
   let worker: Worker | undefined;
   return {
     name: 'webhooks',
@@ -15,6 +16,10 @@ export function createWebhooksService(rt: Runtime): Service {
         connection: rt.redisConnection('webhooks'),
         prefix: rt.names.bullPrefix,
         concurrency: rt.config.webhookWorkerConcurrency,
+        // For producers that enqueue without these: the delivery log in Postgres is the record, and a
+        // re-enqueued delivery whose job is gone is recognised there (see staleReason in delivery.ts).
+        removeOnComplete: { age: 24 * 3600, count: 10_000 },
+        removeOnFail: { age: 7 * 24 * 3600 },
       });
       worker.on('error', (err) => log.error({ err }, 'webhook worker error'));
       worker.on('failed', (job, err) => log.warn({ job_id: job?.id, err: err.message }, 'delivery job failed'));

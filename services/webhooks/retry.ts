@@ -4,9 +4,12 @@ const MAX_DELAY_MS = 30 * 60 * 1000;
 
 export type AttemptVerdict = 'succeeded' | 'retry' | 'failed';
 
-/** 2xx succeeds; network errors, timeouts, 408, 429 and 5xx are retried; other statuses fail at once. */
+/**
+ * 2xx succeeds; network errors, timeouts, 408, 429 and 5xx are retried; other statuses and permanent errors
+ * (a refused destination, an unsendable request) fail at once.
+ */
 export function judge(outcome: HttpOutcome): AttemptVerdict {
-  if (outcome.kind === 'error') return outcome.blocked ? 'failed' : 'retry';
+  if (outcome.kind === 'error') return outcome.permanent ? 'failed' : 'retry';
   const s = outcome.status;
   if (s >= 200 && s < 300) return 'succeeded';
   if (s === 408 || s === 429 || s >= 500) return 'retry';

@@ -46,34 +46,6 @@ function toView(row: Record<string, unknown>): DeliveryView {
   return { ...(row as unknown as DeliveryView), next_attempt_at: iso(row.next_attempt_at), created: iso(row.created)!, updated: iso(row.updated)! };
 }
 
-/** First sight of a delivery job: stores it once, whatever number of times the job is seen. */
-export async function insertDelivery(pg: Pool, job: WebhookDeliveryJob): Promise<void> {
-  await pg.query(
-    `INSERT INTO webhook_deliveries (id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (id) DO NOTHING`,
-    [job.delivery_id, job.idempotency_key, job.automation_id, job.firing_id, job.event_id, job.url, job.method, job.headers, job.body, job.secret ?? null, job.format, job.timeout_seconds, job.retry],
-  );
-}
-
-/** Records one attempt and moves the delivery to its new status in one statement. */
-export async function recordAttempt(
-  pg: Pool,
-  deliveryId: string,
-  a: AttemptRecord,
-  status: DeliveryStatus,
-  nextAttemptAt: Date | null,
-): Promise<void> {
-  await pg.query(
-    `WITH attempt AS (
-       INSERT INTO webhook_attempts (delivery_id, series, attempt, started, status_code, latency_ms, response_headers, response_body, error, outcome)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING RETURNING 1)
-     UPDATE webhook_deliveries SET status = $11, attempt_count = attempt_count + (SELECT count(*) FROM attempt),
-       last_status_code = $5, last_error = $9, next_attempt_at = $12, updated = now()
-     WHERE id = $1`,
-    [deliveryId, a.series, a.attempt, a.started, a.status_code, a.latency_ms, a.response_headers, a.response_body, a.error, a.outcome, status, nextAttemptAt],
-  );
-}
-
 export async function getDelivery(pg: Pool, id: string): Promise<(DeliveryView & { attempts: AttemptRecord[] }) | null> {
   const res = await pg.query(`SELECT ${VIEW_COLUMNS} FROM webhook_deliveries WHERE id = $1`, [id]);
   if (!res.rows[0]) return null;

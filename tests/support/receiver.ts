@@ -19,7 +19,8 @@ export interface ScriptedResponse {
 
 /**
  * A real HTTP receiver on loopback for webhook tests: records every request and answers from a script
- * (one response per request, the last one repeating).
+ * (one response per request, the last one repeating): statuses, headers such as `retry-after` or
+ * `location`, bodies and delays. `start(port)` again after `stop()` simulates a receiver that was down.
  */
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
@@ -50,6 +51,11 @@ export class Receiver {
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  /** The requests received on one path (query string included in `url`, so pass it exactly). */
+  requestsTo(path: string): ReceivedRequest[] {
+    return this.requests.filter((r) => r.url === path);
   }
 
   get port(): number {

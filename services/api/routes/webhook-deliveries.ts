@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
-import { deliveryQueue, enqueueDelivery } from '../../webhooks/enqueue.ts';
+import { enqueueDelivery } from '../../webhooks/enqueue.ts';
 import { getDelivery, listDeliveries, startReplay } from '../../webhooks/store.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
@@ -26,9 +26,6 @@ function decodeCursor(cursor: string): { created: string; id: string } {
 
 /** The delivery log: every outgoing webhook with its attempts, and replay. Secrets are never returned. */
 export const webhookDeliveryRoutes: RouteModule = (app, { rt, docs }) => {
-  const queue = deliveryQueue(rt);
-  app.addHook('onClose', async () => queue.close());
-
   docs.add({ method: 'get', path: '/api/webhook-deliveries', summary: 'List webhook deliveries, newest first', tags: ['webhooks'], query: ListQuerySchema });
   app.get('/api/webhook-deliveries', async (req) => {
     const q = parseInput(ListQuerySchema, req.query, 'query');
@@ -50,7 +47,7 @@ export const webhookDeliveryRoutes: RouteModule = (app, { rt, docs }) => {
   app.post<{ Params: { id: string } }>('/api/webhook-deliveries/:id/replay', async (req, reply) => {
     const replay = await startReplay(rt.pg, req.params.id);
     if (!replay) throw new NotFoundError('webhook delivery', req.params.id);
-    await enqueueDelivery(queue, replay.job, replay.series);
+    await enqueueDelivery(rt, replay.job, { series: replay.series });
     return reply.code(202).send({ id: req.params.id, series: replay.series, status: 'pending' });
   });
 };
