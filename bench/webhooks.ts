@@ -94,6 +94,13 @@ export async function run(): Promise<BenchResult> {
     const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
     await queue.close();
 
+    // Let the recorder store the outcome events of that backlog, so the latency runs start on a calm engine.
+    await waitUntil(
+      async () =>
+        (await rt.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE event = 'reflex.webhook.delivery.succeeded'`)).rows[0].n >= DELIVERIES,
+      120_000,
+    );
+
     // 3. Enqueue → webhook latency: the webhook service alone, at the same steady rate.
     receiver.reset();
     const total = RATE * SECONDS;

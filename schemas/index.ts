@@ -6,6 +6,7 @@ import { EventInputSchema, EventSchema } from './event.ts';
 import { CountByRequestSchema, EventFilterSchema, StoredEventSchema } from './event-filter.ts';
 import { FlowRunSchema, TaskRunSchema } from './flow-run.ts';
 import { FlowRunCommandJobSchema, FlowRunJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
+import { WebhookDeliverySchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from './webhook.ts';
 
 /**
  * Every contract published as JSON Schema: `npm run schemas` writes `schemas/json/<name>.schema.json`
@@ -19,6 +20,9 @@ export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input'
   'event-count-by': { schema: CountByRequestSchema, io: 'input', title: 'Body of POST /api/events/count-by' },
   error: { schema: ErrorResponseSchema, io: 'output', title: 'API error answer' },
   'webhook-delivery-job': { schema: WebhookDeliveryJobSchema, io: 'input', title: 'Job on the webhook-deliveries queue' },
+  'webhook-delivery': { schema: WebhookDeliverySchema, io: 'output', title: 'Outgoing webhook delivery (delivery log)' },
+  'webhook-endpoint-input': { schema: WebhookEndpointInputSchema, io: 'input', title: 'Body of POST /api/webhooks' },
+  'webhook-endpoint': { schema: WebhookEndpointSchema, io: 'output', title: 'Incoming webhook endpoint' },
   'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Job on the flow-run-commands queue' },
   deployment: { schema: DeploymentSchema, io: 'output', title: 'Deployment' },
   'deployment-input': { schema: DeploymentInputSchema, io: 'input', title: 'Deployment as created through the API' },

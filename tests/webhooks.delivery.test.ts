@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { WebhookDeliveryJobSchema, type WebhookDeliveryJob } from '../schemas/jobs.ts';
+import { WebhookDeliverySchema } from '../schemas/webhook.ts';
 import { deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
 import { ReflexError } from '../core/errors.ts';
 import { Receiver } from './support/receiver.ts';
@@ -65,6 +66,10 @@ describe('outgoing webhook deliveries', () => {
     assert.equal(d.attempts.length, 1);
     assert.equal(d.attempts[0].status_code, 200);
     assert.equal(d.attempts[0].response_body, 'thanks');
+    // The answer is what the published schema says, field for field.
+    WebhookDeliverySchema.strict().parse(d);
+    const listed = await t.api('GET', `/api/webhook-deliveries?limit=5`);
+    for (const item of listed.body.items) WebhookDeliverySchema.strict().parse(item);
   });
 
   it('sends unsigned when no secret is set', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { WebhookEndpointSchema } from '../schemas/webhook.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 const swSecret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -39,6 +40,7 @@ describe('incoming webhooks', () => {
     assert.equal(e.url, `${t.config.publicUrl}/hooks/${e.slug}`);
     assert.equal(e.verification, 'none');
     assert.equal(e.has_secret, false);
+    WebhookEndpointSchema.strict().parse(e);
     const list = await t.api('GET', '/api/webhooks');
     assert.equal(list.status, 200);
     assert.ok(list.body.items.some((i: { id: string }) => i.id === e.id));

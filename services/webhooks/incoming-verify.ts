@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
-/** How an incoming endpoint checks who sent a request. */
-export const Verification = { none: 'none', standardWebhooks: 'standard-webhooks', github: 'github' } as const;
-export type Verification = (typeof Verification)[keyof typeof Verification];
-export const VERIFICATIONS = Object.values(Verification) as [Verification, ...Verification[]];
+import type { Verification } from '../../schemas/webhook.ts';
+
+/** How an incoming endpoint checks who sent a request: the closed set lives with the wire schema. */
+export { Verification, VERIFICATIONS } from '../../schemas/webhook.ts';
 
 /** Why a secret cannot be used with a scheme, or null when it can. Checked at creation, not at request time. */
 export function secretProblem(verification: Verification, secret: string | null): string | null {

@@ -1,42 +1,13 @@
+import type { z } from 'zod';
 import type { Pool } from '../../core/db.ts';
 import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
+import type { DeliveryStatus, WebhookAttemptSchema, WebhookDeliverySchema } from '../../schemas/webhook.ts';
 
-export const DeliveryStatus = { pending: 'pending', retrying: 'retrying', succeeded: 'succeeded', failed: 'failed' } as const;
-export type DeliveryStatus = (typeof DeliveryStatus)[keyof typeof DeliveryStatus];
+export type { DeliveryStatus };
 
 /** A delivery as the API shows it: never with its secret. */
-export interface DeliveryView {
-  id: string;
-  automation_id: string | null;
-  firing_id: string | null;
-  event_id: string | null;
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string;
-  format: string;
-  signed: boolean;
-  status: DeliveryStatus;
-  series: number;
-  attempt_count: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  created: string;
-  updated: string;
-}
-
-export interface AttemptRecord {
-  series: number;
-  attempt: number;
-  started: string;
-  status_code: number | null;
-  latency_ms: number;
-  response_headers: Record<string, string> | null;
-  response_body: string | null;
-  error: string | null;
-  outcome: 'succeeded' | 'retry' | 'failed';
-}
+export type DeliveryView = Omit<z.output<typeof WebhookDeliverySchema>, 'attempts'>;
+export type AttemptRecord = z.output<typeof WebhookAttemptSchema>;
 
 const VIEW_COLUMNS = `id, automation_id, firing_id, event_id, url, method, headers, body, format, secret IS NOT NULL AS signed,
   status, series, attempt_count, last_status_code, last_error, next_attempt_at, created, updated`;

@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { NotFoundError } from '../../../core/errors.ts';
+import { pageOf } from '../../../schemas/common.ts';
+import { FailedRequestSchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from '../../../schemas/webhook.ts';
 import {
   createEndpoint,
   deleteEndpoint,
@@ -14,30 +16,9 @@ import {
   renderIncomingEvent,
   type IncomingRequest,
 } from '../../webhooks/incoming.ts';
-import { verifyRequest, VERIFICATIONS } from '../../webhooks/incoming-verify.ts';
+import { verifyRequest } from '../../webhooks/incoming-verify.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
-
-export const CreateEndpointSchema = z.object({
-  name: z.string().min(1).max(200).describe('Unique name of the endpoint.'),
-  template: z.string().min(1).nullable().optional().describe('Liquid template rendering the event JSON; context: body, headers, query, method.'),
-  secret: z.string().min(1).nullable().optional().describe('Verifies senders; never returned.'),
-  verification: z
-    .enum(VERIFICATIONS)
-    .optional()
-    .describe('`none`, `standard-webhooks` or `github`; defaults to `standard-webhooks` when a secret is given, else `none`.'),
-});
-
-const EndpointViewSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  slug: z.string(),
-  url: z.string(),
-  template: z.string().nullable(),
-  verification: z.enum(VERIFICATIONS),
-  has_secret: z.boolean(),
-  created: z.string(),
-});
 
 const FailedQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
 
@@ -55,18 +36,18 @@ function flattenHeaders(headers: FastifyRequest['headers']): Record<string, stri
 export const incomingWebhookRoutes: RouteModule = async (app, { rt, docs }) => {
   const view = (e: Parameters<typeof endpointView>[0]) => endpointView(e, rt.config.publicUrl);
 
-  docs.add({ method: 'post', path: '/api/webhooks', summary: 'Create an incoming webhook endpoint', tags: ['webhooks'], body: CreateEndpointSchema, status: 201, response: EndpointViewSchema });
+  docs.add({ method: 'post', path: '/api/webhooks', summary: 'Create an incoming webhook endpoint', tags: ['webhooks'], body: WebhookEndpointInputSchema, status: 201, response: WebhookEndpointSchema });
   app.post('/api/webhooks', async (req, reply) => {
-    const input = parseInput(CreateEndpointSchema, req.body);
+    const input = parseInput(WebhookEndpointInputSchema, req.body);
     const verification = input.verification ?? (input.secret ? 'standard-webhooks' : 'none');
     const endpoint = await createEndpoint(rt.pg, { name: input.name, template: input.template, secret: input.secret, verification });
     return reply.code(201).send(view(endpoint));
   });
 
-  docs.add({ method: 'get', path: '/api/webhooks', summary: 'List incoming webhook endpoints', tags: ['webhooks'] });
+  docs.add({ method: 'get', path: '/api/webhooks', summary: 'List incoming webhook endpoints', tags: ['webhooks'], response: pageOf(WebhookEndpointSchema) });
   app.get('/api/webhooks', async () => ({ items: (await listEndpoints(rt.pg)).map(view), next_cursor: null }));
 
-  docs.add({ method: 'get', path: '/api/webhooks/{id}', summary: 'An incoming webhook endpoint', tags: ['webhooks'], response: EndpointViewSchema });
+  docs.add({ method: 'get', path: '/api/webhooks/{id}', summary: 'An incoming webhook endpoint', tags: ['webhooks'], response: WebhookEndpointSchema });
   app.get<{ Params: { id: string } }>('/api/webhooks/:id', async (req) => {
     const endpoint = await getEndpoint(rt.pg, req.params.id);
     if (!endpoint) throw new NotFoundError('webhook endpoint', req.params.id);
@@ -79,7 +60,7 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt, docs }) => {
     return reply.code(204).send();
   });
 
-  docs.add({ method: 'get', path: '/api/webhooks/{id}/failed-requests', summary: 'Requests that could not become an event, newest first', tags: ['webhooks'], query: FailedQuerySchema });
+  docs.add({ method: 'get', path: '/api/webhooks/{id}/failed-requests', summary: 'Requests that could not become an event, newest first', tags: ['webhooks'], query: FailedQuerySchema, response: pageOf(FailedRequestSchema) });
   app.get<{ Params: { id: string } }>('/api/webhooks/:id/failed-requests', async (req) => {
     const q = parseInput(FailedQuerySchema, req.query, 'query');
     const endpoint = await getEndpoint(rt.pg, req.params.id);

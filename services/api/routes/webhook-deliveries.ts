@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { pageOf } from '../../../schemas/common.ts';
+import { DELIVERY_STATUSES, WebhookDeliverySchema } from '../../../schemas/webhook.ts';
 import { enqueueDelivery } from '../../webhooks/enqueue.ts';
 import { getDelivery, listDeliveries, startReplay } from '../../webhooks/store.ts';
 import type { RouteModule } from '../app.ts';
@@ -7,12 +9,14 @@ import { parseInput } from '../validate.ts';
 
 const ListQuerySchema = z.object({
   automation_id: z.string().optional(),
-  status: z.enum(['pending', 'retrying', 'succeeded', 'failed']).optional(),
+  status: z.enum(DELIVERY_STATUSES).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().optional(),
 });
+
+const ReplayResponseSchema = z.object({ id: z.string(), series: z.number().int(), status: z.literal('pending') });
 
 function decodeCursor(cursor: string): { created: string; id: string } {
   try {
@@ -26,7 +30,7 @@ function decodeCursor(cursor: string): { created: string; id: string } {
 
 /** The delivery log: every outgoing webhook with its attempts, and replay. Secrets are never returned. */
 export const webhookDeliveryRoutes: RouteModule = (app, { rt, docs }) => {
-  docs.add({ method: 'get', path: '/api/webhook-deliveries', summary: 'List webhook deliveries, newest first', tags: ['webhooks'], query: ListQuerySchema });
+  docs.add({ method: 'get', path: '/api/webhook-deliveries', summary: 'List webhook deliveries, newest first', tags: ['webhooks'], query: ListQuerySchema, response: pageOf(WebhookDeliverySchema) });
   app.get('/api/webhook-deliveries', async (req) => {
     const q = parseInput(ListQuerySchema, req.query, 'query');
     const rows = await listDeliveries(rt.pg, { ...q, limit: q.limit + 1, cursor: q.cursor ? decodeCursor(q.cursor) : undefined });
@@ -36,14 +40,14 @@ export const webhookDeliveryRoutes: RouteModule = (app, { rt, docs }) => {
     return { items, next_cursor };
   });
 
-  docs.add({ method: 'get', path: '/api/webhook-deliveries/{id}', summary: 'A delivery with every attempt', tags: ['webhooks'] });
+  docs.add({ method: 'get', path: '/api/webhook-deliveries/{id}', summary: 'A delivery with every attempt', tags: ['webhooks'], response: WebhookDeliverySchema });
   app.get<{ Params: { id: string } }>('/api/webhook-deliveries/:id', async (req) => {
     const delivery = await getDelivery(rt.pg, req.params.id);
     if (!delivery) throw new NotFoundError('webhook delivery', req.params.id);
     return delivery;
   });
 
-  docs.add({ method: 'post', path: '/api/webhook-deliveries/{id}/replay', summary: 'Send a delivery again: same body, new attempt series and signature timestamp', tags: ['webhooks'], status: 202 });
+  docs.add({ method: 'post', path: '/api/webhook-deliveries/{id}/replay', summary: 'Send a delivery again: same body, new attempt series and signature timestamp', tags: ['webhooks'], status: 202, response: ReplayResponseSchema });
   app.post<{ Params: { id: string } }>('/api/webhook-deliveries/:id/replay', async (req, reply) => {
     const replay = await startReplay(rt.pg, req.params.id);
     if (!replay) throw new NotFoundError('webhook delivery', req.params.id);
