@@ -31,6 +31,8 @@ const EVENTS_PER_S = 200;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const TASKS = 10_000;
 const progress = (msg: string) => process.stderr.write(`[bench flows] ${msg}\n`);
+/** BENCH_PARTS=runs,latency (say) measures only those parts, for profiling one of them. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'raw,runs,latency,tasks,rss').split(','));
 
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
@@ -39,27 +41,38 @@ export async function run(): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   const notes: Record<string, unknown> = { namespace, worker_concurrency: CONCURRENCY, cores: (await import('node:os')).cpus().length };
   try {
-    progress('raw BullMQ');
-    const raw = await rawBullmq(engine);
-    rows.push({ metric: 'raw BullMQ no-op jobs/s', value: Math.round(raw), unit: 'jobs/s' });
-    progress('flow runs');
-    const flows = await flowThroughput(engine);
-    rows.push({ metric: 'Reflex no-op flow runs/s', value: Math.round(flows.runsPerSecond), unit: 'runs/s', target: '>= 1000' });
-    rows.push({ metric: 'ratio Reflex / raw BullMQ', value: flows.runsPerSecond / raw, unit: 'x' });
-    rows.push({ metric: 'run creation (API path) runs/s', value: Math.round(flows.createdPerSecond), unit: 'runs/s' });
-    notes.flow_runs = FLOW_RUNS;
-    notes.state_events_published_during_run = flows.events;
-    progress('event -> flow latency');
-    const latency = await eventToStart(engine);
-    rows.push({ metric: `event -> flow RUNNING p50 (${EVENTS_PER_S}/s)`, value: latency.p50, unit: 'ms' });
-    rows.push({ metric: `event -> flow RUNNING p99 (${EVENTS_PER_S}/s)`, value: latency.p99, unit: 'ms', target: '< 50' });
-    notes.latency = latency.note;
-    progress('task overhead');
-    const tasks = await taskOverhead();
-    rows.push({ metric: 'task overhead, sequential', value: tasks.sequential, unit: 'µs/task', target: '< 1000' });
-    rows.push({ metric: 'task overhead, map (concurrent)', value: tasks.map, unit: 'µs/task' });
-    progress('idle worker RSS');
-    rows.push({ metric: 'idle worker RSS', value: await idleWorkerRss(namespace), unit: 'MB', target: '< 120' });
+    let raw = NaN;
+    if (PARTS.has('raw')) {
+      progress('raw BullMQ');
+      raw = await rawBullmq(engine);
+      rows.push({ metric: 'raw BullMQ no-op jobs/s', value: Math.round(raw), unit: 'jobs/s' });
+    }
+    if (PARTS.has('runs')) {
+      progress('flow runs');
+      const flows = await flowThroughput(engine);
+      rows.push({ metric: 'Reflex no-op flow runs/s', value: Math.round(flows.runsPerSecond), unit: 'runs/s', target: '>= 1000' });
+      if (!Number.isNaN(raw)) rows.push({ metric: 'ratio Reflex / raw BullMQ', value: flows.runsPerSecond / raw, unit: 'x' });
+      rows.push({ metric: 'run creation (API path) runs/s', value: Math.round(flows.createdPerSecond), unit: 'runs/s' });
+      notes.flow_runs = FLOW_RUNS;
+      notes.state_events_published_during_run = flows.events;
+    }
+    if (PARTS.has('latency')) {
+      progress('event -> flow latency');
+      const latency = await eventToStart(engine);
+      rows.push({ metric: `event -> flow RUNNING p50 (${EVENTS_PER_S}/s)`, value: latency.p50, unit: 'ms' });
+      rows.push({ metric: `event -> flow RUNNING p99 (${EVENTS_PER_S}/s)`, value: latency.p99, unit: 'ms', target: '< 50' });
+      notes.latency = latency.note;
+    }
+    if (PARTS.has('tasks')) {
+      progress('task overhead');
+      const tasks = await taskOverhead();
+      rows.push({ metric: 'task overhead, sequential', value: tasks.sequential, unit: 'µs/task', target: '< 1000' });
+      rows.push({ metric: 'task overhead, map (concurrent)', value: tasks.map, unit: 'µs/task' });
+    }
+    if (PARTS.has('rss')) {
+      progress('idle worker RSS');
+      rows.push({ metric: 'idle worker RSS', value: await idleWorkerRss(namespace), unit: 'MB', target: '< 120' });
+    }
   } finally {
     const { bus, redis, pg } = engine.rt;
     for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
@@ -105,7 +118,8 @@ async function countState(engine: Engine, type: string, flowName: string): Promi
 
 async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number }> {
   const { rt } = engine;
-  const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'default', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  const worker = await startWorkerProcess(rt.names.namespace, 'bench', CONCURRENCY);
   let events = 0;
   const sub = rt.nats.subscribe(rt.names.eventFilterSubject('reflex.flow-run.*'), { callback: () => void events++ });
   const started = performance.now();
@@ -124,6 +138,7 @@ async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; 
     await new Promise((r) => setTimeout(r, 20));
   }
   const finished = performance.now();
+  await worker.stop();
   sub.unsubscribe();
   return { runsPerSecond: FLOW_RUNS / ((finished - started) / 1000), createdPerSecond: FLOW_RUNS / ((createdAt - started) / 1000), events };
 }
@@ -185,14 +200,34 @@ async function taskOverhead(): Promise<{ sequential: number; map: number }> {
 }
 
 async function idleWorkerRss(namespace: string): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'worker', 'start', '--pool', 'idle', '--flows', 'bench/flows-module.ts'], {
+  const worker = await startWorkerProcess(namespace, 'idle', 1);
+  try {
+    // Settled: connections made, first heartbeat and crash sweep done.
+    await new Promise((r) => setTimeout(r, 3000));
+    const status = readFileSync(`/proc/${worker.pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+    return Math.round(kb / 1024);
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** `reflex worker start` in a process of its own, as workers are deployed; resolves once it takes runs. */
+async function startWorkerProcess(namespace: string, pool: string, concurrency: number): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'worker', 'start', '--pool', pool, '--flows', 'bench/flows-module.ts', '--concurrency', String(concurrency)], {
     env: { ...process.env, REFLEX_NAMESPACE: namespace, REFLEX_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let out = '';
   try {
-    let out = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`idle worker did not start: ${out}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 30_000);
       const onData = (d: Buffer) => {
         out += d.toString();
         if (out.includes('Reflex worker running')) {
@@ -202,17 +237,11 @@ async function idleWorkerRss(namespace: string): Promise<number> {
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`idle worker exited (${code}): ${out}`)));
+      child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${out}`)));
     });
-    await new Promise((r) => setTimeout(r, 3000));
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return Math.round(kb / 1024);
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { pid: child.pid as number, stop };
 }

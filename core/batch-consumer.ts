@@ -9,10 +9,11 @@ export interface BatchConsumerOptions {
   /** Delay before a failed batch is redelivered. */
   retryDelayMs?: number;
   /**
-   * How long a batch smaller than `maxBatch` waits for more messages before it is handled (default 0).
-   * A few ms turns a trickle of one-message batches into fewer, larger ones, at that cost in latency.
+   * Batches start at most this often (default 0: at once). Under a steady stream, what arrives in between
+   * joins one batch — one ack write and one round trip of the handler instead of one per message — at
+   * most this much later; a message after a quiet spell is handled at once.
    */
-  lingerMs?: number;
+  minBatchIntervalMs?: number;
 }
 
 /**
@@ -27,6 +28,7 @@ export class BatchConsumer {
   private wake: (() => void) | undefined;
   private done = false;
   private loops: Promise<void>[] = [];
+  private lastBatchAt = -Infinity;
 
   constructor(
     private readonly consumer: Consumer,
@@ -71,8 +73,9 @@ export class BatchConsumer {
         this.wake = undefined;
         continue;
       }
-      const linger = this.options.lingerMs ?? 0;
-      if (linger > 0 && this.pending.length < maxBatch && !this.done) await new Promise((r) => setTimeout(r, linger));
+      const wait = this.lastBatchAt + (this.options.minBatchIntervalMs ?? 0) - performance.now();
+      if (wait > 0 && this.pending.length < maxBatch && !this.done) await new Promise((r) => setTimeout(r, wait));
+      this.lastBatchAt = performance.now();
       const batch = this.pending.splice(0, maxBatch);
       try {
         await this.handler(batch);

@@ -66,7 +66,7 @@ export class AutomationsService implements Service {
     await this.cache.start();
     this.executor.start();
     const durable = await this.rt.bus.consumer(this.rt.names.consumers.automations);
-    this.consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, { maxBatch: 2000, prefetch: 4000 });
+    this.consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, { maxBatch: 2000, prefetch: 4000, minBatchIntervalMs: 3 });
     await this.consumer.start();
     this.timers.push(setInterval(() => void this.tick(), this.options.timerPollMs ?? 200));
     this.timers.push(setInterval(() => void this.sweep(), 1000));

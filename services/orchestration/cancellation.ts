@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { coalesced } from '../../core/coalesce.ts';
 import type { Runtime } from '../../core/runtime.ts';
 
 /**
@@ -21,12 +22,10 @@ export async function requestCancel(rt: Runtime, runId: string): Promise<void> {
   await rt.redis.publish(cancellationKeys.channel(rt), runId);
 }
 
-export async function isCancelRequested(rt: Runtime, runId: string): Promise<boolean> {
-  return (await rt.redis.exists(cancellationKeys.flag(rt, runId))) === 1;
-}
-
 interface Watchers {
   subscriber: Redis;
+  /** Reads cancellation flags; the flags of runs starting together are read with one MGET. */
+  flagged: (runId: string) => Promise<string | null>;
   ready: Promise<unknown>;
   handlers: Map<string, Set<() => void>>;
 }
@@ -41,7 +40,11 @@ function watchersOf(rt: Runtime): Watchers {
     subscriber.on('message', (_channel: string, runId: string) => {
       for (const h of handlers.get(runId) ?? []) h();
     });
-    w = { subscriber, handlers, ready: subscriber.subscribe(cancellationKeys.channel(rt)) };
+    const flagged = coalesced(async (ids: readonly string[]) => {
+      const values = await rt.redis.mget(ids.map((id) => cancellationKeys.flag(rt, id)));
+      return new Map(ids.flatMap((id, i) => (values[i] === null ? [] : [[id, values[i] as string] as const])));
+    });
+    w = { subscriber, handlers, flagged, ready: subscriber.subscribe(cancellationKeys.channel(rt)) };
     watchers.set(rt, w);
   }
   return w;
@@ -64,9 +67,9 @@ export function watchCancellation(rt: Runtime, runId: string, onCancel: () => vo
   set.add(handler);
   // The flag covers a request published before the subscription was ready.
   void w.ready
-    .then(() => isCancelRequested(rt, runId))
-    .then((requested) => {
-      if (requested && set.has(handler)) handler();
+    .then(() => w.flagged(runId))
+    .then((flag) => {
+      if (flag !== null && set.has(handler)) handler();
     })
     .catch((err: unknown) => rt.log.warn({ err, flow_run_id: runId }, 'could not check cancellation flag'));
   return () => {

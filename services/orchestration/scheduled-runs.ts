@@ -5,7 +5,7 @@ import { enqueueFlowRun, removeQueuedFlowRun } from './enqueue.ts';
 import { validateParameters } from './parameters.ts';
 import type { FlowRunRecord } from './rows.ts';
 import { orchestration } from './store.ts';
-import { getWorkPool } from './work-pools.ts';
+import { readWorkPool } from './work-pools.ts';
 
 /** Idempotency keys of runs: the scheduler's is (deployment, start time), so replicas never duplicate. */
 export const runKeys = {
@@ -39,7 +39,7 @@ export async function createDeploymentRun(
 ): Promise<{ run: FlowRunRecord; created: boolean }> {
   if (request.source !== 'schedule') {
     if (deployment.paused) throw new ConflictError(`deployment "${deployment.name}" is paused; resume it to create runs`);
-    const pool = await getWorkPool(rt.pg, deployment.work_pool);
+    const pool = await readWorkPool(rt, deployment.work_pool);
     if (pool?.paused) throw new ConflictError(`work pool "${deployment.work_pool}" is paused; resume it to create runs`);
   }
   const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
@@ -51,6 +51,7 @@ export async function createDeploymentRun(
     name: request.name,
     parameters,
     deployment_id: deployment.id,
+    deployment_name: deployment.name,
     work_pool: deployment.work_pool,
     tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
     state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },

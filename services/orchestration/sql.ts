@@ -21,6 +21,12 @@ const TASK_RUN_TYPES = `id uuid, flow_run_id uuid, task_name text, dynamic_key t
   updated timestamptz, result jsonb`;
 const TASK_RUN_NAMES = TASK_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
 
+export interface StateRow {
+  id: string;
+  run_id: string;
+  state: State;
+}
+
 const STATE_TYPES = (fk: string) =>
   `id uuid, ${fk} uuid, type text, name text, timestamp timestamptz, message text, scheduled_time timestamptz`;
 
@@ -66,67 +72,63 @@ export async function insertTaskRuns(client: PoolClient, runs: TaskRunRecord[]):
   );
 }
 
-/** Writes each changed run's final state and timing of the batch. */
-export async function updateFlowRuns(client: PoolClient, runs: FlowRunRecord[]): Promise<void> {
-  if (runs.length === 0) return;
-  await client.query(
-    `UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
-       state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
-       start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
-       updated = x.updated, result = x.result
-     FROM jsonb_to_recordset($1::jsonb) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id`,
-    [JSON.stringify(runs.map(flowRunRow))],
-  );
-}
-
-export async function updateTaskRuns(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
-  if (runs.length === 0) return;
-  await client.query(
-    `UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
-       state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
-       start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
-     FROM jsonb_to_recordset($1::jsonb) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id`,
-    [JSON.stringify(runs.map(taskRunRow))],
-  );
-}
-
-export interface StateRow {
-  id: string;
-  run_id: string;
-  state: State;
-}
-
-export async function insertStates(client: PoolClient, table: 'flow_run_states' | 'task_run_states', rows: StateRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const fk = table === 'flow_run_states' ? 'flow_run_id' : 'task_run_id';
-  const data = rows.map((r) => ({
-    id: r.id,
-    [fk]: r.run_id,
-    type: r.state.type,
-    name: r.state.name,
-    timestamp: r.state.timestamp,
-    message: r.state.message,
-    scheduled_time: r.state.scheduled_time ?? null,
-  }));
-  await client.query(
-    `INSERT INTO ${table} (id, ${fk}, type, name, timestamp, message, scheduled_time)
-     SELECT id, ${fk}, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($1::jsonb) AS x(${STATE_TYPES(fk)})`,
-    [JSON.stringify(data)],
-  );
-}
-
 export interface OutboxRow {
   run_id: string;
   event: ReflexEvent;
 }
 
-/** Appends events in the order given: `seq` follows the array order, which is the publish order. */
-export async function insertOutbox(client: PoolClient, rows: OutboxRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await client.query(
-    `INSERT INTO outbox (id, run_id, event)
-     SELECT id, run_id, event::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS x(id, run_id, event, ord)
-     ORDER BY ord`,
-    [rows.map((r) => r.event.id), rows.map((r) => r.run_id), rows.map((r) => JSON.stringify(r.event))],
+export interface BatchWrites {
+  flowStates: StateRow[];
+  taskStates: StateRow[];
+  /** Runs whose state changed: their final state and timing of the batch. */
+  flowRuns: FlowRunRecord[];
+  taskRuns: TaskRunRecord[];
+  /** Appended in array order: `seq` follows it, and `seq` is the publish order. */
+  outbox: OutboxRow[];
+  /** LISTEN/NOTIFY channel told at commit when the batch wrote outbox rows. */
+  notifyChannel: string;
+}
+
+const stateRows = (fk: string, rows: StateRow[]) =>
+  JSON.stringify(rows.map((r) => ({ id: r.id, [fk]: r.run_id, type: r.state.type, name: r.state.name, timestamp: r.state.timestamp, message: r.state.message, scheduled_time: r.state.scheduled_time ?? null })));
+
+/**
+ * Every write of a batch's transitions in one statement (data-modifying CTEs), so a batch costs one round
+ * trip whatever it holds: state history rows, the runs' new current state, the outbox rows and the
+ * notification to relays in other processes.
+ */
+export function writeBatch(client: PoolClient, w: BatchWrites): Promise<unknown> {
+  return client.query(
+    `WITH flow_states AS (
+       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time)
+       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($1::jsonb) AS x(${STATE_TYPES('flow_run_id')})
+     ), task_states AS (
+       INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time)
+       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($2::jsonb) AS x(${STATE_TYPES('task_run_id')})
+     ), flows AS (
+       UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
+         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+         start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
+         updated = x.updated, result = x.result
+       FROM jsonb_to_recordset($3::jsonb) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id
+     ), tasks AS (
+       UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
+         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+         start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
+       FROM jsonb_to_recordset($4::jsonb) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id
+     ), events AS (
+       INSERT INTO outbox (id, run_id, event)
+       SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event' FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(x, ord)
+       ORDER BY ord
+     )
+     SELECT pg_notify($6, '') WHERE jsonb_array_length($5::jsonb) > 0`,
+    [
+      stateRows('flow_run_id', w.flowStates),
+      stateRows('task_run_id', w.taskStates),
+      JSON.stringify(w.flowRuns.map(flowRunRow)),
+      JSON.stringify(w.taskRuns.map(taskRunRow)),
+      JSON.stringify(w.outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event }))),
+      w.notifyChannel,
+    ],
   );
 }

@@ -1,11 +1,11 @@
 import { uuidv7 } from 'uuidv7';
-import { inTransaction, type Pool, type PoolClient } from '../../core/db.ts';
+import type { Pool, PoolClient } from '../../core/db.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { insertFlowRuns, insertOutbox, insertStates, insertTaskRuns, updateFlowRuns, updateTaskRuns, type OutboxRow, type StateRow } from './sql.ts';
+import { insertFlowRuns, insertTaskRuns, writeBatch, type OutboxRow, type StateRow } from './sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './state-events.ts';
 import { decideTransition } from './states.ts';
 
@@ -41,6 +41,8 @@ export class StateWriter {
   private readonly lingerMs: number;
   private readonly maxBatch: number;
   private readonly commitListeners = new Set<() => void>();
+  /** The connection batches are written on, held while there is work. */
+  private client: PoolClient | undefined;
 
   constructor(
     private readonly pg: Pool,
@@ -107,7 +109,7 @@ export class StateWriter {
   private async flushBatch(batch: Op[]): Promise<void> {
     let settle: Array<() => void>;
     try {
-      settle = await inTransaction(this.pg, (client) => this.apply(client, batch));
+      settle = await this.commit(batch);
     } catch (err) {
       if (batch.length === 1) {
         batch[0].w.reject(err);
@@ -117,27 +119,67 @@ export class StateWriter {
       this.log.warn({ err, size: batch.length }, 'state batch failed; retrying its proposals one by one');
       for (const op of batch) await this.flushBatch([op]);
       return;
+    } finally {
+      // Kept while proposals keep coming (no pool wait per batch), handed back when the writer goes idle.
+      if (this.queue.length === 0) this.releaseClient();
     }
     for (const listener of this.commitListeners) listener();
     for (const s of settle) s();
   }
 
-  /** Applies a batch inside one transaction; returns the callbacks that settle its callers after commit. */
+  private releaseClient(err?: Error): void {
+    const client = this.client;
+    this.client = undefined;
+    client?.release(err);
+  }
+
+  /**
+   * One transaction in three round trips, each a pipeline (pg sends a queued statement as soon as the
+   * previous one answers, without waiting for this code to run again): BEGIN + the reads, the inserts of
+   * new runs, then every write + COMMIT. Round trips, not statements, are what a busy process pays for.
+   */
+  private async commit(batch: Op[]): Promise<Array<() => void>> {
+    const client = (this.client ??= await this.pg.connect());
+    try {
+      return await this.apply(client, batch);
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => this.releaseClient(e));
+      throw err;
+    }
+  }
+
+  /** Applies a batch inside one transaction (committed here); returns the callbacks that settle its callers. */
   private async apply(client: PoolClient, batch: Op[]): Promise<Array<() => void>> {
     const settle: Array<() => void> = [];
     const outbox: OutboxRow[] = [];
     const flowStates: StateRow[] = [];
     const taskStates: StateRow[] = [];
-
-    // 1. New runs. Their initial state is history and an event like any other.
     const flowCreates = batch.filter((o): o is Extract<Op, { kind: 'create-flow' }> => o.kind === 'create-flow');
-    if (flowCreates.length > 0) {
-      await fillDeploymentNames(client, flowCreates.map((o) => o.run));
-      const inserted = await insertFlowRuns(client, flowCreates.map((o) => o.run));
+    const taskCreates = batch.filter((o): o is Extract<Op, { kind: 'create-task' }> => o.kind === 'create-task');
+    const createdFlowIds = new Set(flowCreates.map((o) => o.run.id));
+    const createdTaskIds = new Set(taskCreates.map((o) => o.run.id));
+
+    // 1. BEGIN and the reads: the current rows of runs with transitions (locked), names for new runs' events.
+    //    Runs created in this batch are not read: the transaction's own insert is their row.
+    const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
+    const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
+    const [, flows, tasks] = await settled([
+      client.query('BEGIN'),
+      lockFlowRuns(client, flowIds),
+      lockTaskRuns(client, taskIds),
+      fillDeploymentNames(client, flowCreates.map((o) => o.run)),
+      fillParentFlows(client, taskCreates.map((o) => o.run)),
+    ] as const);
+
+    // 2. New runs. Their initial state is history and an event like any other.
+    if (flowCreates.length > 0 || taskCreates.length > 0) {
+      const [inserted] = await settled([insertFlowRuns(client, flowCreates.map((o) => o.run)), insertTaskRuns(client, taskCreates.map((o) => o.run))] as const);
+      // A run whose idempotency key exists was not inserted: its caller gets the stored run.
       const existing = await loadFlowRunsByKey(client, flowCreates.filter((o) => !inserted.has(o.run.id)).map((o) => o.run.idempotency_key as string));
       for (const op of flowCreates) {
         if (inserted.has(op.run.id)) {
           const stateId = uuidv7();
+          flows.set(op.run.id, op.run);
           flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
           outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
           settle.push(() => op.w.resolve({ run: op.run, created: true }));
@@ -147,24 +189,16 @@ export class StateWriter {
           else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
         }
       }
-    }
-    const taskCreates = batch.filter((o): o is Extract<Op, { kind: 'create-task' }> => o.kind === 'create-task');
-    if (taskCreates.length > 0) {
-      await fillParentFlows(client, taskCreates.map((o) => o.run));
-      await insertTaskRuns(client, taskCreates.map((o) => o.run));
       for (const op of taskCreates) {
         const stateId = uuidv7();
+        tasks.set(op.run.id, op.run);
         taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
         outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
         settle.push(() => op.w.resolve(op.run));
       }
     }
 
-    // 2. Transitions, validated against the locked current row, in proposal order.
-    const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' ? [o.id] : [])))];
-    const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' ? [o.id] : [])))];
-    const flows = await lockFlowRuns(client, flowIds);
-    const tasks = await lockTaskRuns(client, taskIds);
+    // 3. Transitions, validated against the current row, in proposal order.
     const changedFlows = new Set<string>();
     const changedTasks = new Set<string>();
     for (const op of batch) {
@@ -191,16 +225,32 @@ export class StateWriter {
       }
     }
 
-    // 3. Multi-row writes.
-    await insertStates(client, 'flow_run_states', flowStates);
-    await insertStates(client, 'task_run_states', taskStates);
-    await updateFlowRuns(client, [...changedFlows].map((id) => flows.get(id) as FlowRunRecord));
-    await updateTaskRuns(client, [...changedTasks].map((id) => tasks.get(id) as TaskRunRecord));
-    await insertOutbox(client, outbox);
-    // Delivered at commit, to relays in other processes.
-    if (outbox.length > 0) await client.query('SELECT pg_notify($1, $2)', [this.options.notifyChannel, '']);
+    // 4. Every write in one statement, and COMMIT behind it. If the write fails, COMMIT ends the aborted
+    //    transaction as a rollback, and the write's error is what is thrown.
+    await settled([
+      writeBatch(client, {
+        flowStates,
+        taskStates,
+        flowRuns: [...changedFlows].map((id) => flows.get(id) as FlowRunRecord),
+        taskRuns: [...changedTasks].map((id) => tasks.get(id) as TaskRunRecord),
+        outbox,
+        notifyChannel: this.options.notifyChannel,
+      }),
+      client.query('COMMIT'),
+    ] as const);
     return settle;
   }
+}
+
+/**
+ * Awaits every promise of a pipeline (so none is left rejected and unobserved) and throws the first
+ * failure: after one statement fails, the ones behind it fail only because the transaction is aborted.
+ */
+async function settled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 type Outcome<T> =
@@ -249,6 +299,7 @@ async function loadFlowRunsByKey(client: PoolClient, keys: string[]): Promise<Ma
 }
 
 async function fillDeploymentNames(client: PoolClient, runs: FlowRunRecord[]): Promise<void> {
+  // Callers that know the deployment (deployment runs) pass its name; this covers the others.
   const ids = [...new Set(runs.flatMap((r) => (r.deployment_id && !r.deployment_name ? [r.deployment_id] : [])))];
   if (ids.length === 0) return;
   const res = await client.query<{ id: string; name: string }>('SELECT id, name FROM deployments WHERE id = ANY($1::uuid[])', [ids]);

@@ -1,4 +1,5 @@
 import { uuidv7 } from 'uuidv7';
+import { coalesced } from '../../core/coalesce.ts';
 import { ValidationError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { FlowRun, LogLine, StateInput, TaskRun } from '../../schemas/flow-run.ts';
@@ -30,7 +31,7 @@ export class OrchestrationStore implements Orchestration {
   }
 
   /** Like createFlowRun, and says whether the run is new or already existed under its idempotency key. */
-  async createFlowRunDetailed(input: CreateFlowRunInput & { name?: string }): Promise<{ run: FlowRunRecord; created: boolean }> {
+  async createFlowRunDetailed(input: CreateFlowRunInput & { name?: string; deployment_name?: string }): Promise<{ run: FlowRunRecord; created: boolean }> {
     const now = new Date();
     const initial = decideTransition('flow', emptyTiming(), input.state ?? { type: 'PENDING' }, { now, force: true });
     if (!initial.accepted) throw new Error(initial.reason);
@@ -52,7 +53,7 @@ export class OrchestrationStore implements Orchestration {
       updated: now.toISOString(),
       result: null,
       idempotency_key: input.idempotency_key ?? null,
-      deployment_name: null,
+      deployment_name: input.deployment_name ?? null,
     };
     return this.writer.createFlowRun(record);
   }
@@ -62,11 +63,15 @@ export class OrchestrationStore implements Orchestration {
     return record ? publicFlowRun(record) : null;
   }
 
+  /** Workers read each run they are handed: concurrent reads share one query. */
   async getFlowRunRecord(id: string): Promise<FlowRunRecord | null> {
-    if (!isUuid(id)) return null;
-    const res = await this.rt.pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = $1`, [id]);
-    return res.rows[0] ? flowRunFromRow(res.rows[0]) : null;
+    return isUuid(id) ? this.readFlowRun(id) : null;
   }
+
+  private readonly readFlowRun = coalesced(async (ids: readonly string[]) => {
+    const res = await this.rt.pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[])`, [ids]);
+    return new Map(res.rows.map((r) => [r.id as string, flowRunFromRow(r)]));
+  });
 
   async setFlowRunState(id: string, state: StateInput, options?: SetStateOptions): Promise<SetStateResult<FlowRun>> {
     const r = await this.writer.setFlowRunState(id, state, options);

@@ -1,3 +1,4 @@
+import { coalesced } from '../../core/coalesce.ts';
 import type { Pool, PoolClient } from '../../core/db.ts';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -33,6 +34,21 @@ export async function listWorkPools(db: Db): Promise<WorkPool[]> {
 export async function getWorkPool(db: Db, name: string): Promise<WorkPool | null> {
   const res = await db.query('SELECT * FROM work_pools WHERE name = $1', [name]);
   return res.rows[0] ? fromRow(res.rows[0]) : null;
+}
+
+const readers = new WeakMap<Runtime, (name: string) => Promise<WorkPool | null>>();
+
+/** getWorkPool for hot paths (every run created checks its pool): concurrent reads share one query. */
+export function readWorkPool(rt: Runtime, name: string): Promise<WorkPool | null> {
+  let read = readers.get(rt);
+  if (!read) {
+    read = coalesced(async (names: readonly string[]) => {
+      const res = await rt.pg.query('SELECT * FROM work_pools WHERE name = ANY($1::text[])', [names]);
+      return new Map(res.rows.map((r) => [r.name as string, fromRow(r)]));
+    });
+    readers.set(rt, read);
+  }
+  return read(name);
 }
 
 export async function requireWorkPool(db: Db, name: string): Promise<WorkPool> {

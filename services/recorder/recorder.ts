@@ -20,7 +20,7 @@ export class Recorder implements Service {
   async start(): Promise<void> {
     const durable = await this.rt.bus.consumer(this.rt.names.consumers.recorder);
     // A 5 ms linger: at a steady trickle, one insert and one ack flush per few events instead of per event.
-    this.consumer = new BatchConsumer(durable, (batch) => this.record(batch), this.log, { maxBatch: 1000, prefetch: 4000, lingerMs: 5 });
+    this.consumer = new BatchConsumer(durable, (batch) => this.record(batch), this.log, { maxBatch: 1000, prefetch: 4000, minBatchIntervalMs: 5 });
     await this.consumer.start();
   }
 

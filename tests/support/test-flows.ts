@@ -175,3 +175,30 @@ export const emitting = flow({ name: 'emitting' }, async () => {
   await emitEvent({ event: 'test.emitted', resource: { 'reflex.resource.id': 'test.thing.flow' } });
   await emitInTask(1);
 });
+
+/** Gates by key: a `gated` run waits until the test opens its gate with openGate. */
+const gates = new Map<string, { opened: Promise<void>; open: () => void }>();
+
+function gate(key: string): { opened: Promise<void>; open: () => void } {
+  let g = gates.get(key);
+  if (!g) {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    g = { opened, open };
+    gates.set(key, g);
+  }
+  return g;
+}
+
+export function openGate(key: string): void {
+  gate(key).open();
+}
+
+/** Stays RUNNING until the test opens the gate `key` (or the run is cancelled). */
+export const gated = flow({ name: 'gated' }, async (params: { key: string }) => {
+  const { signal } = getRunContext();
+  signal.throwIfAborted();
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  await Promise.race([gate(params.key).opened, aborted]);
+  return { key: params.key };
+});

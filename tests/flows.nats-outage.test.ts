@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ReflexEvent } from '../schemas/event.ts';
+import type { FlowRun } from '../schemas/flow-run.ts';
+import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+import { openGate } from './support/test-flows.ts';
+
+/**
+ * A flow run finishes while NATS is down: its last state must be committed with its outbox row, kept
+ * while JetStream cannot take it, and published once (in order, after the earlier states) when NATS is
+ * back. The shared NATS on 4222 serves the other test files, so this one kills a server of its own.
+ */
+
+const natsServerBin = ['/usr/sbin/nats-server', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'nats-server'))].find(
+  (p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+);
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** True once a NATS server answers on the port (its INFO line is the first thing it sends). */
+function natsAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('data', (data) => done(data.toString().startsWith('INFO ')));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+/** A nats-server child process with JetStream storing in `storeDir`, restartable on the same port and store. */
+class NatsServer {
+  private proc: ChildProcess | undefined;
+  private output = '';
+
+  constructor(
+    private readonly bin: string,
+    readonly port: number,
+    private readonly storeDir: string,
+  ) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    const proc = spawn(this.bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-4000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    await waitFor(async () => {
+      // An early exit (port taken, bad store) would otherwise surface only as a timeout.
+      if (!this.running) throw new Error(`nats-server exited (${proc.exitCode ?? proc.signalCode}):\n${this.output}`);
+      return natsAnswers(this.port);
+    }, { timeoutMs: 10_000, intervalMs: 50, what: `nats-server on port ${this.port}` });
+  }
+
+  /** SIGKILL: no clean shutdown, as in a crash. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.running) return;
+    const exited = once(proc, 'exit');
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+const skip = natsServerBin ? false : 'nats-server not found (/usr/sbin/nats-server or on PATH): this test needs a NATS server of its own to kill';
+
+describe('the outbox survives a NATS outage during a flow run', { skip }, () => {
+  const gateKey = `outage-${process.pid}`;
+  let storeDir: string | undefined;
+  let nats: NatsServer | undefined;
+  let t: TestEngine | undefined;
+
+  before(async () => {
+    storeDir = await mkdtemp(join(tmpdir(), 'reflex-nats-outage-'));
+    nats = new NatsServer(natsServerBin as string, await freePort(), storeDir);
+    await nats.start();
+    t = await startTestEngine({
+      services: ['outbox', 'api', 'worker'],
+      config: { natsUrl: nats.url, flowsModule: 'tests/support/test-flows.ts', workerHeartbeatSeconds: 1 },
+    });
+  });
+
+  after(async () => {
+    // Otherwise the worker's stop waits out its grace period on a run still holding the gate.
+    openGate(gateKey);
+    try {
+      // Reset deletes the stream first and gives up when NATS is down, leaving the Redis keys and the schema.
+      if (t && nats && !nats.running) await nats.start().catch(() => {});
+      await t?.cleanup();
+    } finally {
+      await nats?.kill();
+      if (storeDir) await rm(storeDir, { recursive: true, force: true });
+    }
+  });
+
+  /** The run's state events in the stream, in stream order, with their JetStream message ids. */
+  async function streamEventsOf(runId: string): Promise<Array<{ seq: number; msgId: string | undefined; event: ReflexEvent }>> {
+    const engine = t as TestEngine;
+    const consumer = await engine.rt.bus.js.consumers.get(engine.rt.names.streams.events, {
+      filter_subjects: engine.rt.names.eventFilterSubject('reflex.flow-run.*'),
+    });
+    const out: Array<{ seq: number; msgId: string | undefined; event: ReflexEvent }> = [];
+    for (;;) {
+      const m = await consumer.next({ expires: 2000 });
+      if (!m) break;
+      const event = m.json<ReflexEvent>();
+      if (event.resource['reflex.resource.id'] === `reflex.flow-run.${runId}`) {
+        out.push({ seq: m.seq, msgId: m.headers?.get('Nats-Msg-Id'), event });
+      }
+      if (m.info.pending === 0) break;
+    }
+    await consumer.delete().catch(() => {});
+    return out;
+  }
+
+  it('keeps the Completed event of a run finished while NATS is down and publishes it once when NATS is back', async (ctx) => {
+    const engine = t as TestEngine;
+    const server = nats as NatsServer;
+    const { pg, bus } = engine.rt;
+
+    // Spying on the bus is the only way to tell "the relay tried and failed" from "the relay has not run yet".
+    const attempts: Array<{ event: string; ok: boolean }> = [];
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (event) => {
+      try {
+        const res = await publish(event);
+        attempts.push({ event: event.event, ok: true });
+        return res;
+      } catch (err) {
+        attempts.push({ event: event.event, ok: false });
+        throw err;
+      }
+    };
+    const statuses: Array<{ type: string; at: number }> = [];
+    void (async () => {
+      for await (const s of engine.rt.nats.status()) statuses.push({ type: s.type, at: Date.now() });
+    })();
+    const seen = (type: string) => statuses.find((s) => s.type === type);
+
+    const dep = await engine.api<{ id: string }>('POST', '/api/deployments', { name: 'gated-deployment', flow: 'gated', work_pool: 'default' });
+    assert.equal(dep.status, 201, JSON.stringify(dep.body));
+    const created = await engine.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, { parameters: { key: gateKey } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const runId = created.body.id;
+    const runState = async () => (await engine.api<FlowRun>('GET', `/api/flow-runs/${runId}`)).body.state.type;
+    const outboxOf = async (id: string) =>
+      (await pg.query<{ name: string }>(`SELECT event->>'event' AS name FROM outbox WHERE run_id = $1 ORDER BY seq`, [id])).rows.map((r) => r.name);
+
+    await waitFor(async () => (await runState()) === 'RUNNING', { timeoutMs: 15_000, what: 'the run to be RUNNING' });
+    await waitFor(async () => (await outboxOf(runId)).length === 0, { timeoutMs: 10_000, what: 'the outbox to publish the first states' });
+    assert.deepEqual(
+      (await streamEventsOf(runId)).map((e) => e.event.event),
+      ['reflex.flow-run.Scheduled', 'reflex.flow-run.Pending', 'reflex.flow-run.Running'],
+      'the states before the outage are in the stream',
+    );
+
+    const killedAt = Date.now();
+    await server.kill();
+    await waitFor(() => seen('disconnect'), { timeoutMs: 10_000, what: 'the NATS client to see the server gone' });
+
+    openGate(gateKey);
+    await waitFor(async () => (await runState()) === 'COMPLETED', { timeoutMs: 15_000, what: 'the run to complete while NATS is down' });
+    // The relay is woken by the commit; a failed publish of the Completed event proves it tried.
+    await waitFor(() => attempts.some((a) => a.event === 'reflex.flow-run.Completed' && !a.ok), {
+      timeoutMs: 20_000,
+      what: 'a failed publish of the Completed event',
+    });
+    assert.deepEqual(await outboxOf(runId), ['reflex.flow-run.Completed'], 'the Completed event waits in the outbox');
+
+    const restartedAt = Date.now();
+    await server.start();
+    const reconnected = await waitFor(() => seen('reconnect'), { timeoutMs: 30_000, what: 'the NATS client to reconnect' });
+    await waitFor(async () => (await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox')).rows[0].n === 0, {
+      timeoutMs: 30_000,
+      what: 'the outbox to be empty after NATS is back',
+    });
+    const drainedAt = Date.now();
+    ctx.diagnostic(
+      `NATS down ${restartedAt - killedAt} ms; after the restart the client reconnected in ${reconnected.at - restartedAt} ms ` +
+        `and the outbox was empty in ${drainedAt - restartedAt} ms; failed publishes: ${attempts.filter((a) => !a.ok).length}`,
+    );
+
+    const states = await pg.query<{ id: string; name: string }>('SELECT id, name FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [runId]);
+    assert.deepEqual(states.rows.map((s) => s.name), ['Scheduled', 'Pending', 'Running', 'Completed']);
+    const stored = await streamEventsOf(runId);
+    assert.deepEqual(
+      stored.map((e) => e.event.event),
+      states.rows.map((s) => `reflex.flow-run.${s.name}`),
+      'each state event once, in order',
+    );
+    assert.deepEqual(stored.map((e) => e.event.id), states.rows.map((s) => s.id), 'event ids are the state ids');
+    assert.deepEqual(stored.map((e) => e.msgId), states.rows.map((s) => s.id), 'JetStream message ids are the state ids');
+    assert.ok(stored.every((e, i) => i === 0 || e.seq > stored[i - 1].seq), 'stream sequence follows the states');
+    assert.equal(stored[3].event.resource['reflex.state-type'], 'COMPLETED');
+  });
+});
