@@ -21,20 +21,22 @@ export interface OutboxRelayOptions {
  * per-namespace advisory lock, so one relay publishes at a time — that keeps each run's events in
  * order — and the others take over the moment it stops. A crash between publish and delete republishes
  * rows with the same event id, which JetStream's duplicate window drops. While NATS is down the rows
- * simply stay and are published when it is back.
+ * simply stay; the relay stops trying while the connection is down (a publish sent then is dropped by the
+ * client on reconnect and would only time out) and publishes the moment it is back.
  */
 export class OutboxRelay implements Service {
   readonly name = 'outbox';
   private readonly log: Logger;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private wakeUp: ((evenBackoff: boolean) => void) | undefined;
   private pending = false;
   private listener: PoolClient | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly lockKey: number;
   private readonly batchSize: number;
   private readonly pollMs: number;
+  private natsDown = false;
   published = 0;
 
   constructor(
@@ -51,13 +53,24 @@ export class OutboxRelay implements Service {
     this.running = true;
     this.unsubscribe = orchestration(this.rt).writer.onCommit(() => this.wake());
     await this.listen();
+    void this.watchNats();
     this.loop = this.run();
+  }
+
+  private async watchNats(): Promise<void> {
+    for await (const s of this.rt.nats.status()) {
+      if (s.type === 'disconnect') this.natsDown = true;
+      else if (s.type === 'reconnect') {
+        this.natsDown = false;
+        this.wake(true);
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
-    this.wake();
+    this.wake(true);
     await this.loop;
     const l = this.listener;
     this.listener = undefined;
@@ -71,9 +84,10 @@ export class OutboxRelay implements Service {
     return 'publishing flow-run and task-run state events from the outbox';
   }
 
-  wake(): void {
+  /** Runs the loop now; `evenBackoff` also cuts a back-off short (NATS is back). */
+  wake(evenBackoff = false): void {
     this.pending = true;
-    this.wakeUp?.();
+    this.wakeUp?.(evenBackoff);
   }
 
   private async listen(): Promise<void> {
@@ -99,6 +113,10 @@ export class OutboxRelay implements Service {
     while (this.running) {
       this.pending = false;
       let count = 0;
+      if (this.natsDown) {
+        await this.sleep(this.pollMs, false);
+        continue;
+      }
       try {
         count = await this.relayOnce();
         backoff = 0;
@@ -121,9 +139,9 @@ export class OutboxRelay implements Service {
         resolve();
       };
       const timer = setTimeout(done, ms);
-      // stop() always interrupts; a new commit interrupts only the idle wait, not a back-off.
-      this.wakeUp = wakeable ? done : () => {
-        if (!this.running) done();
+      // stop() and a reconnect always interrupt; a new commit interrupts only the idle wait, not a back-off.
+      this.wakeUp = (evenBackoff) => {
+        if (wakeable || evenBackoff || !this.running) done();
       };
     });
   }
