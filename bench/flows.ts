@@ -22,6 +22,8 @@ import { percentile, type BenchResult, type BenchRow } from './report.ts';
  *  3. event -> triggered flow RUNNING latency at 200 events/s through a run-deployment automation,
  *  4. per-task overhead inside a running flow,
  *  5. an idle worker process's RSS.
+ * The engine (API, automations, outbox, scheduler) runs in this process and flow runs in one worker
+ * process (`reflex worker start`), which is how they are deployed.
  */
 
 const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 100);
@@ -37,7 +39,7 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'raw,runs,latency,tasks,rss').
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
   const config = loadConfig(process.env, { namespace, port: 0, logLevel: 'silent', automationsDir: '', flowsModule: 'bench/flows-module.ts', workerConcurrency: CONCURRENCY });
-  const engine = await startEngine(config, { services: ['automations', 'outbox', 'scheduler', 'worker', 'api'], log: createLogger({ level: 'silent' }) });
+  const engine = await startEngine(config, { services: ['automations', 'outbox', 'scheduler', 'api'], log: createLogger({ level: 'silent' }) });
   const rows: BenchRow[] = [];
   const notes: Record<string, unknown> = { namespace, worker_concurrency: CONCURRENCY, cores: (await import('node:os')).cpus().length };
   try {
@@ -47,6 +49,8 @@ export async function run(): Promise<BenchResult> {
       raw = await rawBullmq(engine);
       rows.push({ metric: 'raw BullMQ no-op jobs/s', value: Math.round(raw), unit: 'jobs/s' });
     }
+    // The engine runs without a worker; flow runs go to one worker process, as workers are deployed.
+    const worker = PARTS.has('runs') || PARTS.has('latency') ? await startWorkerProcess(namespace, 'bench', CONCURRENCY) : undefined;
     if (PARTS.has('runs')) {
       progress('flow runs');
       const flows = await flowThroughput(engine);
@@ -63,6 +67,7 @@ export async function run(): Promise<BenchResult> {
       rows.push({ metric: `event -> flow RUNNING p99 (${EVENTS_PER_S}/s)`, value: latency.p99, unit: 'ms', target: '< 50' });
       notes.latency = latency.note;
     }
+    await worker?.stop();
     if (PARTS.has('tasks')) {
       progress('task overhead');
       const tasks = await taskOverhead();
@@ -76,7 +81,7 @@ export async function run(): Promise<BenchResult> {
   } finally {
     const { bus, redis, pg } = engine.rt;
     for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
-    await resetNamespace({ bus, redis, pg }).catch(() => {});
+    if (!process.env.BENCH_KEEP) await resetNamespace({ bus, redis, pg }).catch(() => {});
     await engine.stop();
   }
   return { name: 'flows', rows, notes };
@@ -119,7 +124,6 @@ async function countState(engine: Engine, type: string, flowName: string): Promi
 async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number }> {
   const { rt } = engine;
   const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
-  const worker = await startWorkerProcess(rt.names.namespace, 'bench', CONCURRENCY);
   let events = 0;
   const sub = rt.nats.subscribe(rt.names.eventFilterSubject('reflex.flow-run.*'), { callback: () => void events++ });
   const started = performance.now();
@@ -138,14 +142,13 @@ async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; 
     await new Promise((r) => setTimeout(r, 20));
   }
   const finished = performance.now();
-  await worker.stop();
   sub.unsubscribe();
   return { runsPerSecond: FLOW_RUNS / ((finished - started) / 1000), createdPerSecond: FLOW_RUNS / ((createdAt - started) / 1000), events };
 }
 
 async function eventToStart(engine: Engine): Promise<{ p50: number; p99: number; note: string }> {
   const { rt } = engine;
-  await createDeployment(rt, { name: 'bench-triggered', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'default', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  await createDeployment(rt, { name: 'bench-triggered', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
   const api = engine.services.find((s) => s.name === 'api') as ApiService;
   const res = await fetch(`${api.url}/api/automations`, {
     method: 'POST',
@@ -170,22 +173,32 @@ async function eventToStart(engine: Engine): Promise<{ p50: number; p99: number;
     void rt.bus.publish(event);
   }
   const deadline = Date.now() + 30_000;
-  let rows: Array<{ event_id: string; running: Date }> = [];
+  let rows: Array<{ event_id: string; created: Date; pending: Date; running: Date }> = [];
   while (Date.now() < deadline) {
-    const r = await rt.pg.query<{ event_id: string; running: Date }>(
-      `SELECT f.parameters->>'event_id' AS event_id, min(s.timestamp) AS running
-       FROM flow_runs f JOIN flow_run_states s ON s.flow_run_id = f.id AND s.type = 'RUNNING'
-       WHERE f.parameters ? 'event_id' GROUP BY 1`,
+    const r = await rt.pg.query<{ event_id: string; created: Date; pending: Date; running: Date }>(
+      `SELECT f.parameters->>'event_id' AS event_id, f.created,
+         min(s.timestamp) FILTER (WHERE s.type = 'PENDING') AS pending, min(s.timestamp) FILTER (WHERE s.type = 'RUNNING') AS running
+       FROM flow_runs f JOIN flow_run_states s ON s.flow_run_id = f.id
+       WHERE f.parameters ? 'event_id' GROUP BY 1, 2 HAVING min(s.timestamp) FILTER (WHERE s.type = 'RUNNING') IS NOT NULL`,
     );
     rows = r.rows;
     if (rows.length >= total) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  const latencies = rows.flatMap((r) => (sent.has(r.event_id) ? [r.running.getTime() - (sent.get(r.event_id) as number)] : [])).sort((a, b) => a - b);
+  const measured = rows.filter((r) => sent.has(r.event_id));
+  const spans = (from: (r: (typeof rows)[number]) => number, to: (r: (typeof rows)[number]) => number) => measured.map((r) => to(r) - from(r)).sort((a, b) => a - b);
+  const sentAt = (r: (typeof rows)[number]) => sent.get(r.event_id) as number;
+  const latencies = spans(sentAt, (r) => r.running.getTime());
+  const created = spans(sentAt, (r) => r.created.getTime());
+  const toPending = spans((r) => r.created.getTime(), (r) => r.pending.getTime());
+  const toRunning = spans((r) => r.pending.getTime(), (r) => r.running.getTime());
+  const p = (xs: number[]) => `p50 ${percentile(xs, 50)} / p99 ${percentile(xs, 99)} ms`;
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    note: `${latencies.length}/${total} events started their flow (event occurred -> RUNNING state committed; ms clock resolution)`,
+    note:
+      `${latencies.length}/${total} events started their flow (event occurred -> RUNNING state committed; ms clock resolution). ` +
+      `Stages: event -> run created ${p(created)}; created -> PENDING (queue, worker) ${p(toPending)}; PENDING -> RUNNING ${p(toRunning)}`,
   };
 }
 
