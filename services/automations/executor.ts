@@ -6,7 +6,8 @@ import type { Runtime } from '../../core/runtime.ts';
 import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
 import { automationResource, causedRelated, type ActionJobData } from './dispatch.ts';
 import { actionJobId, deterministicUuid } from './firing.ts';
-import { recordActionOutcome } from './repository.ts';
+import { Batcher } from '../../core/batcher.ts';
+import { recordActionOutcomes, type OutcomeWrite } from './repository.ts';
 import type { TemplateContext } from './templates.ts';
 
 /**
@@ -20,12 +21,22 @@ export class ActionExecutor {
   private readonly webhookQueue: Queue;
   private readonly commandQueue: Queue;
   private readonly deps: ActionDeps;
+  /** Outcomes of actions finishing together share one statement. */
+  private readonly outcomes: Batcher<OutcomeWrite, void>;
 
   constructor(private readonly rt: Runtime, private readonly concurrency = 20) {
     const opts = { connection: rt.redis, prefix: rt.names.bullPrefix };
     this.webhookQueue = new Queue(rt.names.queues.webhookDeliveries, opts);
     this.commandQueue = new Queue(rt.names.queues.flowRunCommands, opts);
     this.deps = liveActionDeps(rt, { webhook: this.webhookQueue, command: this.commandQueue });
+    this.outcomes = new Batcher(
+      async (writes) => {
+        await recordActionOutcomes(rt.pg, writes);
+        return writes.map(() => undefined);
+      },
+      rt.log,
+      { minIntervalMs: 2 },
+    );
   }
 
   start(): void {
@@ -53,28 +64,29 @@ export class ActionExecutor {
       if (reason === null) throw err;
       outcome = { status: 'failed', reason, detail: {} };
     }
-    await recordActionOutcome(this.rt.pg, data.firing, data.action_types ?? [data.action.type], {
-      index: data.index,
-      type: data.action.type,
-      status: outcome.status,
-      ...(outcome.reason ? { reason: outcome.reason } : {}),
-      detail: outcome.detail,
-    });
     const related = causedRelated(data.automation.id, data.firing.triggering_event);
     if (outcome.target) related.unshift({ 'reflex.resource.id': outcome.target, 'reflex.resource.role': 'target' });
-    await this.rt.bus.publish(
-      systemEvent(`reflex.automation.action.${outcome.status}`, automationResource(data.automation), {
-        id: deterministicUuid(`${actionJobId(data.firing.id, data.index)}/outcome`),
-        related,
-        payload: {
-          firing_id: data.firing.id,
-          action_index: data.index,
-          action_type: data.action.type,
-          ...(outcome.reason ? { reason: outcome.reason } : {}),
-          ...outcome.detail,
-        },
+    // Both idempotent (outcome by action index, event by derived id), so they go out together.
+    await Promise.all([
+      this.outcomes.push({
+        firing: data.firing,
+        actionTypes: data.action_types ?? [data.action.type],
+        outcome: { index: data.index, type: data.action.type, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), detail: outcome.detail },
       }),
-    );
+      this.rt.bus.publish(
+        systemEvent(`reflex.automation.action.${outcome.status}`, automationResource(data.automation), {
+          id: deterministicUuid(`${actionJobId(data.firing.id, data.index)}/outcome`),
+          related,
+          payload: {
+            firing_id: data.firing.id,
+            action_index: data.index,
+            action_type: data.action.type,
+            ...(outcome.reason ? { reason: outcome.reason } : {}),
+            ...outcome.detail,
+          },
+        }),
+      ),
+    ]);
     if (outcome.status === 'failed') this.rt.log.warn({ automation_id: data.automation.id, firing_id: data.firing.id, reason: outcome.reason }, 'automation action failed');
   }
 }

@@ -117,34 +117,40 @@ export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: 
   return new Set(res.rows.map((r) => r.id));
 }
 
+export interface OutcomeWrite {
+  firing: Firing;
+  /** Types of all actions of the firing, for a firing row this write has to create. */
+  actionTypes: string[];
+  outcome: ActionOutcome;
+}
+
 /**
- * Records one action's outcome. The firing row may not exist yet (the action job can run before the
- * dispatcher's insert commits, as both start together), so this inserts it from the job's copy if needed.
+ * Records action outcomes, many in one statement. A firing row may not exist yet (an action job can run
+ * before the dispatcher's insert commits, as both start together), so it is inserted from the job's copy
+ * if needed; otherwise each outcome replaces its action's entry and the others are kept.
  */
-export async function recordActionOutcome(db: Db, firing: Firing, actionTypes: string[], outcome: ActionOutcome): Promise<void> {
-  const initial = actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' }));
+export async function recordActionOutcomes(db: Db, writes: OutcomeWrite[]): Promise<void> {
+  // One row per firing: a statement may not touch the same row twice.
+  const rows = new Map<string, Firing & { actions: ActionOutcome[] }>();
+  const updated = new Date().toISOString();
+  for (const { firing, actionTypes, outcome } of writes) {
+    let row = rows.get(firing.key);
+    if (!row) rows.set(firing.key, (row = { ...firing, actions: actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' })) }));
+    row.actions[outcome.index] = { ...outcome, updated };
+  }
   await db.query(
-    `INSERT INTO automation_firings (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
+    `INSERT INTO automation_firings AS f (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
         triggering_labels, triggering_event, count, window_start, window_end, actions)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, jsonb_set($13::jsonb, ARRAY[$14::text], $15::jsonb))
-     ON CONFLICT (firing_key) DO UPDATE SET actions = jsonb_set(automation_firings.actions, ARRAY[$14::text], $15::jsonb)`,
-    [
-      firing.id,
-      firing.key,
-      firing.automation_id,
-      firing.state,
-      firing.fired_at,
-      firing.trigger_path,
-      firing.bucket_key,
-      JSON.stringify(firing.triggering_labels),
-      JSON.stringify(firing.triggering_event),
-      firing.count,
-      firing.window_start,
-      firing.window_end,
-      JSON.stringify(initial),
-      String(outcome.index),
-      JSON.stringify({ ...outcome, updated: new Date().toISOString() }),
-    ],
+     SELECT r.id, r.key, r.automation_id, r.state, r.fired_at, r.trigger_path, r.bucket_key,
+        r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions
+     FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
+        trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
+        window_start timestamptz, window_end timestamptz, actions jsonb)
+     ON CONFLICT (firing_key) DO UPDATE SET actions = (
+       SELECT jsonb_agg(CASE WHEN n.elem->>'status' = 'pending' THEN coalesce(o.elem, n.elem) ELSE n.elem END ORDER BY n.i)
+       FROM jsonb_array_elements(EXCLUDED.actions) WITH ORDINALITY AS n(elem, i)
+       LEFT JOIN jsonb_array_elements(f.actions) WITH ORDINALITY AS o(elem, i) ON o.i = n.i)`,
+    [JSON.stringify([...rows.values()])],
   );
 }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { AddressGuard } from './address-guard.ts';
-import { Batcher } from './batcher.ts';
+import { Batcher } from '../../core/batcher.ts';
 import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from './enqueue.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
@@ -34,7 +34,7 @@ export class DeliveryProcessor {
     this.outcomes = new Batcher(async (events) => {
       await rt.bus.publishMany(events);
       return events.map(() => undefined);
-    }, log);
+    }, log, { minIntervalMs: 2 });
   }
 
   async process(job: Job, token: string | undefined): Promise<void> {

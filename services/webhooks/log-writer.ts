@@ -1,7 +1,7 @@
 import type { Pool } from '../../core/db.ts';
 import type { Logger } from '../../core/log.ts';
 import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
-import { Batcher } from './batcher.ts';
+import { Batcher } from '../../core/batcher.ts';
 import type { AttemptRecord, DeliveryStatus } from './store.ts';
 
 /** What the delivery log holds for a delivery when a job of it starts. */
@@ -19,6 +19,9 @@ export interface AttemptWrite {
   nextAttemptAt: Date | null;
 }
 
+/** A delivery waits at most this long for others to share its log write. */
+const BATCH_INTERVAL_MS = 2;
+
 /**
  * The delivery log's writes, grouped: every job in flight that needs a write joins the next batch, and a
  * batch is one statement (rows passed as one JSON parameter). With dozens of deliveries in flight this
@@ -32,11 +35,16 @@ export class DeliveryLog {
     private readonly pg: Pool,
     log: Logger,
   ) {
-    this.begins = new Batcher((jobs) => this.writeBegins(jobs), log);
-    this.attempts = new Batcher(async (writes) => {
-      await this.writeAttempts(writes);
-      return writes.map(() => undefined);
-    }, log);
+    const paced = { minIntervalMs: BATCH_INTERVAL_MS };
+    this.begins = new Batcher((jobs) => this.writeBegins(jobs), log, paced);
+    this.attempts = new Batcher(
+      async (writes) => {
+        await this.writeAttempts(writes);
+        return writes.map(() => undefined);
+      },
+      log,
+      paced,
+    );
   }
 
   /** Creates the delivery row on first sight (idempotent on the delivery id) and returns its state. */
