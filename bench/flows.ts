@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -12,6 +11,7 @@ import { bullConnection } from '../services/orchestration/enqueue.ts';
 import { createDeploymentRun } from '../services/orchestration/scheduled-runs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { benchNoop, manyTasks } from './flows-module.ts';
+import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult, type BenchRow } from './report.ts';
 
 /**
@@ -32,6 +32,7 @@ const FLOW_RUNS = Number(process.env.BENCH_FLOW_RUNS ?? 3000);
 const EVENTS_PER_S = 200;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const TASKS = 10_000;
+const IDLE_SETTLE_MS = 40_000;
 const progress = (msg: string) => process.stderr.write(`[bench flows] ${msg}\n`);
 /** BENCH_PARTS=runs,latency (say) measures only those parts, for profiling one of them. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'raw,runs,latency,tasks,rss').split(','));
@@ -42,6 +43,7 @@ export async function run(): Promise<BenchResult> {
   const engine = await startEngine(config, { services: ['automations', 'outbox', 'scheduler', 'api'], log: createLogger({ level: 'silent' }) });
   const rows: BenchRow[] = [];
   const notes: Record<string, unknown> = { namespace, worker_concurrency: CONCURRENCY, cores: (await import('node:os')).cpus().length };
+  let worker: ReflexProcess | undefined;
   try {
     let raw = NaN;
     if (PARTS.has('raw')) {
@@ -50,7 +52,7 @@ export async function run(): Promise<BenchResult> {
       rows.push({ metric: 'raw BullMQ no-op jobs/s', value: Math.round(raw), unit: 'jobs/s' });
     }
     // The engine runs without a worker; flow runs go to one worker process, as workers are deployed.
-    const worker = PARTS.has('runs') || PARTS.has('latency') ? await startWorkerProcess(namespace, 'bench', CONCURRENCY) : undefined;
+    if (PARTS.has('runs') || PARTS.has('latency')) worker = await startWorkerProcess(namespace, 'bench', CONCURRENCY);
     if (PARTS.has('runs')) {
       progress('flow runs');
       const flows = await flowThroughput(engine);
@@ -68,6 +70,7 @@ export async function run(): Promise<BenchResult> {
       notes.latency = latency.note;
     }
     await worker?.stop();
+    worker = undefined;
     if (PARTS.has('tasks')) {
       progress('task overhead');
       const tasks = await taskOverhead();
@@ -76,9 +79,13 @@ export async function run(): Promise<BenchResult> {
     }
     if (PARTS.has('rss')) {
       progress('idle worker RSS');
-      rows.push({ metric: 'idle worker RSS', value: await idleWorkerRss(namespace), unit: 'MB', target: '< 120' });
+      const rss = await idleWorkerRss(namespace);
+      rows.push({ metric: 'worker RSS 3 s after start', value: rss.started, unit: 'MB' });
+      rows.push({ metric: 'idle worker RSS (steady)', value: rss.steady, unit: 'MB', target: '< 120' });
+      notes.idle_worker = `steady after ${Math.round(rss.afterMs / 1000)} s idle (RSS stable within 1 MB for 10 s); worker run with tsx (TypeScript flows module)`;
     }
   } finally {
+    await worker?.stop();
     const { bus, redis, pg } = engine.rt;
     for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
     if (!process.env.BENCH_KEEP) await resetNamespace({ bus, redis, pg }).catch(() => {});
@@ -212,49 +219,34 @@ async function taskOverhead(): Promise<{ sequential: number; map: number }> {
   return { sequential: Math.round(await measure('sequential')), map: Math.round(await measure('map')) };
 }
 
-async function idleWorkerRss(namespace: string): Promise<number> {
+/**
+ * RSS of a worker process with nothing to do: just after start-up, and once steady (V8's memory reducer
+ * returns start-up garbage to the OS after some seconds of idleness, so this waits for RSS to stop
+ * falling, at most IDLE_SETTLE_MS).
+ */
+async function idleWorkerRss(namespace: string): Promise<{ started: number; steady: number; afterMs: number }> {
   const worker = await startWorkerProcess(namespace, 'idle', 1);
+  const rss = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024);
   try {
-    // Settled: connections made, first heartbeat and crash sweep done.
+    const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 3000));
-    const status = readFileSync(`/proc/${worker.pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return Math.round(kb / 1024);
+    const started = rss();
+    const samples: number[] = [started];
+    // Steady: no sample of the last 10 s is more than 1 MB above the current one.
+    while (Date.now() - t0 < IDLE_SETTLE_MS) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push(rss());
+      const last = samples.slice(-10);
+      if (Date.now() - t0 > 15_000 && samples.length >= 10 && Math.max(...last) - last[last.length - 1] <= 1) break;
+    }
+    return { started, steady: samples[samples.length - 1], afterMs: Date.now() - t0 };
   } finally {
     await worker.stop();
   }
 }
 
 /** `reflex worker start` in a process of its own, as workers are deployed; resolves once it takes runs. */
-async function startWorkerProcess(namespace: string, pool: string, concurrency: number): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'worker', 'start', '--pool', pool, '--flows', 'bench/flows-module.ts', '--concurrency', String(concurrency)], {
-    env: { ...process.env, REFLEX_NAMESPACE: namespace, REFLEX_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  let out = '';
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 30_000);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Reflex worker running')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${out}`)));
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { pid: child.pid as number, stop };
+function startWorkerProcess(namespace: string, pool: string, concurrency: number): Promise<ReflexProcess> {
+  const args = ['worker', 'start', '--pool', pool, '--flows', 'bench/flows-module.ts', '--concurrency', String(concurrency)];
+  return startReflexProcess(args, { REFLEX_NAMESPACE: namespace }, 'Reflex worker running');
 }

@@ -9,6 +9,7 @@ import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { startEngine } from '../services/engine.ts';
 import { DELIVERY_JOB_NAME, deliveryJobOptions, deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
+import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult } from './report.ts';
 
 /**
@@ -64,10 +65,22 @@ async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_wh_${randomBytes(4).toString('hex')}`;
   const config = loadConfig(process.env, { namespace, port: 0, automationsDir: '', logLevel: 'error', webhookAllowHosts: ['127.0.0.1'], webhookHostConcurrency: Number(process.env.REFLEX_WEBHOOK_HOST_CONCURRENCY ?? 100) });
-  const engine = await startEngine(config, { services: ['recorder', 'automations', 'webhooks', 'api'], log: createLogger({ level: 'error' }) });
+  const engine = await startEngine(config, { services: ['recorder', 'automations', 'api'], log: createLogger({ level: 'error' }) });
   const rt = engine.rt;
   const receiver = await startReceiver();
+  let webhooks: ReflexProcess | undefined;
   try {
+    // The webhook service in a process of its own, as it is deployed.
+    webhooks = await startReflexProcess(
+      ['start', 'webhooks'],
+      {
+        REFLEX_NAMESPACE: namespace,
+        REFLEX_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+        REFLEX_WEBHOOK_HOST_CONCURRENCY: String(config.webhookHostConcurrency),
+        REFLEX_WEBHOOK_WORKER_CONCURRENCY: String(config.webhookWorkerConcurrency),
+      },
+      'Reflex is running',
+    );
     // 1. Raw BullMQ no-op processing with the same concurrency.
     const rawName = 'bench-raw';
     const rawQueue = new Queue(rawName, { connection: rt.redis, prefix: rt.names.bullPrefix });
@@ -171,11 +184,12 @@ export async function run(): Promise<BenchResult> {
         latency_events: latencies.length,
         client_retries: resets,
         rate_per_s: RATE,
-        setup: 'engine in the bench process (recorder, automations, webhooks, api); receiver in a child process; unsigned JSON bodies',
+        setup: 'engine in the bench process (recorder, automations, api); the webhook service (`reflex start webhooks`) and the receiver each in a child process; unsigned JSON bodies',
         event_to_webhook_service: 'ingest of the triggering event to the webhook service creating the delivery row: the automations share of event_to_webhook',
       },
     };
   } finally {
+    await webhooks?.stop();
     receiver.child.send({ cmd: 'stop' });
     const { bus, redis, pg } = rt;
     for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 
 export type Pool = pg.Pool;
@@ -15,6 +14,8 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations', import.meta.url));
 export async function migrate(pool: Pool, schema: string): Promise<string[]> {
   const client = await pool.connect();
   try {
+    // Loaded here, not at start-up: only processes that migrate pay for the migration runner.
+    const { runner } = await import('node-pg-migrate');
     const applied = await runner({
       dbClient: client,
       dir: MIGRATIONS_DIR,

@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+
+export interface ReflexProcess {
+  pid: number;
+  /** SIGTERM, then waits for the exit (the service drains). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `reflex <args>` in a process of its own, as services and workers are deployed, and resolves once
+ * it prints `ready` (its start-up line). The benchmark's engine shares a core with nothing it would not
+ * share with in production.
+ */
+export async function startReflexProcess(args: string[], env: Record<string, string>, ready: string): Promise<ReflexProcess> {
+  // BENCH_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the child (not allowed in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'cli/main.ts', ...args], {
+    env: { ...process.env, REFLEX_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let out = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reflex ${args.join(' ')} did not start: ${out}`)), 30_000);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (out.includes(ready)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`reflex ${args.join(' ')} exited (${code}): ${out}`)));
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: child.pid as number, stop };
+}
