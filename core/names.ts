@@ -25,8 +25,6 @@ export interface Names {
     readonly automationActions: string;
     readonly automationTimers: string;
     readonly webhookDeliveries: string;
-    /** Commands on flow runs and deployments (run-deployment, cancel, change state, pause): schemas/jobs.ts. */
-    readonly flowRunCommands: string;
     readonly workPool: (pool: string) => string;
   };
   /** `<ns>.events.<event name>`: the dotted event name maps one-to-one onto subject tokens. */
@@ -66,7 +64,6 @@ export function names(namespace: string): Names {
       automationActions: 'automation-actions',
       automationTimers: 'automation-timers',
       webhookDeliveries: 'webhook-deliveries',
-      flowRunCommands: 'flow-run-commands',
       workPool: (pool: string) => `work-pool-${pool}`,
     },
     eventSubject: (eventName) => subjectPrefix + eventName,

@@ -23,7 +23,7 @@ export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input'
   'webhook-delivery': { schema: WebhookDeliverySchema, io: 'output', title: 'Outgoing webhook delivery (delivery log)' },
   'webhook-endpoint-input': { schema: WebhookEndpointInputSchema, io: 'input', title: 'Body of POST /api/webhooks' },
   'webhook-endpoint': { schema: WebhookEndpointSchema, io: 'output', title: 'Incoming webhook endpoint' },
-  'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Job on the flow-run-commands queue' },
+  'flow-run-command-job': { schema: FlowRunCommandJobSchema, io: 'input', title: 'Flow-run command rendered by an automation action' },
   deployment: { schema: DeploymentSchema, io: 'output', title: 'Deployment' },
   'deployment-input': { schema: DeploymentInputSchema, io: 'input', title: 'Deployment as created through the API' },
   'deployment-file': { schema: DeploymentFileSchema, io: 'input', title: 'Deployment file applied by `reflex deploy`' },

@@ -47,7 +47,11 @@ const DeploymentRefSchema = z
   .object({ deployment_id: z.string().optional(), deployment_name: z.string().optional() })
   .refine((d) => d.deployment_id || d.deployment_name, { message: 'deployment_id or deployment_name is required' });
 
-/** Queue `flow-run-commands`, consumed by the orchestration side (issue: flows and deployments). */
+/**
+ * A flow-run command: what an automation's run-deployment, cancel-flow-run, change-flow-run-state and
+ * pause/resume-deployment actions render, executed by the orchestration module (recorded in the action's
+ * outcome).
+ */
 export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('run-deployment'),

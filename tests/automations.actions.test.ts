@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
-// Actions: rendered with Liquid, forwarded as jobs (webhook deliveries, flow-run commands) or performed
-// here (emit-event, pause/resume-automation), with every outcome recorded on the firing.
+// Actions: rendered with Liquid, handed on as jobs (webhook deliveries), executed as flow-run commands or
+// performed here (emit-event, pause/resume-automation), with every outcome recorded on the firing.
 
 let t: TestEngine;
 before(async () => {
@@ -15,7 +15,7 @@ after(async () => {
   await t?.cleanup();
 });
 
-describe('forwarded actions', () => {
+describe('webhook and flow-run actions', () => {
   it('call-webhook enqueues a rendered WebhookDeliveryJob with the idempotency key as job id', async () => {
     const id = await createAutomation(t, {
       name: 'hook',
@@ -55,7 +55,9 @@ describe('forwarded actions', () => {
     }
   });
 
-  it('run-deployment renders parameters, keeping the type of a lone {{ expression }}', async () => {
+  it('run-deployment renders parameters (a lone {{ expression }} keeps its type) and starts a run of the deployment', async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'daily', flow: 'etl', work_pool: 'actions-test' });
+    assert.equal(d.status, 201, JSON.stringify(d.body));
     const id = await createAutomation(t, {
       name: 'run-etl',
       trigger: { type: 'event', expect: ['etl.requested'] },
@@ -63,34 +65,35 @@ describe('forwarded actions', () => {
     });
     await emit(t, [{ event: 'etl.requested', payload: { n: 5 } }]);
     const [f] = await waitOutcomes(t, id);
-    const q = queue(t, t.rt.names.queues.flowRunCommands);
-    try {
-      const job = await q.getJob(`${f.id}-0`);
-      assert.equal(job?.data.type, 'run-deployment');
-      assert.equal(job?.data.deployment_name, 'etl/daily');
-      assert.deepEqual(job?.data.parameters, { n: 5, label: 'n=5', fixed: true });
-      assert.equal(job?.data.triggered_by.automation_id, id);
-    } finally {
-      await q.close();
-    }
+    assert.equal(f.actions[0].status, 'executed', JSON.stringify(f.actions[0]));
+    const runId = (f.actions[0].detail as { result: { flow_run_id: string } }).result.flow_run_id;
+    const run = await t.api('GET', `/api/flow-runs/${runId}`);
+    assert.equal(run.status, 200);
+    assert.deepEqual(run.body.parameters, { n: 5, label: 'n=5', fixed: true });
+    assert.equal(run.body.deployment_id, d.body.id);
+    assert.equal(run.body.state.type, 'SCHEDULED');
+  });
+
+  it('a refused flow-run command is a recorded failure with the reason', async () => {
+    const id = await createAutomation(t, { name: 'run-missing', trigger: { type: 'event', expect: ['etl.missing'] }, actions: [{ type: 'run-deployment', deployment_name: 'etl/nope' }] });
+    await emit(t, [{ event: 'etl.missing' }]);
+    const [f] = await waitOutcomes(t, id);
+    assert.equal(f.actions[0].status, 'failed');
+    assert.match(f.actions[0].reason ?? '', /deployment "etl\/nope" does not exist/);
   });
 
   it('cancel-flow-run targets the flow run the event is about; without one it fails with a reason', async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'cancellable', flow: 'etl', work_pool: 'actions-test' });
+    const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, {});
+    assert.equal(run.status, 201, JSON.stringify(run.body));
     const id = await createAutomation(t, { name: 'cancel', trigger: { type: 'event', expect: ['run.stuck'] }, actions: [{ type: 'cancel-flow-run' }] });
-    const runId = randomUUID();
-    await emit(t, [{ event: 'run.stuck', resource: { 'reflex.resource.id': `reflex.flow-run.${runId}` } }, { event: 'run.stuck' }]);
+    await emit(t, [{ event: 'run.stuck', resource: { 'reflex.resource.id': `reflex.flow-run.${run.body.id}` } }, { event: 'run.stuck' }]);
     const fs = await waitOutcomes(t, id, 2);
     const ok = fs.find((f) => f.actions[0].status === 'executed');
     const failed = fs.find((f) => f.actions[0].status === 'failed');
-    assert.ok(ok && failed);
+    assert.ok(ok && failed, JSON.stringify(fs.map((f) => f.actions)));
     assert.match(failed.actions[0].reason ?? '', /no flow run could be inferred/);
-    const q = queue(t, t.rt.names.queues.flowRunCommands);
-    try {
-      const job = await q.getJob(`${ok.id}-0`);
-      assert.equal(job?.data.flow_run_id, runId);
-    } finally {
-      await q.close();
-    }
+    assert.equal((await t.api('GET', `/api/flow-runs/${run.body.id}`)).body.state.type, 'CANCELLED');
   });
 });
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
 import { flowRunJobId } from '../schemas/jobs.ts';
+import { ReflexError } from '../core/errors.ts';
 import { watchCancellation } from '../services/orchestration/cancellation.ts';
-import { bullConnection, workPoolQueue } from '../services/orchestration/enqueue.ts';
+import { executeCommand } from '../services/orchestration/commands.ts';
+import { workPoolQueue } from '../services/orchestration/enqueue.ts';
 import { orchestration } from '../services/orchestration/store.ts';
-import { executeCommand } from '../services/scheduler/commands.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('flow runs API and flow-run commands', () => {
@@ -106,30 +106,18 @@ describe('flow runs API and flow-run commands', () => {
     assert.equal(first.flow_run_id, second.flow_run_id);
     assert.equal((await orchestration(t.rt).getFlowRun(first.flow_run_id))?.parameters.n, 7);
 
-    const commands = new Queue(t.rt.names.queues.flowRunCommands, { connection: bullConnection(t.rt.redis), prefix: t.rt.names.bullPrefix });
-    try {
-      const cancelJob = await commands.add('cancel-flow-run', { type: 'cancel-flow-run', idempotency_key: 'c-1', flow_run_id: first.flow_run_id, triggered_by: {} }, { jobId: 'c-1' });
-      await waitFor(async () => (await orchestration(t.rt).getFlowRun(first.flow_run_id))?.state.type === 'CANCELLED', { what: 'run cancelled by command' });
-      await waitFor(async () => (await cancelJob.isCompleted()));
-
-      const runJob = await commands.add('run-deployment', { ...cmd, idempotency_key: 'r-2', deployment_name: 'reports' }, { jobId: 'r-2' });
-      const value = await waitFor(async () => (await commands.getJob(runJob.id!))?.returnvalue, { what: 'run-deployment result' });
-      assert.ok(value.flow_run_id);
-
-      const bad = await commands.add('x', { type: 'run-deployment', idempotency_key: 'b-1', deployment_name: 'nope', triggered_by: {} }, { jobId: 'b-1', attempts: 3 });
-      // Read the job again after it is seen failed, so failedReason is part of what was read.
-      const failedJob = async (id: string) => {
-        await waitFor(async () => (await commands.getJobState(id)) === 'failed', { what: `command ${id} failed` });
-        return (await commands.getJob(id))!;
-      };
-      const failed = await failedJob(bad.id!);
-      assert.match(failed.failedReason, /deployment "nope" does not exist/);
-      assert.equal(failed.attemptsMade, 1, 'a refused command is not retried');
-      const invalid = await commands.add('x', { type: 'teleport' }, { jobId: 'i-1' });
-      const inv = await failedJob(invalid.id!);
-      assert.match(inv.failedReason, /invalid command/);
-    } finally {
-      await commands.close();
-    }
+    const none = { automation_id: null, firing_id: null, event_id: null };
+    const cancelled = await executeCommand(t.rt, { type: 'cancel-flow-run', idempotency_key: 'c-1', flow_run_id: first.flow_run_id, triggered_by: none });
+    assert.deepEqual(cancelled, { flow_run_id: first.flow_run_id });
+    assert.equal((await orchestration(t.rt).getFlowRun(first.flow_run_id))?.state.type, 'CANCELLED');
+    // Refusals are ReflexErrors below 500: the action records them as failures and does not retry.
+    await assert.rejects(
+      executeCommand(t.rt, { type: 'run-deployment', idempotency_key: 'b-1', deployment_name: 'nope', parameters: {}, tags: [], triggered_by: none }),
+      (err: unknown) => err instanceof ReflexError && err.status === 404 && /deployment "nope" does not exist/.test(err.message),
+    );
+    await assert.rejects(
+      executeCommand(t.rt, { type: 'cancel-flow-run', idempotency_key: 'c-2', flow_run_id: first.flow_run_id, triggered_by: none }),
+      (err: unknown) => err instanceof ReflexError && err.status === 409,
+    );
   });
 });

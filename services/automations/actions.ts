@@ -1,19 +1,22 @@
-import type { Queue } from 'bullmq';
+import { ReflexError } from '../../core/errors.ts';
 import { normalizeEvents } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { Action } from '../../schemas/automation.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../schemas/jobs.ts';
+import { executeCommand } from '../orchestration/commands.ts';
+import { enqueueDelivery } from '../webhooks/enqueue.ts';
 import { announceAutomationChange } from './cache.ts';
 import { causedRelated, type ActionJobData } from './dispatch.ts';
 import { actionJobId, deterministicUuid } from './firing.ts';
 import { renderString, renderValue, type TemplateContext } from './templates.ts';
 
 /**
- * Performs one action of a firing. Actions whose target lives in another service are rendered here and
- * forwarded as jobs (schemas/jobs.ts) with the firing's idempotency key as job id; emit-event,
+ * Performs one action of a firing. A webhook is rendered here and handed to the webhook service as a job
+ * (schemas/jobs.ts) with the firing's idempotency key as job id; flow-run commands (schemas/jobs.ts,
+ * idempotent on the same key) are executed by the orchestration module; emit-event,
  * pause/resume-automation and do-nothing are done here. An expected failure (template error, nothing to
- * infer, target missing) is an outcome, not an exception.
+ * infer, target missing, command refused) is an outcome, not an exception.
  */
 
 export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: Record<string, unknown>; target?: string };
@@ -22,7 +25,13 @@ export class ActionFailure extends Error {}
 
 /** The side effects an action may have; the executor performs them, a dry run only records them. */
 export interface ActionDeps {
-  enqueue(target: 'webhook' | 'command', name: string, data: FlowRunCommandJob | WebhookDeliveryJob, jobId: string): Promise<string>;
+  /** Hands a delivery to the webhook service's queue (job id: its idempotency key); answers the queue's name. */
+  deliver(data: WebhookDeliveryJob): Promise<string>;
+  /**
+   * Executes a flow-run command; answers what it did. One that cannot succeed throws ActionFailure with
+   * the reason; an outage throws anything else (the action job is retried).
+   */
+  command(data: FlowRunCommandJob): Promise<Record<string, unknown>>;
   publish(event: ReflexEvent): Promise<void>;
   /** Sets an automation's enabled flag; false when it does not exist. */
   setEnabled(automationId: string, enabled: boolean): Promise<boolean>;
@@ -30,12 +39,21 @@ export interface ActionDeps {
 }
 
 /** The real side effects, used by the executor. */
-export function liveActionDeps(rt: Runtime, queues: { webhook: Queue; command: Queue }): ActionDeps {
+export function liveActionDeps(rt: Runtime): ActionDeps {
   return {
-    async enqueue(target, name, data, jobId) {
-      const queue = target === 'webhook' ? queues.webhook : queues.command;
-      await queue.add(name, data, { jobId });
-      return queue.name;
+    async deliver(data) {
+      await enqueueDelivery(rt, data);
+      return rt.names.queues.webhookDeliveries;
+    },
+    // Executed here rather than queued for another service: one queue hop less between an event and the
+    // flow run it starts, and the outcome names the run.
+    async command(data) {
+      try {
+        return await executeCommand(rt, data);
+      } catch (err) {
+        if (err instanceof ReflexError && err.status < 500) throw new ActionFailure(err.message);
+        throw err;
+      }
     },
     publish: async (event) => {
       await rt.bus.publish(event);
@@ -80,9 +98,14 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
   const { action, firing, automation } = job;
   const key = actionJobId(firing.id, job.index);
   const triggered_by = { automation_id: automation.id, firing_id: firing.id, event_id: firing.triggering_event?.id ?? null };
-  const forward = async (queue: 'webhook' | 'command', data: FlowRunCommandJob | WebhookDeliveryJob, target?: string): Promise<Outcome> => {
-    const name = await deps.enqueue(queue, action.type, data, key);
-    return { status: 'executed', detail: { forwarded_to: name, job_id: key, job: redact(data) }, target };
+  const deliver = async (data: WebhookDeliveryJob): Promise<Outcome> => {
+    const name = await deps.deliver(data);
+    return { status: 'executed', detail: { forwarded_to: name, job_id: key, job: redact(data) } };
+  };
+  const command = async (data: FlowRunCommandJob, target?: string): Promise<Outcome> => {
+    const result = await deps.command(data);
+    const run = typeof result.flow_run_id === 'string' ? `reflex.flow-run.${result.flow_run_id}` : undefined;
+    return { status: 'executed', detail: { command: data, result }, target: run ?? target };
   };
   const a: Action = action;
   switch (a.type) {
@@ -99,7 +122,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         tags: a.tags,
         triggered_by,
       });
-      const out = await forward('command', data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
+      const out = await command(data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
       return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
     }
     case 'pause-deployment':
@@ -107,7 +130,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       const deployment_id = a.deployment_id ?? (a.deployment_name ? undefined : inferId('deployment', job) ?? undefined);
       if (!deployment_id && !a.deployment_name) throw new ActionFailure('no deployment could be inferred from the triggering event');
       const data = FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, deployment_id, deployment_name: a.deployment_name, triggered_by });
-      return forward('command', data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
+      return command(data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
     }
     case 'cancel-flow-run':
     case 'change-flow-run-state': {
@@ -125,7 +148,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
               force: a.force,
               triggered_by,
             });
-      return forward('command', data, `reflex.flow-run.${flow_run_id}`);
+      return command(data, `reflex.flow-run.${flow_run_id}`);
     }
     case 'call-webhook': {
       const url = (await renderString(a.url, ctx)).trim();
@@ -148,7 +171,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         event_id: firing.triggering_event?.id ?? null,
       });
       if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      const out = await forward('webhook', parsed.data);
+      const out = await deliver(parsed.data);
       return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
     }
     case 'emit-event': {
@@ -180,10 +203,10 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
   }
 }
 
-/** A forwarded job as recorded in the outcome: never with the signing secret. */
-function redact(data: FlowRunCommandJob | WebhookDeliveryJob): Record<string, unknown> {
-  const { secret: _secret, ...rest } = data as WebhookDeliveryJob;
-  return 'secret' in data && data.secret ? { ...rest, signed: true } : rest;
+/** A delivery as recorded in the outcome: never with the signing secret. */
+function redact(data: WebhookDeliveryJob): Record<string, unknown> {
+  const { secret, ...rest } = data;
+  return secret ? { ...rest, signed: true } : rest;
 }
 
 function stringValues(o: Record<string, unknown>): Record<string, string> {

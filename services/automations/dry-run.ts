@@ -97,9 +97,13 @@ export async function dryRun(doc: AutomationDocument, events: ReflexEvent[], opt
       const job: ActionJobData = { firing: f, automation: { id: automation.id, name: automation.name, description: automation.description, tags: automation.tags }, action, index: i, action_types: [] };
       const captured: Record<string, unknown> = {};
       const deps: ActionDeps = {
-        enqueue: async (target, _name, data) => {
+        deliver: async (data) => {
           captured.job = data;
-          return target === 'webhook' ? 'webhook-deliveries' : 'flow-run-commands';
+          return 'webhook-deliveries';
+        },
+        command: async (data) => {
+          captured.command = data;
+          return { dry_run: true };
         },
         publish: async (event) => {
           captured.event = event;

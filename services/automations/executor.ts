@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { LiquidError } from 'liquidjs';
 import { ZodError } from 'zod';
 import { systemEvent } from '../../core/events.ts';
@@ -18,17 +18,12 @@ import type { TemplateContext } from './templates.ts';
  */
 export class ActionExecutor {
   private worker: Worker<ActionJobData> | undefined;
-  private readonly webhookQueue: Queue;
-  private readonly commandQueue: Queue;
   private readonly deps: ActionDeps;
   /** Outcomes of actions finishing together share one statement. */
   private readonly outcomes: Batcher<OutcomeWrite, void>;
 
   constructor(private readonly rt: Runtime, private readonly concurrency = 20) {
-    const opts = { connection: rt.redis, prefix: rt.names.bullPrefix };
-    this.webhookQueue = new Queue(rt.names.queues.webhookDeliveries, opts);
-    this.commandQueue = new Queue(rt.names.queues.flowRunCommands, opts);
-    this.deps = liveActionDeps(rt, { webhook: this.webhookQueue, command: this.commandQueue });
+    this.deps = liveActionDeps(rt);
     this.outcomes = new Batcher(
       async (writes) => {
         await recordActionOutcomes(rt.pg, writes);
@@ -50,7 +45,6 @@ export class ActionExecutor {
 
   async stop(): Promise<void> {
     await this.worker?.close();
-    await Promise.allSettled([this.webhookQueue.close(), this.commandQueue.close()]);
   }
 
   private async process(job: Job<ActionJobData>): Promise<void> {

@@ -5,7 +5,7 @@ import type { Runtime } from '../../core/runtime.ts';
 /**
  * How a running worker learns that its flow run was cancelled, within milliseconds: a Redis flag (so a
  * watcher that starts late still sees it) plus a pub/sub message on one namespace channel (so a watcher
- * learns at once). The API and the flow-run-commands consumer call `requestCancel` after moving the run
+ * learns at once). The API and the flow-run commands of automations call `requestCancel` after moving the run
  * to CANCELLING; the worker calls `watchCancellation` when it starts the run, aborts the flow through its
  * AbortSignal when told, then proposes CANCELLED.
  */

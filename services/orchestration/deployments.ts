@@ -77,14 +77,19 @@ export async function createDeployment(rt: Runtime, input: DeploymentInput): Pro
   return insertDeployment(rt.pg, input);
 }
 
-/** Finds a deployment by id or, when the reference is not a UUID or no id matches, by name. */
+/** Finds a deployment by id or, when the reference is not a UUID or no id matches, by name or `<flow>/<name>`. */
 export async function getDeployment(db: Db, ref: string, lock = false): Promise<Deployment | null> {
   const suffix = lock ? ' FOR UPDATE' : '';
   if (isUuid(ref)) {
     const byId = await db.query(`SELECT * FROM deployments WHERE id = $1${suffix}`, [ref]);
     if (byId.rows[0]) return fromRow(byId.rows[0]);
   }
-  const byName = await db.query(`SELECT * FROM deployments WHERE name = $1${suffix}`, [ref]);
+  // Names cannot hold '/', so `<flow>/<name>` (as Prefect writes a deployment) is unambiguous.
+  const slash = ref.indexOf('/');
+  const byName =
+    slash < 0
+      ? await db.query(`SELECT * FROM deployments WHERE name = $1${suffix}`, [ref])
+      : await db.query(`SELECT * FROM deployments WHERE flow_name = $1 AND name = $2${suffix}`, [ref.slice(0, slash), ref.slice(slash + 1)]);
   return byName.rows[0] ? fromRow(byName.rows[0]) : null;
 }
 

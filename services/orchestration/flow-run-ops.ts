@@ -7,7 +7,7 @@ import { publicFlowRun, type FlowRunRecord } from './rows.ts';
 import { orchestration } from './store.ts';
 
 /**
- * Operator actions on flow runs, shared by the API and the flow-run-commands consumer. Both go through
+ * Operator actions on flow runs, shared by the API and the flow-run commands of automations. Both go through
  * the state writer, so the transition rules apply and every change is an event.
  */
 

@@ -1,15 +1,13 @@
-import type { Worker } from 'bullmq';
 import type { Runtime, Service } from '../../core/runtime.ts';
 import { closeWorkPoolQueues } from '../orchestration/enqueue.ts';
 import { orchestration } from '../orchestration/store.ts';
-import { startCommandWorker } from './commands.ts';
 import { Scheduler } from './scheduler.ts';
 
 export interface SchedulerService extends Service {
   readonly scheduler: Scheduler;
 }
 
-/** Creates scheduled runs ahead of time, marks Late runs and executes flow-run commands. */
+/** Creates scheduled runs ahead of time and marks Late runs. */
 export function createSchedulerService(rt: Runtime): SchedulerService {
   const log = rt.log.child({ service: 'scheduler' });
   const c = rt.config;
@@ -19,21 +17,18 @@ export function createSchedulerService(rt: Runtime): SchedulerService {
     maxRuns: c.scheduleMaxRuns,
     lateAfterMs: c.lateAfterSeconds * 1000,
   });
-  let worker: Worker | undefined;
   return {
     name: 'scheduler',
     scheduler,
     async start() {
-      worker = startCommandWorker(rt, log);
       scheduler.start();
     },
     async stop() {
       await scheduler.stop();
-      await worker?.close();
       await orchestration(rt).drain();
       await closeWorkPoolQueues(rt);
     },
     describe: () =>
-      `scheduling runs ${c.scheduleHorizonSeconds}s ahead every ${c.schedulerLoopSeconds}s, Late after ${c.lateAfterSeconds}s; consuming ${rt.names.queues.flowRunCommands}`,
+      `scheduling runs ${c.scheduleHorizonSeconds}s ahead every ${c.schedulerLoopSeconds}s, Late after ${c.lateAfterSeconds}s`,
   };
 }
