@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createDeployment, requireDeployment, updateDeployment } from '../services/orchestration/deployments.ts';
+import { workPoolQueue } from '../services/orchestration/enqueue.ts';
 import { createDeploymentRun } from '../services/orchestration/scheduled-runs.ts';
 import { orchestration } from '../services/orchestration/store.ts';
 import type { SchedulerService } from '../services/scheduler/main.ts';
 import { upcomingStartTimes } from '../services/scheduler/schedule.ts';
 import { DeploymentInputSchema } from '../schemas/deployment.ts';
+import { flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, testNamespace, waitFor, type TestEngine } from './support/harness.ts';
 
 const HOUR = 3600_000;
@@ -99,5 +101,25 @@ describe('scheduler service', () => {
     // A Late run can still start.
     assert.equal((await orchestration(a.rt).setFlowRunState(run.id, { type: 'PENDING' })).accepted, true);
     sub.unsubscribe();
+  });
+
+  it('re-enqueues a retry whose worker died before enqueueing it (AwaitingRetry past its time becomes Late)', async () => {
+    const d = await createDeployment(a.rt, DeploymentInputSchema.parse({ name: 'orphaned-retry', flow: 'slow', work_pool: 'orphans' }));
+    const { run } = await createDeploymentRun(a.rt, await requireDeployment(a.rt.pg, d.id));
+    const store = orchestration(a.rt);
+    const queue = workPoolQueue(a.rt, 'orphans');
+    await queue.remove(flowRunJobId(run.id, 1));
+    await store.setFlowRunState(run.id, { type: 'PENDING' });
+    assert.equal((await store.setFlowRunState(run.id, { type: 'RUNNING' })).accepted, true);
+    // The attempt failed and the run was scheduled for a retry, but no job for attempt 2 was ever added.
+    const due = new Date(Date.now() - 60_000).toISOString();
+    assert.equal((await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: due })).accepted, true);
+    assert.equal(await queue.getJob(flowRunJobId(run.id, 2)), undefined);
+
+    await schedulerOf(a).markLate(new Date());
+    assert.equal((await store.getFlowRun(run.id))?.state.name, 'Late');
+    const job = await queue.getJob(flowRunJobId(run.id, 2));
+    assert.ok(job, 'the next attempt is enqueued again');
+    assert.deepEqual(job.data, { flow_run_id: run.id, flow_name: 'slow', attempt: 2 });
   });
 });
