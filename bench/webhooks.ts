@@ -9,6 +9,7 @@ import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { startEngine } from '../services/engine.ts';
 import { DELIVERY_JOB_NAME, deliveryJobOptions, deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
+import { cpuSnapshot, cpuSpent } from './cpu.ts';
 import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult } from './report.ts';
 
@@ -102,9 +103,12 @@ export async function run(): Promise<BenchResult> {
       return { name: DELIVERY_JOB_NAME, data: { ...data, series: 1, attempt: 1 }, opts: deliveryJobOptions(id) };
     });
     const deliveriesStart = performance.now();
+    const cpuBefore = cpuSnapshot();
     for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
     await waitUntil(async () => (await receiver.report()).count >= DELIVERIES, 300_000);
     const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
+    const cpu = cpuSpent(cpuBefore, cpuSnapshot(), { [`node ${webhooks.pid}`]: 'webhook service', [`node ${receiver.child.pid}`]: 'receiver', 'bench process': 'engine (bench process)' });
+    const cpuPerDelivery = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / DELIVERIES)]));
     await queue.close();
 
     // Let the recorder store the outcome events of that backlog, so the latency runs start on a calm engine.
@@ -181,6 +185,7 @@ export async function run(): Promise<BenchResult> {
         concurrency: config.webhookWorkerConcurrency,
         per_host_limit: `${config.webhookHostConcurrency} (one receiver; the default of 10 caps one host, see docs/webhooks.md)`,
         deliveries: DELIVERIES,
+        cpu_us_per_delivery: cpuPerDelivery,
         latency_events: latencies.length,
         client_retries: resets,
         rate_per_s: RATE,

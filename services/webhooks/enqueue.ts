@@ -15,9 +15,9 @@ export type DeliveryAttemptJob = z.output<typeof DeliveryAttemptJobSchema>;
 export const DELIVERY_JOB_NAME = 'deliver';
 
 /**
- * Options for producers that add delivery jobs themselves: the job id is the idempotency key. Thrown
- * errors (the delivery log unreachable) are retried by BullMQ; HTTP retries do not count here (they move
- * the job back to delayed themselves).
+ * Options for producers that add delivery jobs themselves: the job id is the idempotency key. BullMQ's
+ * own attempts only cover a job that fails outright (a worker crash); HTTP retries and outages of the
+ * delivery log move the job back to delayed themselves, without spending these.
  */
 export function deliveryJobOptions(jobId: string): JobsOptions {
   return {
