@@ -152,8 +152,18 @@ export async function run(): Promise<BenchResult> {
         return once();
       });
     };
-    // Warm up until the automation is loaded and the path is hot.
+    // Warm up until the automation is loaded and the path is hot, then let the automations and recorder
+    // consumers finish the outcome events of the phases before, so the run starts on a calm engine.
     await waitUntil(async () => { await post(Date.now()); return (await receiver.report()).latencies.length > 0; }, 10_000);
+    await waitUntil(async () => {
+      const pending = await Promise.all(
+        [rt.names.consumers.automations, rt.names.consumers.recorder].map(async (durable) => {
+          const info = await rt.bus.jsm.consumers.info(rt.names.streams.events, durable);
+          return info.num_pending + info.num_ack_pending;
+        }),
+      );
+      return pending.every((n) => n === 0);
+    }, 120_000);
     await new Promise((r) => setTimeout(r, 500));
     receiver.reset();
     const since = new Date();
@@ -198,7 +208,7 @@ export async function run(): Promise<BenchResult> {
     receiver.child.send({ cmd: 'stop' });
     const { bus, redis, pg } = rt;
     for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
-    await resetNamespace({ bus, redis, pg }).catch(() => {});
+    if (!process.env.BENCH_KEEP) await resetNamespace({ bus, redis, pg }).catch(() => {});
     await engine.stop();
   }
 }

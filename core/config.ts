@@ -30,6 +30,7 @@ export const EnvSchema = z.object({
   REFLEX_EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
   REFLEX_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   REFLEX_AUTOMATIONS_DIR: z.string().default('automations'),
+  REFLEX_ACTION_CONCURRENCY: z.coerce.number().int().positive().default(100),
   REFLEX_FLOWS: z.string().default('flows/index.ts'),
   REFLEX_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(10),
   REFLEX_WORKER_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
@@ -63,6 +64,8 @@ export interface Config {
   eventRetentionDays: number;
   connectTimeoutMs: number;
   automationsDir: string;
+  /** Automation actions executed at once per automations service process. */
+  actionConcurrency: number;
   flowsModule: string;
   workerConcurrency: number;
   /** Running flow runs refresh a heartbeat this often; one silent for 3 intervals is marked CRASHED. */
@@ -105,6 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     eventRetentionDays: e.REFLEX_EVENT_RETENTION_DAYS,
     connectTimeoutMs: e.REFLEX_CONNECT_TIMEOUT_MS,
     automationsDir: e.REFLEX_AUTOMATIONS_DIR,
+    actionConcurrency: e.REFLEX_ACTION_CONCURRENCY,
     flowsModule: e.REFLEX_FLOWS,
     workerConcurrency: e.REFLEX_WORKER_CONCURRENCY,
     workerHeartbeatSeconds: e.REFLEX_WORKER_HEARTBEAT_SECONDS,

@@ -22,7 +22,7 @@ export class ActionExecutor {
   /** Outcomes of actions finishing together share one statement. */
   private readonly outcomes: Batcher<OutcomeWrite, void>;
 
-  constructor(private readonly rt: Runtime, private readonly concurrency = 20) {
+  constructor(private readonly rt: Runtime, private readonly concurrency: number) {
     this.deps = liveActionDeps(rt);
     this.outcomes = new Batcher(
       async (writes) => {

@@ -49,7 +49,7 @@ export class AutomationsService implements Service {
     this.store = new RedisStateStore(rt.redis, rt.names);
     this.evaluator = new Evaluator(this.store);
     this.queue = new Queue(rt.names.queues.automationActions, { connection: rt.redis, prefix: rt.names.bullPrefix });
-    this.executor = new ActionExecutor(rt);
+    this.executor = new ActionExecutor(rt, rt.config.actionConcurrency);
     this.cache = new AutomationCache(rt, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
