@@ -11,6 +11,7 @@ import { bullConnection } from '../services/orchestration/enqueue.ts';
 import { createDeploymentRun } from '../services/orchestration/scheduled-runs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { benchNoop, manyTasks } from './flows-module.ts';
+import { cpuSnapshot, cpuSpent } from './cpu.ts';
 import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult, type BenchRow } from './report.ts';
 
@@ -55,12 +56,13 @@ export async function run(): Promise<BenchResult> {
     if (PARTS.has('runs') || PARTS.has('latency')) worker = await startWorkerProcess(namespace, 'bench', CONCURRENCY);
     if (PARTS.has('runs')) {
       progress('flow runs');
-      const flows = await flowThroughput(engine);
+      const flows = await flowThroughput(engine, (worker as ReflexProcess).pid);
       rows.push({ metric: 'Reflex no-op flow runs/s', value: Math.round(flows.runsPerSecond), unit: 'runs/s', target: '>= 1000' });
       if (!Number.isNaN(raw)) rows.push({ metric: 'ratio Reflex / raw BullMQ', value: flows.runsPerSecond / raw, unit: 'x' });
       rows.push({ metric: 'run creation (API path) runs/s', value: Math.round(flows.createdPerSecond), unit: 'runs/s' });
       notes.flow_runs = FLOW_RUNS;
       notes.state_events_published_during_run = flows.events;
+      notes.cpu_us_per_run = flows.cpuPerRun;
     }
     if (PARTS.has('latency')) {
       progress('event -> flow latency');
@@ -128,11 +130,12 @@ async function countState(engine: Engine, type: string, flowName: string): Promi
   return Number(r.rows[0].n);
 }
 
-async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number }> {
+async function flowThroughput(engine: Engine, workerPid: number): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number; cpuPerRun: Record<string, number> }> {
   const { rt } = engine;
   const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
   let events = 0;
   const sub = rt.nats.subscribe(rt.names.eventFilterSubject('reflex.flow-run.*'), { callback: () => void events++ });
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
   // As the API does it: each run created and enqueued by its own request, many in flight at once.
   const inFlight = 200;
@@ -149,8 +152,10 @@ async function flowThroughput(engine: Engine): Promise<{ runsPerSecond: number; 
     await new Promise((r) => setTimeout(r, 20));
   }
   const finished = performance.now();
+  const cpu = cpuSpent(cpuBefore, cpuSnapshot(), { [`node ${workerPid}`]: 'worker process', 'bench process': 'engine (bench process)' });
   sub.unsubscribe();
-  return { runsPerSecond: FLOW_RUNS / ((finished - started) / 1000), createdPerSecond: FLOW_RUNS / ((createdAt - started) / 1000), events };
+  const cpuPerRun = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / FLOW_RUNS)]));
+  return { runsPerSecond: FLOW_RUNS / ((finished - started) / 1000), createdPerSecond: FLOW_RUNS / ((createdAt - started) / 1000), events, cpuPerRun };
 }
 
 async function eventToStart(engine: Engine): Promise<{ p50: number; p99: number; note: string }> {
