@@ -73,7 +73,7 @@ async function drained(rt: Runtime, durable: string): Promise<void> {
 }
 
 /** The ceiling: a bare durable consumer acknowledging the backlog in the same batches. */
-async function rawRate(rt: Runtime, n: number): Promise<number> {
+async function rawRate(rt: Runtime): Promise<number> {
   const durable = `${rt.names.namespace}_raw`;
   const consumer = await rt.bus.consumer(durable);
   let seen = 0;
@@ -97,7 +97,7 @@ export async function run(): Promise<BenchResult> {
     const docs = automations();
     for (const d of docs) await insertAutomation(rt.pg, d);
     await publishBacklog(rt, BACKLOG);
-    const raw = await rawRate(rt, BACKLOG);
+    const raw = await rawRate(rt);
 
     // The automation service evaluates the same backlog from the start of the stream.
     const service = new AutomationsService(rt);

@@ -3,13 +3,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { FlowRun } from '../schemas/flow-run.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+import { freePort } from './support/net.ts';
 import { openGate } from './support/test-flows.ts';
 
 /**
@@ -28,17 +29,6 @@ const natsServerBin = ['/usr/sbin/nats-server', ...(process.env.PATH ?? '').spli
     }
   },
 );
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /** True once a NATS server answers on the port (its INFO line is the first thing it sends). */
 function natsAnswers(port: number): Promise<boolean> {

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import { deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+import { freePort } from './support/net.ts';
 
 /**
  * A delivery enqueued while the delivery log (Postgres) is down must wait for it, without failing and
@@ -52,17 +52,6 @@ function clusterOwner(): { uid: number; gid: number } | undefined | null {
   } catch {
     return null;
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** A throwaway PostgreSQL cluster, restartable on the same port and data directory. */

@@ -95,7 +95,7 @@ export interface ActionOutcome {
   updated?: string;
 }
 
-/** Records firings once each (the firing key is unique); returns the ids that were new. */
+/** Records firings once each (the id, derived from the firing key, is the primary key); returns the ids that were new. */
 export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: Firing) => string[]): Promise<Set<string>> {
   if (firings.length === 0) return new Set();
   const rows = firings.map((f) => ({
@@ -110,7 +110,7 @@ export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: 
      FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
         trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
         window_start timestamptz, window_end timestamptz, actions jsonb)
-     ON CONFLICT (firing_key) DO NOTHING
+     ON CONFLICT (id) DO NOTHING
      RETURNING id`,
     [JSON.stringify(rows)],
   );
@@ -146,7 +146,7 @@ export async function recordActionOutcomes(db: Db, writes: OutcomeWrite[]): Prom
      FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
         trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
         window_start timestamptz, window_end timestamptz, actions jsonb)
-     ON CONFLICT (firing_key) DO UPDATE SET actions = (
+     ON CONFLICT (id) DO UPDATE SET actions = (
        SELECT jsonb_agg(CASE WHEN n.elem->>'status' = 'pending' THEN coalesce(o.elem, n.elem) ELSE n.elem END ORDER BY n.i)
        FROM jsonb_array_elements(EXCLUDED.actions) WITH ORDINALITY AS n(elem, i)
        LEFT JOIN jsonb_array_elements(f.actions) WITH ORDINALITY AS o(elem, i) ON o.i = n.i)`,

@@ -25,7 +25,7 @@ export class DeliveryProcessor {
   private readonly outcomes: Batcher<ReflexEvent, void>;
 
   constructor(
-    private readonly rt: Runtime,
+    rt: Runtime,
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
