@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
+import { deterministicUuid, type Firing } from '../services/automations/firing.ts';
+import { insertFirings, recordActionOutcomes } from '../services/automations/repository.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 // Actions: rendered with Liquid, handed on as jobs (webhook deliveries), executed as flow-run commands or
@@ -156,5 +159,33 @@ describe('performed actions', () => {
     assert.equal(payload.action_type, 'do-nothing');
     const related = (f.triggering_event as unknown as { related: Record<string, string>[] }).related;
     assert.ok(related.some((r) => r['reflex.resource.role'] === 'triggering-event' && r['reflex.resource.id'] === `reflex.event.${eventId}`));
+  });
+});
+
+describe('outcome records', () => {
+  const firing = (n: number): Firing => {
+    const key = `outcome-test-${n}-${randomBytes(4).toString('hex')}`;
+    return { id: deterministicUuid(key), key, automation_id: deterministicUuid('outcome-test'), state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
+  };
+  const actionsOf = async (id: string) =>
+    (await t.rt.pg.query<{ actions: { index: number; status: string }[] }>('SELECT actions FROM automation_firings WHERE id = $1', [id])).rows[0]?.actions.map((a) => `${a.index}:${a.status}`);
+
+  it('outcomes written together keep every action of a firing, whether or not the firing row exists yet', async () => {
+    const types = ['call-webhook', 'do-nothing', 'emit-event'];
+    const [a, b] = [firing(1), firing(2)];
+    await insertFirings(t.rt.pg, [a], () => types);
+    await recordActionOutcomes(t.rt.pg, [{ firing: a, actionTypes: types, outcome: { index: 2, type: 'emit-event', status: 'failed', reason: 'x' } }]);
+    // One statement: two outcomes of the existing firing and two of a firing not recorded yet.
+    await recordActionOutcomes(t.rt.pg, [
+      { firing: a, actionTypes: types, outcome: { index: 0, type: 'call-webhook', status: 'executed' } },
+      { firing: b, actionTypes: types, outcome: { index: 1, type: 'do-nothing', status: 'executed' } },
+      { firing: a, actionTypes: types, outcome: { index: 1, type: 'do-nothing', status: 'executed' } },
+      { firing: b, actionTypes: types, outcome: { index: 0, type: 'call-webhook', status: 'failed', reason: 'y' } },
+    ]);
+    assert.deepEqual(await actionsOf(a.id), ['0:executed', '1:executed', '2:failed']);
+    assert.deepEqual(await actionsOf(b.id), ['0:failed', '1:executed', '2:pending']);
+    // The dispatcher's record arriving after the outcomes changes nothing.
+    assert.deepEqual([...(await insertFirings(t.rt.pg, [b], () => types))], []);
+    assert.deepEqual(await actionsOf(b.id), ['0:failed', '1:executed', '2:pending']);
   });
 });
