@@ -120,8 +120,25 @@ describe('orchestration store, state writer and outbox relay', () => {
     ];
     const results = await Promise.all(pipelined);
     assert.equal((results[3] as { accepted: boolean }).accepted, true);
-    assert.equal((await store.getTaskRun(taskId))?.state.type, 'COMPLETED');
+    const task = await store.getTaskRun(taskId);
+    assert.equal(task?.state.type, 'COMPLETED');
+    assert.equal(task?.result, 42);
+    const history = await t.rt.pg.query<{ type: string }>('SELECT type FROM task_run_states WHERE task_run_id = $1 ORDER BY id', [taskId]);
+    assert.deepEqual(history.rows.map((r) => r.type), ['PENDING', 'RUNNING', 'COMPLETED'], 'created and moved in one batch: every state kept');
     await assert.rejects(store.createTaskRun({ id: 'nope', flow_run_id: flowId, task_name: 't', dynamic_key: 't-1' }), /must be a UUID/);
+  });
+
+  it('stores any text exactly: quotes, backslashes, dollar-quote tags, unicode', async () => {
+    const store = orchestration(t.rt);
+    const tricky = `it's "quoted" \\ back\\slash $j$ $j0$ $$ \u00e9\u{1F600} \n end`;
+    const run = await store.createFlowRun({ flow_name: 'tricky', parameters: { s: tricky, [tricky]: [tricky] }, tags: [tricky], state: { type: 'RUNNING' } });
+    const done = await store.setFlowRunState(run.id, { type: 'COMPLETED', message: tricky }, { result: { s: tricky } });
+    assert.equal(done.accepted, true);
+    const stored = await store.getFlowRun(run.id);
+    assert.deepEqual(stored?.parameters, { s: tricky, [tricky]: [tricky] });
+    assert.deepEqual(stored?.tags, [tricky]);
+    assert.equal(stored?.state.message, tricky);
+    assert.deepEqual(stored?.result, { s: tricky });
   });
 
   it('stores logs in batches', async () => {

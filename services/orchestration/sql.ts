@@ -1,11 +1,12 @@
+import pg from 'pg';
 import type { PoolClient } from '../../core/db.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
-import type { FlowRunRecord, TaskRunRecord } from './rows.ts';
+import { isUuid, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 
 /**
- * Multi-row statements of the state writer: each takes a whole batch as one JSON parameter, so a batch of
- * hundreds of transitions costs a handful of round trips instead of hundreds of transactions.
+ * Multi-row statements of the state writer: each takes a whole batch as one JSON document, so a batch of
+ * hundreds of transitions costs a couple of round trips instead of hundreds of transactions.
  */
 
 const FLOW_RUN_TYPES = `id uuid, name text, flow_name text, deployment_id uuid, work_pool text, parent_task_run_id uuid,
@@ -63,21 +64,14 @@ export async function insertFlowRuns(client: PoolClient, runs: FlowRunRecord[]):
   return new Set(res.rows.map((r) => r.id));
 }
 
-export async function insertTaskRuns(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
-  if (runs.length === 0) return;
-  await client.query(
-    `INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
-     SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${TASK_RUN_TYPES})`,
-    [JSON.stringify(runs.map(taskRunRow))],
-  );
-}
-
 export interface OutboxRow {
   run_id: string;
   event: ReflexEvent;
 }
 
 export interface BatchWrites {
+  /** Task runs created by the batch, in the state the batch leaves them in. */
+  newTaskRuns: TaskRunRecord[];
   flowStates: StateRow[];
   taskStates: StateRow[];
   /** Runs whose state changed: their final state and timing of the batch. */
@@ -89,46 +83,59 @@ export interface BatchWrites {
   notifyChannel: string;
 }
 
+/**
+ * A JSON document as a SQL literal, for statements sent without parameters. Dollar quoting leaves the text
+ * as it is (nothing to escape), with a tag the text does not contain.
+ */
+function jsonLiteral(value: unknown): string {
+  const text = JSON.stringify(value);
+  let tag = 'j';
+  for (let n = 0; text.includes(`$${tag}$`); n++) tag = `j${n}`;
+  return `$${tag}$${text}$${tag}$::jsonb`;
+}
+
+/** Ids as a uuid[] literal; anything that is not a UUID cannot name a row and is left out. */
+export function uuidArray(ids: string[]): string {
+  return `'{${ids.filter(isUuid).join(',')}}'::uuid[]`;
+}
+
 const stateRows = (fk: string, rows: StateRow[]) =>
-  JSON.stringify(rows.map((r) => ({ id: r.id, [fk]: r.run_id, type: r.state.type, name: r.state.name, timestamp: r.state.timestamp, message: r.state.message, scheduled_time: r.state.scheduled_time ?? null })));
+  rows.map((r) => ({ id: r.id, [fk]: r.run_id, type: r.state.type, name: r.state.name, timestamp: r.state.timestamp, message: r.state.message, scheduled_time: r.state.scheduled_time ?? null }));
 
 /**
- * Every write of a batch's transitions in one statement (data-modifying CTEs), so a batch costs one round
- * trip whatever it holds: state history rows, the runs' new current state, the outbox rows and the
- * notification to relays in other processes.
+ * Every write of a batch as one statement (data-modifying CTEs): new task runs, state history rows, the
+ * runs' new current state, the outbox rows and the notification to relays in other processes. Task runs
+ * inserted here are not also updated (sibling CTEs do not see each other's rows), hence `newTaskRuns`
+ * carries their final state. Foreign keys are checked at the end of the statement, after every insert.
  */
-export function writeBatch(client: PoolClient, w: BatchWrites): Promise<unknown> {
-  return client.query(
-    `WITH flow_states AS (
+export function writeBatchSql(w: BatchWrites): string {
+  return `WITH new_tasks AS (
+       INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
+       SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(w.newTaskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES})
+     ), flow_states AS (
        INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time)
-       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($1::jsonb) AS x(${STATE_TYPES('flow_run_id')})
+       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time
+       FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', w.flowStates))}) AS x(${STATE_TYPES('flow_run_id')})
      ), task_states AS (
        INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time)
-       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time FROM jsonb_to_recordset($2::jsonb) AS x(${STATE_TYPES('task_run_id')})
+       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time
+       FROM jsonb_to_recordset(${jsonLiteral(stateRows('task_run_id', w.taskStates))}) AS x(${STATE_TYPES('task_run_id')})
      ), flows AS (
        UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
          updated = x.updated, result = x.result
-       FROM jsonb_to_recordset($3::jsonb) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id
+       FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(flowRunRow))}) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id
      ), tasks AS (
        UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
-       FROM jsonb_to_recordset($4::jsonb) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id
+       FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id
      ), events AS (
        INSERT INTO outbox (id, run_id, event)
-       SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event' FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(x, ord)
+       SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
+       FROM jsonb_array_elements(${jsonLiteral(w.outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
        ORDER BY ord
      )
-     SELECT pg_notify($6, '') WHERE jsonb_array_length($5::jsonb) > 0`,
-    [
-      stateRows('flow_run_id', w.flowStates),
-      stateRows('task_run_id', w.taskStates),
-      JSON.stringify(w.flowRuns.map(flowRunRow)),
-      JSON.stringify(w.taskRuns.map(taskRunRow)),
-      JSON.stringify(w.outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event }))),
-      w.notifyChannel,
-    ],
-  );
+     SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`;
 }

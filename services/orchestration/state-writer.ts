@@ -1,11 +1,12 @@
 import { uuidv7 } from 'uuidv7';
+import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../core/db.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { insertFlowRuns, insertTaskRuns, writeBatch, type OutboxRow, type StateRow } from './sql.ts';
+import { insertFlowRuns, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './state-events.ts';
 import { decideTransition } from './states.ts';
 
@@ -134,9 +135,10 @@ export class StateWriter {
   }
 
   /**
-   * One transaction in three round trips, each a pipeline (pg sends a queued statement as soon as the
-   * previous one answers, without waiting for this code to run again): BEGIN + the reads, the inserts of
-   * new runs, then every write + COMMIT. Round trips, not statements, are what a busy process pays for.
+   * One transaction in two round trips (three when the batch creates flow runs): BEGIN with every read in
+   * one multi-statement query, then every write with COMMIT in another. Round trips, not statements, are
+   * what a busy process pays for; the ids and JSON documents in these statements are inlined as escaped
+   * literals, because a multi-statement query cannot take parameters.
    */
   private async commit(batch: Op[]): Promise<Array<() => void>> {
     const client = (this.client ??= await this.pg.connect());
@@ -159,22 +161,46 @@ export class StateWriter {
     const createdFlowIds = new Set(flowCreates.map((o) => o.run.id));
     const createdTaskIds = new Set(taskCreates.map((o) => o.run.id));
 
-    // 1. BEGIN and the reads: the current rows of runs with transitions (locked), names for new runs' events.
-    //    Runs created in this batch are not read: the transaction's own insert is their row.
+    // 1. BEGIN and the reads: the current rows of runs with transitions (locked in id order, so two
+    //    writers cannot deadlock) and names for new runs' events. Runs created in this batch are not read:
+    //    their row is the one this transaction writes.
     const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
     const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
-    const [, flows, tasks] = await settled([
-      client.query('BEGIN'),
-      lockFlowRuns(client, flowIds),
-      lockTaskRuns(client, taskIds),
-      fillDeploymentNames(client, flowCreates.map((o) => o.run)),
-      fillParentFlows(client, taskCreates.map((o) => o.run)),
-    ] as const);
+    const deploymentIds = [...new Set(flowCreates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
+    const parentIds = [...new Set(taskCreates.flatMap((o) => (o.run.flow_run_id && !o.run.flow ? [o.run.flow_run_id] : [])))];
+    const reads = [
+      flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
+      taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
+      deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
+      parentIds.length
+        ? `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(parentIds)})`
+        : null,
+    ];
+    const results = await multiQuery(client, ['BEGIN', ...reads]);
+    let next = 1; // results[0] is BEGIN's
+    const [flowRows, taskRows, deploymentRows, parentRows] = reads.map((sql) => (sql ? results[next++] : []));
+    const flows = new Map(flowRows.map((r) => [r.id as string, flowRunFromRow(r)]));
+    const tasks = new Map(taskRows.map((r) => [r.id as string, taskRunFromRow(r)]));
+    const deploymentNames = new Map(deploymentRows.map((r) => [r.id as string, r.name as string]));
+    for (const { run } of flowCreates) if (run.deployment_id) run.deployment_name ??= deploymentNames.get(run.deployment_id) ?? null;
+    const parents = new Map(parentRows.map((r) => [r.id as string, r]));
+    for (const { run } of taskCreates) {
+      const f = run.flow_run_id ? parents.get(run.flow_run_id) : undefined;
+      if (f) {
+        run.flow = {
+          name: f.name as string,
+          flow_name: f.flow_name as string,
+          deployment_id: (f.deployment_id as string | null) ?? null,
+          deployment_name: (f.deployment_name as string | null) ?? null,
+          work_pool: (f.work_pool as string | null) ?? null,
+        };
+      }
+    }
 
-    // 2. New runs. Their initial state is history and an event like any other.
-    if (flowCreates.length > 0 || taskCreates.length > 0) {
-      const [inserted] = await settled([insertFlowRuns(client, flowCreates.map((o) => o.run)), insertTaskRuns(client, taskCreates.map((o) => o.run))] as const);
-      // A run whose idempotency key exists was not inserted: its caller gets the stored run.
+    // 2. New flow runs; one whose idempotency key exists is not inserted and its caller gets the stored
+    //    run. A new run's initial state is history and an event like any other.
+    if (flowCreates.length > 0) {
+      const inserted = await insertFlowRuns(client, flowCreates.map((o) => o.run));
       const existing = await loadFlowRunsByKey(client, flowCreates.filter((o) => !inserted.has(o.run.id)).map((o) => o.run.idempotency_key as string));
       for (const op of flowCreates) {
         if (inserted.has(op.run.id)) {
@@ -189,13 +215,14 @@ export class StateWriter {
           else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
         }
       }
-      for (const op of taskCreates) {
-        const stateId = uuidv7();
-        tasks.set(op.run.id, op.run);
-        taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
-        outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
-        settle.push(() => op.w.resolve(op.run));
-      }
+    }
+    // New task runs are inserted by the write below, in the state this batch leaves them in.
+    for (const op of taskCreates) {
+      const stateId = uuidv7();
+      tasks.set(op.run.id, op.run);
+      taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
+      outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
+      settle.push(() => op.w.resolve(op.run));
     }
 
     // 3. Transitions, validated against the current row, in proposal order.
@@ -225,32 +252,27 @@ export class StateWriter {
       }
     }
 
-    // 4. Every write in one statement, and COMMIT behind it. If the write fails, COMMIT ends the aborted
-    //    transaction as a rollback, and the write's error is what is thrown.
-    await settled([
-      writeBatch(client, {
-        flowStates,
-        taskStates,
-        flowRuns: [...changedFlows].map((id) => flows.get(id) as FlowRunRecord),
-        taskRuns: [...changedTasks].map((id) => tasks.get(id) as TaskRunRecord),
-        outbox,
-        notifyChannel: this.options.notifyChannel,
-      }),
-      client.query('COMMIT'),
-    ] as const);
+    // 4. Every write in one statement and COMMIT in the same query; if the write fails, Postgres skips the
+    //    COMMIT and commit() rolls back.
+    const write = writeBatchSql({
+      newTaskRuns: taskCreates.map((o) => tasks.get(o.run.id) as TaskRunRecord),
+      flowStates,
+      taskStates,
+      flowRuns: [...changedFlows].map((id) => flows.get(id) as FlowRunRecord),
+      taskRuns: [...changedTasks].filter((id) => !createdTaskIds.has(id)).map((id) => tasks.get(id) as TaskRunRecord),
+      outbox,
+      notifyChannel: this.options.notifyChannel,
+    });
+    await multiQuery(client, [write, 'COMMIT']);
     return settle;
   }
 }
 
-/**
- * Awaits every promise of a pipeline (so none is left rejected and unobserved) and throws the first
- * failure: after one statement fails, the ones behind it fail only because the transaction is aborted.
- */
-async function settled<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+/** Runs statements as one simple query (one round trip); answers each statement's rows. */
+async function multiQuery(client: PoolClient, statements: Array<string | null>): Promise<Array<Record<string, unknown>[]>> {
+  const sql = statements.filter((s): s is string => s !== null);
+  const res = (await client.query(sql.join(';\n'))) as unknown as QueryResult | QueryResult[];
+  return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
 }
 
 type Outcome<T> =
@@ -279,18 +301,7 @@ function transition<T extends FlowRunRecord | TaskRunRecord>(
   return { accepted: true, stateId: uuidv7(), previous: run.state, result: { accepted: true, state: decision.state, run: next } };
 }
 
-async function lockFlowRuns(client: PoolClient, ids: string[]): Promise<Map<string, FlowRunRecord>> {
-  if (ids.length === 0) return new Map();
-  // Locking in id order keeps two writers (two processes) from deadlocking on the same runs.
-  const res = await client.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[]) ORDER BY f.id FOR UPDATE OF f`, [ids]);
-  return new Map(res.rows.map((r) => [r.id as string, flowRunFromRow(r)]));
-}
 
-async function lockTaskRuns(client: PoolClient, ids: string[]): Promise<Map<string, TaskRunRecord>> {
-  if (ids.length === 0) return new Map();
-  const res = await client.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE OF t`, [ids]);
-  return new Map(res.rows.map((r) => [r.id as string, taskRunFromRow(r)]));
-}
 
 async function loadFlowRunsByKey(client: PoolClient, keys: string[]): Promise<Map<string, FlowRunRecord>> {
   if (keys.length === 0) return new Map();
@@ -298,25 +309,4 @@ async function loadFlowRunsByKey(client: PoolClient, keys: string[]): Promise<Ma
   return new Map(res.rows.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
 }
 
-async function fillDeploymentNames(client: PoolClient, runs: FlowRunRecord[]): Promise<void> {
-  // Callers that know the deployment (deployment runs) pass its name; this covers the others.
-  const ids = [...new Set(runs.flatMap((r) => (r.deployment_id && !r.deployment_name ? [r.deployment_id] : [])))];
-  if (ids.length === 0) return;
-  const res = await client.query<{ id: string; name: string }>('SELECT id, name FROM deployments WHERE id = ANY($1::uuid[])', [ids]);
-  const byId = new Map(res.rows.map((r) => [r.id, r.name]));
-  for (const r of runs) if (r.deployment_id) r.deployment_name ??= byId.get(r.deployment_id) ?? null;
-}
 
-async function fillParentFlows(client: PoolClient, runs: TaskRunRecord[]): Promise<void> {
-  const ids = [...new Set(runs.flatMap((r) => (r.flow_run_id && !r.flow ? [r.flow_run_id] : [])))];
-  if (ids.length === 0) return;
-  const res = await client.query(
-    `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[])`,
-    [ids],
-  );
-  const byId = new Map(res.rows.map((r) => [r.id as string, r]));
-  for (const run of runs) {
-    const f = run.flow_run_id ? byId.get(run.flow_run_id) : undefined;
-    if (f) run.flow = { name: f.name, flow_name: f.flow_name, deployment_id: f.deployment_id, deployment_name: f.deployment_name, work_pool: f.work_pool };
-  }
-}
