@@ -128,6 +128,16 @@ describe('orchestration store, state writer and outbox relay', () => {
     await assert.rejects(store.createTaskRun({ id: 'nope', flow_run_id: flowId, task_name: 't', dynamic_key: 't-1' }), /must be a UUID/);
   });
 
+  it('creates one run for concurrent creations with the same idempotency key (one batch)', async () => {
+    const store = orchestration(t.rt);
+    const key = `same-key-${Date.now()}`;
+    const results = await Promise.all([1, 2, 3].map(() => store.createFlowRunDetailed({ flow_name: 'dup', idempotency_key: key, state: { type: 'SCHEDULED' } })));
+    assert.equal(results.filter((r) => r.created).length, 1);
+    assert.equal(new Set(results.map((r) => r.run.id)).size, 1, 'every caller gets the stored run');
+    const rows = await t.rt.pg.query('SELECT count(*)::int AS n FROM flow_runs WHERE idempotency_key = $1', [key]);
+    assert.equal(rows.rows[0].n, 1);
+  });
+
   it('stores any text exactly: quotes, backslashes, dollar-quote tags, unicode', async () => {
     const store = orchestration(t.rt);
     const tricky = `it's "quoted" \\ back\\slash $j$ $j0$ $$ \u00e9\u{1F600} \n end`;

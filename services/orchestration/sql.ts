@@ -1,8 +1,7 @@
 import pg from 'pg';
-import type { PoolClient } from '../../core/db.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
-import { isUuid, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, isUuid, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 
 /**
  * Multi-row statements of the state writer: each takes a whole batch as one JSON document, so a batch of
@@ -51,17 +50,17 @@ function taskRunRow(r: TaskRunRecord) {
   return { ...rest, ...stateColumns(state), updated: new Date().toISOString(), result: r.result ?? null };
 }
 
-/** Inserts new flow runs; a run whose idempotency key exists is skipped. Returns the ids inserted. */
-export async function insertFlowRuns(client: PoolClient, runs: FlowRunRecord[]): Promise<Set<string>> {
-  if (runs.length === 0) return new Set();
-  const res = await client.query<{ id: string }>(
-    `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
-     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset($1::jsonb) AS x(${FLOW_RUN_TYPES})
+/** Inserts new flow runs; a run whose idempotency key exists is skipped. Answers the ids inserted. */
+export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
+  return `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
+     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(runs.map(flowRunRow))}) AS x(${FLOW_RUN_TYPES})
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-     RETURNING id`,
-    [JSON.stringify(runs.map(flowRunRow))],
-  );
-  return new Set(res.rows.map((r) => r.id));
+     RETURNING id`;
+}
+
+/** The runs holding these idempotency keys. */
+export function flowRunsByKeySql(keys: string[]): string {
+  return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key IN (SELECT jsonb_array_elements_text(${jsonLiteral(keys)}))`;
 }
 
 export interface OutboxRow {

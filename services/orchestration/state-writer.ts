@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { insertFlowRuns, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './sql.ts';
+import { flowRunsByKeySql, insertFlowRunsSql, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './state-events.ts';
 import { decideTransition } from './states.ts';
 
@@ -135,8 +135,8 @@ export class StateWriter {
   }
 
   /**
-   * One transaction in two round trips (three when the batch creates flow runs): BEGIN with every read in
-   * one multi-statement query, then every write with COMMIT in another. Round trips, not statements, are
+   * One transaction in two round trips: BEGIN with the inserts of new flow runs and every read in one
+   * multi-statement query, then every other write with COMMIT in another. Round trips, not statements, are
    * what a busy process pays for; the ids and JSON documents in these statements are inlined as escaped
    * literals, because a multi-statement query cannot take parameters.
    */
@@ -161,29 +161,33 @@ export class StateWriter {
     const createdFlowIds = new Set(flowCreates.map((o) => o.run.id));
     const createdTaskIds = new Set(taskCreates.map((o) => o.run.id));
 
-    // 1. BEGIN and the reads: the current rows of runs with transitions (locked in id order, so two
+    // 1. BEGIN, new flow runs, and the reads: the current rows of runs with transitions (locked in id order, so two
     //    writers cannot deadlock) and names for new runs' events. Runs created in this batch are not read:
     //    their row is the one this transaction writes.
     const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
     const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
     const deploymentIds = [...new Set(flowCreates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
     const parentIds = [...new Set(taskCreates.flatMap((o) => (o.run.flow_run_id && !o.run.flow ? [o.run.flow_run_id] : [])))];
-    const reads = [
-      flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
-      taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
-      deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
-      parentIds.length
+    const keys = [...new Set(flowCreates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
+    const statements = {
+      // New flow runs first, so the read by key below also sees the rows this transaction inserted.
+      inserted: flowCreates.length ? insertFlowRunsSql(flowCreates.map((o) => o.run)) : null,
+      byKey: keys.length ? flowRunsByKeySql(keys) : null,
+      flows: flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
+      tasks: taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
+      deployments: deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
+      parents: parentIds.length
         ? `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(parentIds)})`
         : null,
-    ];
-    const results = await multiQuery(client, ['BEGIN', ...reads]);
+    };
+    const results = await multiQuery(client, ['BEGIN', ...Object.values(statements)]);
     let next = 1; // results[0] is BEGIN's
-    const [flowRows, taskRows, deploymentRows, parentRows] = reads.map((sql) => (sql ? results[next++] : []));
-    const flows = new Map(flowRows.map((r) => [r.id as string, flowRunFromRow(r)]));
-    const tasks = new Map(taskRows.map((r) => [r.id as string, taskRunFromRow(r)]));
-    const deploymentNames = new Map(deploymentRows.map((r) => [r.id as string, r.name as string]));
+    const rowsOf = Object.fromEntries(Object.entries(statements).map(([name, sql]) => [name, sql ? results[next++] : []])) as Record<keyof typeof statements, Record<string, unknown>[]>;
+    const flows = new Map(rowsOf.flows.map((r) => [r.id as string, flowRunFromRow(r)]));
+    const tasks = new Map(rowsOf.tasks.map((r) => [r.id as string, taskRunFromRow(r)]));
+    const deploymentNames = new Map(rowsOf.deployments.map((r) => [r.id as string, r.name as string]));
     for (const { run } of flowCreates) if (run.deployment_id) run.deployment_name ??= deploymentNames.get(run.deployment_id) ?? null;
-    const parents = new Map(parentRows.map((r) => [r.id as string, r]));
+    const parents = new Map(rowsOf.parents.map((r) => [r.id as string, r]));
     for (const { run } of taskCreates) {
       const f = run.flow_run_id ? parents.get(run.flow_run_id) : undefined;
       if (f) {
@@ -197,23 +201,21 @@ export class StateWriter {
       }
     }
 
-    // 2. New flow runs; one whose idempotency key exists is not inserted and its caller gets the stored
+    // 2. New flow runs; one whose idempotency key existed was not inserted and its caller gets the stored
     //    run. A new run's initial state is history and an event like any other.
-    if (flowCreates.length > 0) {
-      const inserted = await insertFlowRuns(client, flowCreates.map((o) => o.run));
-      const existing = await loadFlowRunsByKey(client, flowCreates.filter((o) => !inserted.has(o.run.id)).map((o) => o.run.idempotency_key as string));
-      for (const op of flowCreates) {
-        if (inserted.has(op.run.id)) {
-          const stateId = uuidv7();
-          flows.set(op.run.id, op.run);
-          flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
-          outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
-          settle.push(() => op.w.resolve({ run: op.run, created: true }));
-        } else {
-          const found = existing.get(op.run.idempotency_key as string);
-          if (found) settle.push(() => op.w.resolve({ run: found, created: false }));
-          else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
-        }
+    const inserted = new Set(rowsOf.inserted.map((r) => r.id as string));
+    const byKey = new Map(rowsOf.byKey.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+    for (const op of flowCreates) {
+      if (inserted.has(op.run.id)) {
+        const stateId = uuidv7();
+        flows.set(op.run.id, op.run);
+        flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
+        outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
+        settle.push(() => op.w.resolve({ run: op.run, created: true }));
+      } else {
+        const found = byKey.get(op.run.idempotency_key as string);
+        if (found) settle.push(() => op.w.resolve({ run: found, created: false }));
+        else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
       }
     }
     // New task runs are inserted by the write below, in the state this batch leaves them in.
@@ -300,13 +302,3 @@ function transition<T extends FlowRunRecord | TaskRunRecord>(
   runs.set(id, next);
   return { accepted: true, stateId: uuidv7(), previous: run.state, result: { accepted: true, state: decision.state, run: next } };
 }
-
-
-
-async function loadFlowRunsByKey(client: PoolClient, keys: string[]): Promise<Map<string, FlowRunRecord>> {
-  if (keys.length === 0) return new Map();
-  const res = await client.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key = ANY($1::text[])`, [keys]);
-  return new Map(res.rows.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
-}
-
-
