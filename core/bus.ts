@@ -84,6 +84,15 @@ export class EventBus {
     return { id: event.id, seq: ack.seq, duplicate: ack.duplicate };
   }
 
+  /**
+   * Publishes an event stored as JSON text (the outbox), without parsing and re-encoding it; `name` and
+   * `id` are the event's own.
+   */
+  async publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
+    const ack = await this.js.publish(this.names.eventSubject(name), this.encoder.encode(json), { msgID: id });
+    return { id, seq: ack.seq, duplicate: ack.duplicate };
+  }
+
   /** Publishes events concurrently; resolves once every one is stored, rejects if any is not. */
   publishMany(events: ReflexEvent[]): Promise<PublishResult[]> {
     return Promise.all(events.map((e) => this.publish(e)));

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { QueryResult } from 'pg';
 import type { PoolClient } from '../../core/db.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime, Service } from '../../core/runtime.ts';
-import type { ReflexEvent } from '../../schemas/event.ts';
 import { orchestration } from '../orchestration/store.ts';
 
 export interface OutboxRelayOptions {
@@ -45,7 +45,7 @@ export class OutboxRelay implements Service {
   ) {
     this.log = rt.log.child({ service: 'outbox' });
     this.lockKey = createHash('sha256').update(`reflex-outbox:${rt.names.pgSchema}`).digest().readInt32BE(0);
-    this.batchSize = options.batchSize ?? 1000;
+    this.batchSize = Math.max(1, Math.trunc(options.batchSize ?? 1000));
     this.pollMs = options.pollMs ?? 1000;
   }
 
@@ -146,29 +146,27 @@ export class OutboxRelay implements Service {
     });
   }
 
-  /** Publishes one batch; returns how many rows it published (0 when another replica holds the lock). */
+  /**
+   * Publishes one batch; returns how many rows it published (0 when another replica holds the lock). Two
+   * round trips to Postgres: BEGIN with the lock and the rows, then the DELETE with COMMIT. Events go out
+   * as the JSON text Postgres holds, not parsed and re-encoded.
+   */
   async relayOnce(): Promise<number> {
     const client = await this.rt.pg.connect();
     try {
-      await client.query('BEGIN');
-      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [this.lockKey]);
-      if (!lock.rows[0]?.ok) {
-        await client.query('COMMIT');
-        return 0;
-      }
-      const rows = await client.query<{ seq: string; event: ReflexEvent }>(
-        'SELECT seq, event FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED',
-        [this.batchSize],
-      );
-      if (rows.rows.length === 0) {
+      const [, lock, rows] = (await client.query(
+        `BEGIN;
+         SELECT pg_try_advisory_xact_lock(${this.lockKey}) AS ok;
+         SELECT seq, id, event->>'event' AS name, event::text AS json FROM outbox ORDER BY seq LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED`,
+      )) as unknown as [QueryResult, QueryResult<{ ok: boolean }>, QueryResult<{ seq: string; id: string; name: string; json: string }>];
+      if (!lock.rows[0]?.ok || rows.rows.length === 0) {
         await client.query('COMMIT');
         return 0;
       }
       // Issued in seq order on one connection, so JetStream stores them in that order.
-      const results = await Promise.allSettled(rows.rows.map((r) => this.rt.bus.publish(r.event)));
+      const results = await Promise.allSettled(rows.rows.map((r) => this.rt.bus.publishSerialized(r.name, r.id, r.json)));
       const done = rows.rows.filter((_, i) => results[i].status === 'fulfilled').map((r) => r.seq);
-      if (done.length > 0) await client.query('DELETE FROM outbox WHERE seq = ANY($1::bigint[])', [done]);
-      await client.query('COMMIT');
+      await client.query(done.length > 0 ? `DELETE FROM outbox WHERE seq = ANY('{${done.join(',')}}'::bigint[]); COMMIT` : 'COMMIT');
       this.published += done.length;
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
