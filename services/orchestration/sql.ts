@@ -50,6 +50,24 @@ function taskRunRow(r: TaskRunRecord) {
   return { ...rest, ...stateColumns(state), updated: new Date().toISOString(), result: r.result ?? null };
 }
 
+/** What a state change rewrites on a run row (the rest of the row never changes after creation). */
+const STATE_UPDATE_TYPES = `id uuid, state_type text, state_name text, state_timestamp timestamptz, state_message text,
+  state_scheduled_time timestamptz, run_count int, start_time timestamptz, end_time timestamptz,
+  total_run_time_seconds double precision, updated timestamptz, result jsonb`;
+
+function stateUpdateRow(r: FlowRunRecord | TaskRunRecord) {
+  return {
+    id: r.id,
+    ...stateColumns(r.state),
+    run_count: r.run_count,
+    start_time: r.start_time,
+    end_time: r.end_time,
+    total_run_time_seconds: 'total_run_time_seconds' in r ? r.total_run_time_seconds : null,
+    updated: 'updated' in r && r.updated ? r.updated : new Date().toISOString(),
+    result: r.result ?? null,
+  };
+}
+
 /** Inserts new flow runs; a run whose idempotency key exists is skipped. Answers the ids inserted. */
 export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
   return `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
@@ -124,12 +142,12 @@ export function writeBatchSql(w: BatchWrites): string {
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
          updated = x.updated, result = x.result
-       FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(flowRunRow))}) AS x(${FLOW_RUN_TYPES}) WHERE f.id = x.id
+       FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES}) WHERE f.id = x.id
      ), tasks AS (
        UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
-       FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES}) WHERE t.id = x.id
+       FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES}) WHERE t.id = x.id
      ), events AS (
        INSERT INTO outbox (id, run_id, event)
        SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
