@@ -161,9 +161,9 @@ export class StateWriter {
     const createdFlowIds = new Set(flowCreates.map((o) => o.run.id));
     const createdTaskIds = new Set(taskCreates.map((o) => o.run.id));
 
-    // 1. BEGIN, new flow runs, and the reads: the current rows of runs with transitions (locked in id order, so two
-    //    writers cannot deadlock) and names for new runs' events. Runs created in this batch are not read:
-    //    their row is the one this transaction writes.
+    // 1. BEGIN, new flow runs, and the reads: the current rows of runs with transitions (locked in id
+    //    order, so two writers cannot deadlock) and names for new runs' events. Runs created in this batch
+    //    are not read: their row is the one this transaction writes.
     const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
     const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
     const deploymentIds = [...new Set(flowCreates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
