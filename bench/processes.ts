@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 
 export interface ReflexProcess {
   pid: number;
+  /** What it printed up to its start-up line (e.g. the API's URL). */
+  output: string;
   /** SIGTERM, then waits for the exit (the service drains). */
   stop(): Promise<void>;
 }
@@ -43,5 +45,5 @@ export async function startReflexProcess(args: string[], env: Record<string, str
     await stop();
     throw err;
   }
-  return { pid: child.pid as number, stop };
+  return { pid: child.pid as number, output: out, stop };
 }

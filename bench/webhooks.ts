@@ -6,8 +6,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../core/reset.ts';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
-import type { ApiService } from '../services/api/main.ts';
-import { startEngine } from '../services/engine.ts';
+import { openRuntime } from '../core/runtime.ts';
 import { DELIVERY_JOB_NAME, deliveryJobOptions, deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
 import { cpuSnapshot, cpuSpent } from './cpu.ts';
 import { startReflexProcess, type ReflexProcess } from './processes.ts';
@@ -66,22 +65,37 @@ async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_wh_${randomBytes(4).toString('hex')}`;
   const config = loadConfig(process.env, { namespace, port: 0, automationsDir: '', logLevel: 'error', webhookAllowHosts: ['127.0.0.1'], webhookHostConcurrency: Number(process.env.REFLEX_WEBHOOK_HOST_CONCURRENCY ?? 100) });
-  const engine = await startEngine(config, { services: ['recorder', 'automations', 'api'], log: createLogger({ level: 'error' }) });
-  const rt = engine.rt;
+  // This process only drives the load and measures (through a runtime of its own); the services run as
+  // they are deployed, each in a process of its own, so the load generator does not take their CPU.
+  const rt = await openRuntime(config, createLogger({ level: 'error' }));
   const receiver = await startReceiver();
-  let webhooks: ReflexProcess | undefined;
+  const services: ReflexProcess[] = [];
   try {
-    // The webhook service in a process of its own, as it is deployed.
-    webhooks = await startReflexProcess(
-      ['start', 'webhooks'],
-      {
-        REFLEX_NAMESPACE: namespace,
-        REFLEX_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
-        REFLEX_WEBHOOK_HOST_CONCURRENCY: String(config.webhookHostConcurrency),
-        REFLEX_WEBHOOK_WORKER_CONCURRENCY: String(config.webhookWorkerConcurrency),
-      },
-      'Reflex is running',
-    );
+    const env = {
+      REFLEX_NAMESPACE: namespace,
+      REFLEX_PORT: '0',
+      REFLEX_AUTOMATIONS_DIR: '',
+      REFLEX_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+      REFLEX_WEBHOOK_HOST_CONCURRENCY: String(config.webhookHostConcurrency),
+      REFLEX_WEBHOOK_WORKER_CONCURRENCY: String(config.webhookWorkerConcurrency),
+    };
+    const start = async (...names: string[]) => {
+      const p = await startReflexProcess(['start', ...names], env, 'Press Ctrl-C');
+      services.push(p);
+      return p;
+    };
+    const apiProcess = await start('api', 'recorder');
+    const automations = await start('automations');
+    const webhooks = await start('webhooks');
+    const api = /API: (http:\/\/[^\s]+)\/api/.exec(apiProcess.output)?.[1];
+    if (!api) throw new Error(`could not read the API's URL from: ${apiProcess.output}`);
+    const names = {
+      [`node ${apiProcess.pid}`]: 'api + recorder',
+      [`node ${automations.pid}`]: 'automations',
+      [`node ${webhooks.pid}`]: 'webhook service',
+      [`node ${receiver.child.pid}`]: 'receiver',
+      'bench process': 'load generator',
+    };
     // 1. Raw BullMQ no-op processing with the same concurrency.
     const rawName = 'bench-raw';
     const rawQueue = new Queue(rawName, { connection: rt.redis, prefix: rt.names.bullPrefix });
@@ -107,7 +121,7 @@ export async function run(): Promise<BenchResult> {
     for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
     await waitUntil(async () => (await receiver.report()).count >= DELIVERIES, 300_000);
     const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
-    const cpu = cpuSpent(cpuBefore, cpuSnapshot(), { [`node ${webhooks.pid}`]: 'webhook service', [`node ${receiver.child.pid}`]: 'receiver', 'bench process': 'engine (bench process)' });
+    const cpu = cpuSpent(cpuBefore, cpuSnapshot(), names);
     const cpuPerDelivery = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / DELIVERIES)]));
     await queue.close();
 
@@ -129,7 +143,6 @@ export async function run(): Promise<BenchResult> {
     const serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
 
     // 4. Event → webhook latency through the automation service at a steady rate.
-    const api = (engine.services.find((s) => s.name === 'api') as ApiService).url;
     const automation = {
       name: 'bench-webhook',
       trigger: { type: 'event', expect: ['bench.ping'] },
@@ -199,16 +212,15 @@ export async function run(): Promise<BenchResult> {
         latency_events: latencies.length,
         client_retries: resets,
         rate_per_s: RATE,
-        setup: 'engine in the bench process (recorder, automations, api); the webhook service (`reflex start webhooks`) and the receiver each in a child process; unsigned JSON bodies',
+        setup: 'services as deployed, each in a process of its own: `reflex start api recorder`, `reflex start automations`, `reflex start webhooks`; the receiver in another; this process only drives the load and measures; unsigned JSON bodies',
         event_to_webhook_service: 'ingest of the triggering event to the webhook service creating the delivery row: the automations share of event_to_webhook',
       },
     };
   } finally {
-    await webhooks?.stop();
+    for (const p of services.reverse()) await p.stop();
     receiver.child.send({ cmd: 'stop' });
     const { bus, redis, pg } = rt;
-    for (const s of [...engine.services].reverse()) await s.stop().catch(() => {});
     if (!process.env.BENCH_KEEP) await resetNamespace({ bus, redis, pg }).catch(() => {});
-    await engine.stop();
+    await rt.close();
   }
 }
