@@ -8,7 +8,7 @@ import { resetNamespace } from '../core/reset.ts';
 import { openRuntime, type Runtime } from '../core/runtime.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { AutomationDocument } from '../schemas/automation.ts';
-import type { ActionJobData } from '../services/automations/dispatch.ts';
+import type { ActionJobData } from '../services/automations/firing.ts';
 import { insertAutomation } from '../services/automations/repository.ts';
 import { AutomationsService } from '../services/automations/service.ts';
 import { validateAutomation } from '../services/automations/validate.ts';

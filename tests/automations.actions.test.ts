@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
+import type { Automation } from '../schemas/automation.ts';
+import { liveActionDeps, type ActionDeps } from '../services/automations/actions.ts';
+import { dispatchFirings } from '../services/automations/dispatch.ts';
 import { deterministicUuid, type Firing } from '../services/automations/firing.ts';
+import { RedisStateStore } from '../services/automations/redis-store.ts';
 import { insertFirings, recordActionOutcomes } from '../services/automations/repository.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
@@ -187,5 +191,41 @@ describe('outcome records', () => {
     // The dispatcher's record arriving after the outcomes changes nothing.
     assert.deepEqual([...(await insertFirings(t.rt.pg, [b], () => types))], []);
     assert.deepEqual(await actionsOf(b.id), ['0:failed', '1:executed', '2:pending']);
+  });
+});
+
+describe('actions on an outage', () => {
+  it('an action that meets an infrastructure error is queued and performed by the executor', async () => {
+    const id = await createAutomation(t, {
+      name: 'retried-hook',
+      trigger: { type: 'event', expect: ['retry.me'] },
+      actions: [{ type: 'do-nothing' }, { type: 'call-webhook', url: 'http://127.0.0.1:9999/retried' }],
+    });
+    const automation = (await t.api<Automation>('GET', `/api/automations/${id}`)).body;
+    const key = `retry-${randomBytes(4).toString('hex')}`;
+    const f: Firing = { id: deterministicUuid(key), key, automation_id: id, state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
+    const live = liveActionDeps(t.rt);
+    let refused = 0;
+    // The seam between dispatch and Redis fails once, as during an outage; everything else is real.
+    const actions: ActionDeps = { ...live, deliver: async (data) => (refused++ === 0 ? Promise.reject(new Error('connection lost')) : live.deliver(data)) };
+    const q = queue(t, t.rt.names.queues.automationActions);
+    try {
+      await dispatchFirings(t.rt, { queue: q, store: new RedisStateStore(t.rt.redis, t.rt.names), automations: () => automation, actions }, [f]);
+      assert.equal(refused, 1);
+      // do-nothing was performed at once; the webhook went to the queue and the executor performed it.
+      const done = await waitFor(async () => {
+        const row = (await t.rt.pg.query<{ actions: { status: string }[] }>('SELECT actions FROM automation_firings WHERE id = $1', [f.id])).rows[0];
+        return row?.actions.every((a) => a.status === 'executed') ? row : null;
+      }, { what: 'both outcomes executed' });
+      assert.equal(done.actions.length, 2);
+      const deliveries = queue(t, t.rt.names.queues.webhookDeliveries);
+      try {
+        assert.ok(await deliveries.getJob(`${f.id}-1`), 'the delivery was enqueued by the retried action');
+      } finally {
+        await deliveries.close();
+      }
+    } finally {
+      await q.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type FlowRunCommandJ
 import { executeCommand } from '../orchestration/commands.ts';
 import { enqueueDelivery } from '../webhooks/enqueue.ts';
 import { announceAutomationChange } from './cache.ts';
-import { causedRelated, type ActionJobData } from './dispatch.ts';
+import { causedRelated, type ActionJobData } from './firing.ts';
 import { actionJobId, deterministicUuid } from './firing.ts';
 import { renderString, renderValue, type TemplateContext } from './templates.ts';
 

@@ -2,7 +2,7 @@ import type { Automation, AutomationDocument } from '../../schemas/automation.ts
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { performAction, type ActionDeps } from './actions.ts';
 import type { BucketState } from './buckets.ts';
-import { actionsOf, type ActionJobData } from './dispatch.ts';
+import { actionsOf, type ActionJobData } from './firing.ts';
 import { eventOps, Evaluator, parseBucketStateKey, type Note, type Op } from './evaluator.ts';
 import { failureReason, templateContext } from './executor.ts';
 import type { Firing } from './firing.ts';

@@ -3,18 +3,18 @@ import { LiquidError } from 'liquidjs';
 import { ZodError } from 'zod';
 import { systemEvent } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
 import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
-import { automationResource, causedRelated, type ActionJobData } from './dispatch.ts';
-import { actionJobId, deterministicUuid } from './firing.ts';
+import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from './firing.ts';
 import { Batcher } from '../../core/batcher.ts';
 import { recordActionOutcomes, type OutcomeWrite } from './repository.ts';
 import type { TemplateContext } from './templates.ts';
 
 /**
- * The action executor: a BullMQ worker on the automation-actions queue. For each job it builds the
- * template context, performs the action, records the outcome on the firing and emits
- * `reflex.automation.action.executed` or `.failed`. Infrastructure errors throw, so BullMQ retries the job;
- * everything the user can fix (templates, targets) is a recorded failure.
+ * The action executor: a BullMQ worker on the automation-actions queue, where the dispatcher puts the
+ * actions it could not perform itself because of an infrastructure error (dispatch.ts). For each job it
+ * performs the action, records the outcome on the firing and emits its event; infrastructure errors throw,
+ * so BullMQ retries the job with backoff.
  */
 export class ActionExecutor {
   private worker: Worker<ActionJobData> | undefined;
@@ -48,41 +48,48 @@ export class ActionExecutor {
   }
 
   private async process(job: Job<ActionJobData>): Promise<void> {
-    const data = job.data;
-    const ctx = await templateContext(this.rt, data);
-    let outcome: Outcome;
-    try {
-      outcome = await performAction(this.deps, data, ctx);
-    } catch (err) {
-      const reason = failureReason(err);
-      if (reason === null) throw err;
-      outcome = { status: 'failed', reason, detail: {} };
-    }
-    const related = causedRelated(data.automation.id, data.firing.triggering_event);
-    if (outcome.target) related.unshift({ 'reflex.resource.id': outcome.target, 'reflex.resource.role': 'target' });
+    const { write, event } = await executeAction(this.rt, this.deps, job.data);
     // Both idempotent (outcome by action index, event by derived id), so they go out together.
-    await Promise.all([
-      this.outcomes.push({
-        firing: data.firing,
-        actionTypes: data.action_types ?? [data.action.type],
-        outcome: { index: data.index, type: data.action.type, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), detail: outcome.detail },
-      }),
-      this.rt.bus.publish(
-        systemEvent(`reflex.automation.action.${outcome.status}`, automationResource(data.automation), {
-          id: deterministicUuid(`${actionJobId(data.firing.id, data.index)}/outcome`),
-          related,
-          payload: {
-            firing_id: data.firing.id,
-            action_index: data.index,
-            action_type: data.action.type,
-            ...(outcome.reason ? { reason: outcome.reason } : {}),
-            ...outcome.detail,
-          },
-        }),
-      ),
-    ]);
-    if (outcome.status === 'failed') this.rt.log.warn({ automation_id: data.automation.id, firing_id: data.firing.id, reason: outcome.reason }, 'automation action failed');
+    await Promise.all([this.outcomes.push(write), this.rt.bus.publish(event)]);
   }
+}
+
+/**
+ * Performs one action of a firing and answers what to record: its outcome, and its
+ * `reflex.automation.action.executed` / `.failed` event. Throws only for infrastructure errors (worth a
+ * retry); everything the user can fix (templates, targets, refused commands) is a failed outcome.
+ */
+export async function executeAction(rt: Runtime, deps: ActionDeps, data: ActionJobData): Promise<{ write: OutcomeWrite; event: ReflexEvent }> {
+  const ctx = await templateContext(rt, data);
+  let outcome: Outcome;
+  try {
+    outcome = await performAction(deps, data, ctx);
+  } catch (err) {
+    const reason = failureReason(err);
+    if (reason === null) throw err;
+    outcome = { status: 'failed', reason, detail: {} };
+  }
+  if (outcome.status === 'failed') rt.log.warn({ automation_id: data.automation.id, firing_id: data.firing.id, reason: outcome.reason }, 'automation action failed');
+  const related = causedRelated(data.automation.id, data.firing.triggering_event);
+  if (outcome.target) related.unshift({ 'reflex.resource.id': outcome.target, 'reflex.resource.role': 'target' });
+  return {
+    write: {
+      firing: data.firing,
+      actionTypes: data.action_types ?? [data.action.type],
+      outcome: { index: data.index, type: data.action.type, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), detail: outcome.detail },
+    },
+    event: systemEvent(`reflex.automation.action.${outcome.status}`, automationResource(data.automation), {
+      id: deterministicUuid(`${actionJobId(data.firing.id, data.index)}/outcome`),
+      related,
+      payload: {
+        firing_id: data.firing.id,
+        action_index: data.index,
+        action_type: data.action.type,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+        ...outcome.detail,
+      },
+    }),
+  };
 }
 
 /** A reason for failures the user can fix; null for infrastructure errors (retried). */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ReflexEvent } from '../../schemas/event.ts';
+import type { Action, Automation } from '../../schemas/automation.ts';
+import type { RelatedResource, ReflexEvent } from '../../schemas/event.ts';
+import { automationResourceId, chainOf, CHAIN_ROLE } from './plan.ts';
 
 /** One firing of an automation's trigger (triggered or resolved), before and after it is recorded. */
 export interface Firing {
@@ -35,4 +37,35 @@ export function shortHash(text: string): string {
  */
 export function actionJobId(firingId: string, index: number): string {
   return `${firingId}-${index}`;
+}
+
+/** The data of one job on the automation-actions queue: everything the executor needs, no lookups. */
+export interface ActionJobData {
+  firing: Firing;
+  automation: Pick<Automation, 'id' | 'name' | 'description' | 'tags'>;
+  action: Action;
+  index: number;
+  /** Types of all actions of the firing (the executor may create the firing row). */
+  action_types: string[];
+}
+
+export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>): Action[] {
+  return firing.state === 'triggered' ? automation.actions : automation.actions_on_resolve;
+}
+
+/**
+ * The related resources of every event caused by an automation: the triggering event, and the causal
+ * chain of automations (the triggering event's chain plus this automation) that the loop guard reads.
+ */
+export function causedRelated(automationId: string, triggering: ReflexEvent | null): RelatedResource[] {
+  const related: RelatedResource[] = [];
+  if (triggering) related.push({ 'reflex.resource.id': `reflex.event.${triggering.id}`, 'reflex.resource.role': 'triggering-event' });
+  const chain = new Set(triggering ? chainOf(triggering) : []);
+  chain.add(automationResourceId(automationId));
+  for (const id of chain) related.push({ 'reflex.resource.id': id, 'reflex.resource.role': CHAIN_ROLE });
+  return related;
+}
+
+export function automationResource(automation: Pick<Automation, 'id' | 'name'>): Record<string, string> {
+  return { 'reflex.resource.id': automationResourceId(automation.id), 'reflex.resource.name': automation.name };
 }

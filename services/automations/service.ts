@@ -4,7 +4,8 @@ import { BatchConsumer } from '../../core/batch-consumer.ts';
 import type { Runtime, Service } from '../../core/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { announceAutomationChange, AutomationCache } from './cache.ts';
-import { dispatchFirings } from './dispatch.ts';
+import { liveActionDeps } from './actions.ts';
+import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
 import { eventOps, Evaluator, parseBucketStateKey, type Op } from './evaluator.ts';
 import { ActionExecutor } from './executor.ts';
 import { RedisStateStore } from './redis-store.ts';
@@ -40,9 +41,7 @@ export class AutomationsService implements Service {
   private stopped = false;
   private readonly decoder = new TextDecoder();
   private readonly inFlight = new Set<Promise<void>>();
-  private get dispatchDeps() {
-    return { queue: this.queue, store: this.store, automations: this.lookup };
-  }
+  private readonly dispatchDeps: DispatchDeps;
 
   constructor(private readonly rt: Runtime, private readonly options: AutomationsOptions = {}) {
     this.log = rt.log.child({ service: 'automations' });
@@ -50,6 +49,7 @@ export class AutomationsService implements Service {
     this.evaluator = new Evaluator(this.store);
     this.queue = new Queue(rt.names.queues.automationActions, { connection: rt.redis, prefix: rt.names.bullPrefix });
     this.executor = new ActionExecutor(rt, rt.config.actionConcurrency);
+    this.dispatchDeps = { queue: this.queue, store: this.store, automations: (id) => this.lookup(id), actions: liveActionDeps(rt) };
     this.cache = new AutomationCache(rt, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
