@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 
 export interface CoalesceOptions {
-  /** How long the first read waits for others to join its batch. */
+  /** How long the first read waits for others to join its batch (default 0: the reads of the same turn). */
   lingerMs?: number;
   maxBatch?: number;
 }
@@ -12,13 +12,13 @@ export interface CoalesceOptions {
  * call sees a read made after it was called. The batch function answers a map; missing keys read as null.
  */
 export function coalesced<K, V>(load: (keys: readonly K[]) => Promise<Map<K, V>>, options: CoalesceOptions = {}): (key: K) => Promise<V | null> {
-  const lingerMs = options.lingerMs ?? 1;
+  const lingerMs = options.lingerMs ?? 0;
   const loader = new DataLoader<K, V | null>(
     async (keys) => {
       const found = await load(keys);
       return keys.map((k) => found.get(k) ?? null);
     },
-    { cache: false, maxBatchSize: options.maxBatch ?? 500, batchScheduleFn: (run) => void setTimeout(run, lingerMs) },
+    { cache: false, maxBatchSize: options.maxBatch ?? 500, batchScheduleFn: (run) => void (lingerMs > 0 ? setTimeout(run, lingerMs) : setImmediate(run)) },
   );
   return (key) => loader.load(key);
 }

@@ -22,7 +22,11 @@ type Op =
   | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> };
 
 export interface StateWriterOptions {
-  /** How long the first proposal of a batch waits for others to join it. */
+  /**
+   * How long the first proposal of a batch waits for others to join it. Default 0: until the proposals
+   * made in the same turn of the event loop are in (a flow's PENDING and RUNNING, say); under load,
+   * batches form anyway while the previous one is being written.
+   */
   lingerMs?: number;
   maxBatch?: number;
   /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
@@ -38,6 +42,7 @@ export interface StateWriterOptions {
 export class StateWriter {
   private queue: Op[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
   private flushing: Promise<void> | undefined;
   private readonly lingerMs: number;
   private readonly maxBatch: number;
@@ -50,7 +55,7 @@ export class StateWriter {
     private readonly log: Logger,
     private readonly options: StateWriterOptions,
   ) {
-    this.lingerMs = options.lingerMs ?? 2;
+    this.lingerMs = options.lingerMs ?? 0;
     this.maxBatch = options.maxBatch ?? 500;
   }
 
@@ -92,12 +97,17 @@ export class StateWriter {
     this.queue.push(op);
     if (this.flushing) return; // the running flush picks it up when it ends
     if (this.queue.length >= this.maxBatch) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.lingerMs);
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      if (this.lingerMs > 0) this.timer = setTimeout(() => this.kick(), this.lingerMs);
+      else setImmediate(() => this.kick());
+    }
   }
 
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.scheduled = false;
     if (this.flushing || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
     this.flushing = this.flushBatch(batch).finally(() => {
