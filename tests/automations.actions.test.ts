@@ -228,4 +228,28 @@ describe('actions on an outage', () => {
       await q.close();
     }
   });
+  it('a firing dispatched again (its first dispatch died) performs only the actions without a recorded outcome', async () => {
+    const id = await createAutomation(t, {
+      name: 'dispatched-twice',
+      trigger: { type: 'event', expect: ['twice.me'] },
+      actions: [{ type: 'call-webhook', url: 'http://127.0.0.1:9999/first' }, { type: 'call-webhook', url: 'http://127.0.0.1:9999/second' }],
+    });
+    const automation = (await t.api<Automation>('GET', `/api/automations/${id}`)).body;
+    const key = `twice-${randomBytes(4).toString('hex')}`;
+    const f: Firing = { id: deterministicUuid(key), key, automation_id: id, state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
+    // The first dispatch got as far as recording the first action's outcome.
+    await recordActionOutcomes(t.rt.pg, [{ firing: f, actionTypes: ['call-webhook', 'call-webhook'], outcome: { index: 0, type: 'call-webhook', status: 'executed' } }]);
+    const live = liveActionDeps(t.rt);
+    const sent: string[] = [];
+    const actions: ActionDeps = { ...live, deliver: async (data) => (sent.push(data.url), live.deliver(data)) };
+    const q = queue(t, t.rt.names.queues.automationActions);
+    try {
+      await dispatchFirings(t.rt, { queue: q, store: new RedisStateStore(t.rt.redis, t.rt.names), automations: () => automation, actions }, [f], { again: true });
+    } finally {
+      await q.close();
+    }
+    assert.deepEqual(sent, ['http://127.0.0.1:9999/second']);
+    const row = (await t.rt.pg.query<{ actions: { status: string }[] }>('SELECT actions FROM automation_firings WHERE id = $1', [f.id])).rows[0];
+    assert.deepEqual(row.actions.map((a) => a.status), ['executed', 'executed']);
+  });
 });

@@ -26,9 +26,11 @@ export interface DispatchDeps {
  * key), so running this twice for a firing is safe: that is how a crashed replica's firings are finished
  * by another. The pending copies in Redis are forgotten last.
  */
-export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: Firing[]): Promise<void> {
+export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: Firing[], options: { again?: boolean } = {}): Promise<void> {
   if (firings.length === 0) return;
   const known = firings.filter((f) => deps.automations(f.automation_id));
+  // A firing dispatched again (its first dispatch died) skips the actions whose outcome was recorded.
+  const done = options.again ? await recordedOutcomes(rt, known.map((f) => f.id)) : new Set<string>();
   const actions: ActionJobData[] = [];
   const events: ReflexEvent[] = [];
   for (const firing of known) {
@@ -36,7 +38,9 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
     const meta = { id: automation.id, name: automation.name, description: automation.description, tags: automation.tags };
     const list = actionsOf(automation, firing);
     const action_types = list.map((a) => a.type);
-    list.forEach((action, index) => actions.push({ firing, automation: meta, action, index, action_types }));
+    list.forEach((action, index) => {
+      if (!done.has(actionJobId(firing.id, index))) actions.push({ firing, automation: meta, action, index, action_types });
+    });
     const resource = automationResource(automation);
     if (automation.trigger.type === 'event') resource['reflex.posture'] = automation.trigger.posture;
     events.push(
@@ -78,6 +82,16 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
   ]);
   // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
   deps.store.clearPending(firings.map((f) => f.key)).catch((err) => rt.log.warn({ err }, 'could not clear pending firings'));
+}
+
+/** The keys (`<firing>-<index>`) of the actions of these firings whose outcome is recorded. */
+async function recordedOutcomes(rt: Runtime, firingIds: string[]): Promise<Set<string>> {
+  const res = await rt.pg.query<{ key: string }>(
+    `SELECT f.id || '-' || (a->>'index') AS key FROM automation_firings f, jsonb_array_elements(f.actions) AS a
+     WHERE f.id = ANY($1::uuid[]) AND a->>'status' <> 'pending'`,
+    [firingIds],
+  );
+  return new Set(res.rows.map((r) => r.key));
 }
 
 /** A retried action: the job id is the action's key, so a repeat adds nothing. */

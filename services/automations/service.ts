@@ -172,7 +172,7 @@ export class AutomationsService implements Service {
       const stale = await this.store.stalePending(this.options.pendingGraceMs ?? 10_000);
       if (stale.length > 0) {
         this.log.warn({ count: stale.length }, 'dispatching firings left pending by another replica');
-        await dispatchFirings(this.rt, this.dispatchDeps, stale);
+        await dispatchFirings(this.rt, this.dispatchDeps, stale, { again: true });
       }
     } catch (err) {
       this.log.error({ err }, 'pending firing sweep failed');
