@@ -7,7 +7,7 @@ import { liveActionDeps, type ActionDeps } from '../services/automations/actions
 import { dispatchFirings } from '../services/automations/dispatch.ts';
 import { deterministicUuid, type Firing } from '../services/automations/firing.ts';
 import { RedisStateStore } from '../services/automations/redis-store.ts';
-import { insertFirings, recordActionOutcomes } from '../services/automations/repository.ts';
+import { recordFirings } from '../services/automations/repository.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 // Actions: rendered with Liquid, handed on as jobs (webhook deliveries), executed as flow-run commands or
@@ -177,10 +177,10 @@ describe('outcome records', () => {
   it('outcomes written together keep every action of a firing, whether or not the firing row exists yet', async () => {
     const types = ['call-webhook', 'do-nothing', 'emit-event'];
     const [a, b] = [firing(1), firing(2)];
-    await insertFirings(t.rt.pg, [a], () => types);
-    await recordActionOutcomes(t.rt.pg, [{ firing: a, actionTypes: types, outcome: { index: 2, type: 'emit-event', status: 'failed', reason: 'x' } }]);
+    await recordFirings(t.rt.pg, [{ firing: a, actionTypes: types }]);
+    await recordFirings(t.rt.pg, [{ firing: a, actionTypes: types, outcome: { index: 2, type: 'emit-event', status: 'failed', reason: 'x' } }]);
     // One statement: two outcomes of the existing firing and two of a firing not recorded yet.
-    await recordActionOutcomes(t.rt.pg, [
+    await recordFirings(t.rt.pg, [
       { firing: a, actionTypes: types, outcome: { index: 0, type: 'call-webhook', status: 'executed' } },
       { firing: b, actionTypes: types, outcome: { index: 1, type: 'do-nothing', status: 'executed' } },
       { firing: a, actionTypes: types, outcome: { index: 1, type: 'do-nothing', status: 'executed' } },
@@ -189,7 +189,7 @@ describe('outcome records', () => {
     assert.deepEqual(await actionsOf(a.id), ['0:executed', '1:executed', '2:failed']);
     assert.deepEqual(await actionsOf(b.id), ['0:failed', '1:executed', '2:pending']);
     // The dispatcher's record arriving after the outcomes changes nothing.
-    assert.deepEqual([...(await insertFirings(t.rt.pg, [b], () => types))], []);
+    await recordFirings(t.rt.pg, [{ firing: b, actionTypes: types }]);
     assert.deepEqual(await actionsOf(b.id), ['0:failed', '1:executed', '2:pending']);
   });
 });
@@ -238,7 +238,7 @@ describe('actions on an outage', () => {
     const key = `twice-${randomBytes(4).toString('hex')}`;
     const f: Firing = { id: deterministicUuid(key), key, automation_id: id, state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
     // The first dispatch got as far as recording the first action's outcome.
-    await recordActionOutcomes(t.rt.pg, [{ firing: f, actionTypes: ['call-webhook', 'call-webhook'], outcome: { index: 0, type: 'call-webhook', status: 'executed' } }]);
+    await recordFirings(t.rt.pg, [{ firing: f, actionTypes: ['call-webhook', 'call-webhook'], outcome: { index: 0, type: 'call-webhook', status: 'executed' } }]);
     const live = liveActionDeps(t.rt);
     const sent: string[] = [];
     const actions: ActionDeps = { ...live, deliver: async (data) => (sent.push(data.url), live.deliver(data)) };

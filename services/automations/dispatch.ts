@@ -6,7 +6,7 @@ import type { ReflexEvent } from '../../schemas/event.ts';
 import type { ActionDeps } from './actions.ts';
 import { executeAction } from './executor.ts';
 import { actionJobId, actionsOf, automationResource, causedRelated, deterministicUuid, type ActionJobData, type Firing } from './firing.ts';
-import { insertFirings, recordActionOutcomes, type OutcomeWrite } from './repository.ts';
+import { recordFirings, type FiringWrite } from './repository.ts';
 import type { StateStore } from './store.ts';
 
 export interface DispatchDeps {
@@ -33,11 +33,13 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
   const done = options.again ? await recordedOutcomes(rt, known.map((f) => f.id)) : new Set<string>();
   const actions: ActionJobData[] = [];
   const events: ReflexEvent[] = [];
+  const records: FiringWrite[] = [];
   for (const firing of known) {
     const automation = deps.automations(firing.automation_id)!;
     const meta = { id: automation.id, name: automation.name, description: automation.description, tags: automation.tags };
     const list = actionsOf(automation, firing);
     const action_types = list.map((a) => a.type);
+    records.push({ firing, actionTypes: action_types });
     list.forEach((action, index) => {
       if (!done.has(actionJobId(firing.id, index))) actions.push({ firing, automation: meta, action, index, action_types });
     });
@@ -60,12 +62,11 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
     );
   }
 
-  const outcomes: OutcomeWrite[] = [];
   const retries: { name: string; data: ActionJobData; opts: JobsOptions }[] = [];
   const performed = await Promise.allSettled(actions.map((data) => executeAction(rt, deps.actions, data)));
   performed.forEach((p, i) => {
     if (p.status === 'fulfilled') {
-      outcomes.push(p.value.write);
+      records.push(p.value.write);
       events.push(p.value.event);
     } else {
       const data = actions[i];
@@ -75,8 +76,7 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
   });
   // Triggered events are published before the action events of the same firings (same connection, in order).
   await Promise.all([
-    insertFirings(rt.pg, known, (f) => actionsOf(deps.automations(f.automation_id)!, f).map((a) => a.type)),
-    outcomes.length > 0 ? recordActionOutcomes(rt.pg, outcomes) : undefined,
+    recordFirings(rt.pg, records),
     retries.length > 0 ? deps.queue.addBulk(retries) : undefined,
     rt.bus.publishMany(events),
   ]);

@@ -7,7 +7,7 @@ import type { ReflexEvent } from '../../schemas/event.ts';
 import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
 import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from './firing.ts';
 import { Batcher } from '../../core/batcher.ts';
-import { recordActionOutcomes, type OutcomeWrite } from './repository.ts';
+import { recordFirings, type FiringWrite } from './repository.ts';
 import type { TemplateContext } from './templates.ts';
 
 /**
@@ -20,13 +20,13 @@ export class ActionExecutor {
   private worker: Worker<ActionJobData> | undefined;
   private readonly deps: ActionDeps;
   /** Outcomes of actions finishing together share one statement. */
-  private readonly outcomes: Batcher<OutcomeWrite, void>;
+  private readonly outcomes: Batcher<FiringWrite, void>;
 
   constructor(private readonly rt: Runtime, private readonly concurrency: number) {
     this.deps = liveActionDeps(rt);
     this.outcomes = new Batcher(
       async (writes) => {
-        await recordActionOutcomes(rt.pg, writes);
+        await recordFirings(rt.pg, writes);
         return writes.map(() => undefined);
       },
       rt.log,
@@ -59,7 +59,7 @@ export class ActionExecutor {
  * `reflex.automation.action.executed` / `.failed` event. Throws only for infrastructure errors (worth a
  * retry); everything the user can fix (templates, targets, refused commands) is a failed outcome.
  */
-export async function executeAction(rt: Runtime, deps: ActionDeps, data: ActionJobData): Promise<{ write: OutcomeWrite; event: ReflexEvent }> {
+export async function executeAction(rt: Runtime, deps: ActionDeps, data: ActionJobData): Promise<{ write: FiringWrite; event: ReflexEvent }> {
   const ctx = await templateContext(rt, data);
   let outcome: Outcome;
   try {

@@ -95,48 +95,28 @@ export interface ActionOutcome {
   updated?: string;
 }
 
-/** Records firings once each (the id, derived from the firing key, is the primary key); returns the ids that were new. */
-export async function insertFirings(db: Db, firings: Firing[], actionTypes: (f: Firing) => string[]): Promise<Set<string>> {
-  if (firings.length === 0) return new Set();
-  const rows = firings.map((f) => ({
-    ...f,
-    actions: actionTypes(f).map((type, index): ActionOutcome => ({ index, type, status: 'pending' })),
-  }));
-  const res = await db.query<{ id: string }>(
-    `INSERT INTO automation_firings (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
-        triggering_labels, triggering_event, count, window_start, window_end, actions)
-     SELECT r.id, r.key, r.automation_id, r.state, r.fired_at, r.trigger_path, r.bucket_key,
-        r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions
-     FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
-        trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
-        window_start timestamptz, window_end timestamptz, actions jsonb)
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id`,
-    [JSON.stringify(rows)],
-  );
-  return new Set(res.rows.map((r) => r.id));
-}
-
-export interface OutcomeWrite {
+export interface FiringWrite {
   firing: Firing;
-  /** Types of all actions of the firing, for a firing row this write has to create. */
+  /** Types of all actions of the firing (the row lists them, `pending` until their outcome is in). */
   actionTypes: string[];
-  outcome: ActionOutcome;
+  /** An action's outcome to record; without one, only the firing (if new). */
+  outcome?: ActionOutcome;
 }
 
 /**
- * Records action outcomes, many in one statement. A firing row may not exist yet (an action job can run
- * before the dispatcher's insert commits, as both start together), so it is inserted from the job's copy
- * if needed; otherwise each outcome replaces its action's entry and the others are kept.
+ * Records firings and action outcomes, many in one statement. A firing is inserted once (the id, derived
+ * from the firing key, is the primary key); on a row that exists each outcome replaces its action's entry
+ * and the others are kept, so records and outcomes may arrive in any order, from any replica.
  */
-export async function recordActionOutcomes(db: Db, writes: OutcomeWrite[]): Promise<void> {
+export async function recordFirings(db: Db, writes: FiringWrite[]): Promise<void> {
+  if (writes.length === 0) return;
   // One row per firing: a statement may not touch the same row twice.
   const rows = new Map<string, Firing & { actions: ActionOutcome[] }>();
   const updated = new Date().toISOString();
   for (const { firing, actionTypes, outcome } of writes) {
     let row = rows.get(firing.key);
     if (!row) rows.set(firing.key, (row = { ...firing, actions: actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' })) }));
-    row.actions[outcome.index] = { ...outcome, updated };
+    if (outcome) row.actions[outcome.index] = { ...outcome, updated };
   }
   await db.query(
     `INSERT INTO automation_firings AS f (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
