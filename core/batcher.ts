@@ -6,8 +6,6 @@ interface Waiter<T> {
 }
 
 export interface BatcherOptions {
-  /** Batches written at once (default 1). */
-  parallel?: number;
   maxBatch?: number;
   /**
    * Batches start at most this often (default 0). Under a steady stream, items arriving in between join
@@ -18,16 +16,15 @@ export interface BatcherOptions {
 }
 
 /**
- * Group commit: items pushed while a batch is being written form the next batch, and up to `parallel`
- * batches are written at once. A caller's promise settles once its batch is written (committed, or
+ * Group commit: items pushed while a batch is being written form the next batch, one batch at a time.
+ * A caller's promise settles once its batch is written (committed, or
  * acknowledged by JetStream). A failed batch is retried item by item, so one bad item fails only its own
  * caller.
  */
 export class Batcher<I, R> {
   private pending: { item: I; w: Waiter<R> }[] = [];
-  private running = 0;
+  private running = false;
   private lastStart = -Infinity;
-  private readonly parallel: number;
   private readonly maxBatch: number;
   private readonly minIntervalMs: number;
 
@@ -36,7 +33,6 @@ export class Batcher<I, R> {
     private readonly log: Logger,
     options: BatcherOptions = {},
   ) {
-    this.parallel = options.parallel ?? 1;
     this.maxBatch = options.maxBatch ?? 500;
     this.minIntervalMs = options.minIntervalMs ?? 0;
   }
@@ -44,12 +40,10 @@ export class Batcher<I, R> {
   push(item: I): Promise<R> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, w: { resolve, reject } });
-      if (this.running < this.parallel) {
-        this.running += 1;
-        const wait = this.lastStart + this.minIntervalMs - performance.now();
-        // At least one macrotask of grace lets the items that became ready in the same I/O turn join.
-        if (wait > 0) setTimeout(() => void this.run(), wait);
-        else setImmediate(() => void this.run());
+      if (!this.running) {
+        this.running = true;
+        // One macrotask of grace lets the items that became ready in the same I/O turn join.
+        setImmediate(() => void this.run());
       }
     });
   }
@@ -63,7 +57,7 @@ export class Batcher<I, R> {
         await this.settle(this.pending.splice(0, this.maxBatch));
       }
     } finally {
-      this.running -= 1;
+      this.running = false;
     }
   }
 

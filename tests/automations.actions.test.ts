@@ -104,6 +104,22 @@ describe('webhook and flow-run actions', () => {
 });
 
 describe('performed actions', () => {
+  it('templates see the flow run the event is about as flow_run', async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'templated', flow: 'etl', work_pool: 'actions-test', parameters: { day: 'mon' } });
+    const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, {});
+    assert.equal(run.status, 201, JSON.stringify(run.body));
+    const id = await createAutomation(t, {
+      name: 'about-run',
+      trigger: { type: 'event', expect: ['run.noted'] },
+      actions: [{ type: 'emit-event', event: { event: 'run.echo', resource: { 'reflex.resource.id': 'echo.{{ flow_run.flow_name }}' }, payload: { day: '{{ flow_run.parameters.day }}' } } }],
+    });
+    await emit(t, [{ event: 'run.noted', resource: { 'reflex.resource.id': `reflex.flow-run.${run.body.id}` } }]);
+    const [f] = await waitOutcomes(t, id);
+    const emitted = (f.actions[0].detail as { event: { resource: Record<string, string>; payload: Record<string, unknown> } }).event;
+    assert.equal(emitted.resource['reflex.resource.id'], 'echo.etl');
+    assert.equal(emitted.payload.day, 'mon');
+  });
+
   it('a template error fails only that action, with the reason recorded; the service keeps going', async () => {
     const id = await createAutomation(t, {
       name: 'bad-template',

@@ -1,12 +1,12 @@
 import { Worker, type Job } from 'bullmq';
 import { LiquidError } from 'liquidjs';
 import { ZodError } from 'zod';
+import { coalesced } from '../../core/coalesce.ts';
 import { systemEvent } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
 import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from './firing.ts';
-import { Batcher } from '../../core/batcher.ts';
 import { recordFirings, type FiringWrite } from './repository.ts';
 import type { TemplateContext } from './templates.ts';
 
@@ -19,19 +19,9 @@ import type { TemplateContext } from './templates.ts';
 export class ActionExecutor {
   private worker: Worker<ActionJobData> | undefined;
   private readonly deps: ActionDeps;
-  /** Outcomes of actions finishing together share one statement. */
-  private readonly outcomes: Batcher<FiringWrite, void>;
 
   constructor(private readonly rt: Runtime, private readonly concurrency: number) {
     this.deps = liveActionDeps(rt);
-    this.outcomes = new Batcher(
-      async (writes) => {
-        await recordFirings(rt.pg, writes);
-        return writes.map(() => undefined);
-      },
-      rt.log,
-      { minIntervalMs: 2 },
-    );
   }
 
   start(): void {
@@ -50,7 +40,7 @@ export class ActionExecutor {
   private async process(job: Job<ActionJobData>): Promise<void> {
     const { write, event } = await executeAction(this.rt, this.deps, job.data);
     // Both idempotent (outcome by action index, event by derived id), so they go out together.
-    await Promise.all([this.outcomes.push(write), this.rt.bus.publish(event)]);
+    await Promise.all([recordFirings(this.rt.pg, [write]), this.rt.bus.publish(event)]);
   }
 }
 
@@ -121,13 +111,20 @@ export async function templateContext(rt: Runtime | null, data: ActionJobData): 
   };
 }
 
-/** Reads the flow run from the orchestration tables; null when absent (or the tables do not exist). */
-async function loadFlowRun(rt: Runtime, id: string): Promise<Record<string, unknown> | null> {
-  try {
-    const res = await rt.pg.query('SELECT * FROM flow_runs WHERE id = $1', [id]);
-    return res.rows[0] ? JSON.parse(JSON.stringify(res.rows[0])) : null;
-  } catch (err) {
-    if ((err as { code?: string }).code === '42P01') return null;
-    throw err;
+const flowRunReaders = new WeakMap<Runtime, (id: string) => Promise<Record<string, unknown> | null>>();
+
+/**
+ * Reads the flow run (the row, as JSON) from the orchestration tables; null when absent. Actions of the
+ * firings of one batch perform together, so their reads share one query.
+ */
+function loadFlowRun(rt: Runtime, id: string): Promise<Record<string, unknown> | null> {
+  let read = flowRunReaders.get(rt);
+  if (!read) {
+    read = coalesced(async (ids: readonly string[]) => {
+      const res = await rt.pg.query('SELECT * FROM flow_runs WHERE id = ANY($1::uuid[])', [ids]);
+      return new Map(res.rows.map((r) => [r.id as string, JSON.parse(JSON.stringify(r)) as Record<string, unknown>]));
+    });
+    flowRunReaders.set(rt, read);
   }
+  return read(id);
 }

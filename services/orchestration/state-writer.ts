@@ -22,12 +22,6 @@ type Op =
   | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> };
 
 export interface StateWriterOptions {
-  /**
-   * How long the first proposal of a batch waits for others to join it. Default 0: until the proposals
-   * made in the same turn of the event loop are in (a flow's PENDING and RUNNING, say); under load,
-   * batches form anyway while the previous one is being written.
-   */
-  lingerMs?: number;
   maxBatch?: number;
   /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
   notifyChannel: string;
@@ -41,10 +35,8 @@ export interface StateWriterOptions {
  */
 export class StateWriter {
   private queue: Op[] = [];
-  private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private flushing: Promise<void> | undefined;
-  private readonly lingerMs: number;
   private readonly maxBatch: number;
   private readonly commitListeners = new Set<() => void>();
   /** The connection batches are written on, held while there is work. */
@@ -55,7 +47,6 @@ export class StateWriter {
     private readonly log: Logger,
     private readonly options: StateWriterOptions,
   ) {
-    this.lingerMs = options.lingerMs ?? 0;
     this.maxBatch = options.maxBatch ?? 500;
   }
 
@@ -98,15 +89,14 @@ export class StateWriter {
     if (this.flushing) return; // the running flush picks it up when it ends
     if (this.queue.length >= this.maxBatch) this.kick();
     else if (!this.scheduled) {
+      // Waits for the proposals made in the same turn of the event loop (a flow's PENDING and RUNNING, say);
+      // under load, batches form anyway while the previous one is being written.
       this.scheduled = true;
-      if (this.lingerMs > 0) this.timer = setTimeout(() => this.kick(), this.lingerMs);
-      else setImmediate(() => this.kick());
+      setImmediate(() => this.kick());
     }
   }
 
   private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.scheduled = false;
     if (this.flushing || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
