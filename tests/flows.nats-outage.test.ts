@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { FlowRun } from '../schemas/flow-run.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
-import { freePort } from './support/net.ts';
+import { PrivateNats, skipWithout } from './support/private-services.ts';
 import { openGate } from './support/test-flows.ts';
 
 /**
@@ -19,87 +12,13 @@ import { openGate } from './support/test-flows.ts';
  * back. The shared NATS on 4222 serves the other test files, so this one kills a server of its own.
  */
 
-const natsServerBin = ['/usr/sbin/nats-server', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'nats-server'))].find(
-  (p) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-);
-
-/** True once a NATS server answers on the port (its INFO line is the first thing it sends). */
-function natsAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('INFO ')));
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
-}
-
-/** A nats-server child process with JetStream storing in `storeDir`, restartable on the same port and store. */
-class NatsServer {
-  private proc: ChildProcess | undefined;
-  private output = '';
-
-  constructor(
-    private readonly bin: string,
-    readonly port: number,
-    private readonly storeDir: string,
-  ) {}
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  async start(): Promise<void> {
-    const proc = spawn(this.bin, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-4000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    await waitFor(async () => {
-      // An early exit (port taken, bad store) would otherwise surface only as a timeout.
-      if (!this.running) throw new Error(`nats-server exited (${proc.exitCode ?? proc.signalCode}):\n${this.output}`);
-      return natsAnswers(this.port);
-    }, { timeoutMs: 10_000, intervalMs: 50, what: `nats-server on port ${this.port}` });
-  }
-
-  /** SIGKILL: no clean shutdown, as in a crash. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || !this.running) return;
-    const exited = once(proc, 'exit');
-    proc.kill('SIGKILL');
-    await exited;
-  }
-}
-
-const skip = natsServerBin ? false : 'nats-server not found (/usr/sbin/nats-server or on PATH): this test needs a NATS server of its own to kill';
-
-describe('the outbox survives a NATS outage during a flow run', { skip }, () => {
+describe('the outbox survives a NATS outage during a flow run', { skip: skipWithout.nats }, () => {
   const gateKey = `outage-${process.pid}`;
-  let storeDir: string | undefined;
-  let nats: NatsServer | undefined;
+  let nats: PrivateNats | undefined;
   let t: TestEngine | undefined;
 
   before(async () => {
-    storeDir = await mkdtemp(join(tmpdir(), 'reflex-nats-outage-'));
-    nats = new NatsServer(natsServerBin as string, await freePort(), storeDir);
+    nats = await PrivateNats.create();
     await nats.start();
     t = await startTestEngine({
       services: ['outbox', 'api', 'worker'],
@@ -115,8 +34,7 @@ describe('the outbox survives a NATS outage during a flow run', { skip }, () => 
       if (t && nats && !nats.running) await nats.start().catch(() => {});
       await t?.cleanup();
     } finally {
-      await nats?.kill();
-      if (storeDir) await rm(storeDir, { recursive: true, force: true });
+      await nats?.destroy();
     }
   });
 
@@ -142,7 +60,7 @@ describe('the outbox survives a NATS outage during a flow run', { skip }, () => 
 
   it('keeps the Completed event of a run finished while NATS is down and publishes it once when NATS is back', async (ctx) => {
     const engine = t as TestEngine;
-    const server = nats as NatsServer;
+    const server = nats as PrivateNats;
     const { pg } = engine.rt;
 
     const statuses: Array<{ type: string; at: number }> = [];

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { accessSync, constants, readdirSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Queue } from 'bullmq';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import { deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
-import { freePort } from './support/net.ts';
+import { PrivatePostgres, skipWithout } from './support/private-services.ts';
 
 /**
  * A delivery enqueued while the delivery log (Postgres) is down must wait for it, without failing and
@@ -20,151 +14,7 @@ import { freePort } from './support/net.ts';
  * Postgres on 5432 serves the other test files, so this one kills a cluster of its own.
  */
 
-/** The newest installed PostgreSQL's bin directory (Debian layout), if any. */
-function findPgBin(): string | undefined {
-  let versions: string[];
-  try {
-    versions = readdirSync('/usr/lib/postgresql');
-  } catch {
-    return undefined;
-  }
-  return versions
-    .sort((a, b) => Number(b) - Number(a))
-    .map((v) => `/usr/lib/postgresql/${v}/bin`)
-    .find((dir) => ['initdb', 'postgres', 'pg_isready'].every((b) => isExecutable(join(dir, b))));
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Postgres refuses to run as root: as root, the cluster runs as the `postgres` OS user. */
-function clusterOwner(): { uid: number; gid: number } | undefined | null {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-    return { uid: id('-u'), gid: id('-g') };
-  } catch {
-    return null;
-  }
-}
-
-/** A throwaway PostgreSQL cluster, restartable on the same port and data directory. */
-class PrivatePostgres {
-  private proc: ChildProcess | undefined;
-  private output = '';
-
-  private constructor(
-    private readonly bin: string,
-    private readonly dir: string,
-    readonly port: number,
-    private readonly owner: { uid: number; gid: number } | undefined,
-  ) {}
-
-  static async create(bin: string, owner: { uid: number; gid: number } | undefined): Promise<PrivatePostgres> {
-    const dir = await mkdtemp(join(tmpdir(), 'reflex-pg-outage-'));
-    const cluster = new PrivatePostgres(bin, dir, await freePort(), owner);
-    try {
-      if (owner) await chown(dir, owner.uid, owner.gid);
-      await new Promise<void>((resolve, reject) =>
-        execFile(
-          join(bin, 'initdb'),
-          ['-D', cluster.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'],
-          { ...cluster.spawnOptions(), timeout: 60_000 },
-          (err, stdout, stderr) => (err ? reject(new Error(`initdb failed: ${err.message}\n${stdout}${stderr}`)) : resolve()),
-        ),
-      );
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
-    return cluster;
-  }
-
-  private get dataDir(): string {
-    return join(this.dir, 'data');
-  }
-
-  private spawnOptions() {
-    // cwd: the postgres user may not be able to enter the test's working directory.
-    return { cwd: this.dir, ...(this.owner ?? {}), env: { ...process.env, LC_ALL: 'C' } };
-  }
-
-  get url(): string {
-    // The maintenance database exists from initdb on, so the engine needs no CREATE DATABASE.
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  get running(): boolean {
-    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  async start(): Promise<void> {
-    const args = ['-D', this.dataDir, '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
-    // Its own process group: a kill takes the backends with the postmaster, as a crash of the host would,
-    // and leaves no orphan holding the shared memory that would stop the restart.
-    const proc = spawn(join(this.bin, 'postgres'), args, { ...this.spawnOptions(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    // Detached, it would outlive a test process that dies before after() runs.
-    process.once('exit', () => {
-      if (this.proc === proc && this.running && proc.pid) process.kill(-proc.pid, 'SIGKILL');
-    });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString()).slice(-4000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    await waitFor(
-      async () => {
-        // An early exit (port taken, bad data directory) would otherwise surface only as a timeout.
-        if (!this.running) throw new Error(`postgres exited (${proc.exitCode ?? proc.signalCode}):\n${this.output}`);
-        return this.isReady();
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: `postgres on port ${this.port}` },
-    );
-  }
-
-  private isReady(): Promise<boolean> {
-    return new Promise((resolve) =>
-      execFile(join(this.bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-t', '2'], { timeout: 5000 }, (err) =>
-        resolve(!err),
-      ),
-    );
-  }
-
-  /** SIGKILL to the whole cluster: no shutdown, no goodbye to the clients. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc?.pid || !this.running) return;
-    const exited = once(proc, 'exit');
-    try {
-      process.kill(-proc.pid, 'SIGKILL');
-    } catch {
-      proc.kill('SIGKILL');
-    }
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await this.kill();
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-const pgBin = findPgBin();
-const owner = clusterOwner();
-const skip = !pgBin
-  ? 'PostgreSQL server binaries not found (/usr/lib/postgresql/<version>/bin): this test needs a cluster of its own to kill'
-  : owner === null
-    ? 'running as root without a `postgres` OS user: PostgreSQL refuses to run as root'
-    : false;
-
-describe('a webhook delivery survives a PostgreSQL outage', { skip }, () => {
+describe('a webhook delivery survives a PostgreSQL outage', { skip: skipWithout.postgres }, () => {
   const receiver = new Receiver();
   let cluster: PrivatePostgres | undefined;
   let t: TestEngine | undefined;
@@ -172,7 +22,7 @@ describe('a webhook delivery survives a PostgreSQL outage', { skip }, () => {
 
   before(async () => {
     await receiver.start();
-    cluster = await PrivatePostgres.create(pgBin as string, owner ?? undefined);
+    cluster = await PrivatePostgres.create();
     await cluster.start();
     t = await startTestEngine({ services: ['webhooks', 'api'], config: { databaseUrl: cluster.url, webhookAllowHosts: ['127.0.0.1'] } });
     queue = deliveryQueue(t.rt);

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ReflexError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { registerApiKeyCheck } from './auth.ts';
 import { OpenApiRegistry } from './openapi.ts';
 import { routeModules } from './routes/index.ts';
 
@@ -43,14 +44,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   );
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (req, reply) => {
-    const key = rt.config.apiKey;
-    if (!key || !req.url.startsWith('/api/') || req.url.startsWith('/api/health')) return;
-    if (req.headers.authorization !== `Bearer ${key}`) {
-      const err = new ReflexError('unauthorized', 'missing or wrong API key: send `Authorization: Bearer <REFLEX_API_KEY>`');
-      return reply.code(401).send({ error: err.toJSON() });
-    }
-  });
+  registerApiKeyCheck(app, rt.config.apiKey);
 
   app.setErrorHandler((error: FastifyError | ReflexError, req, reply) => {
     if (error instanceof ReflexError) {

@@ -3,7 +3,7 @@ import type { RouteModule } from '../app.ts';
 /** Reports each dependency's state; answers 503 when any is down so load balancers take the replica out. */
 export const healthRoutes: RouteModule = (app, { rt, docs }) => {
   docs.add({ method: 'get', path: '/api/health', summary: 'State of NATS, Redis and PostgreSQL', tags: ['health'] });
-  app.get('/api/health', async (_req, reply) => {
+  app.get('/api/health', { config: { public: true } }, async (_req, reply) => {
     const check = async (fn: () => Promise<unknown>) => {
       const started = performance.now();
       try {

@@ -76,6 +76,8 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt, docs }) => {
     scope.route<{ Params: { slug: string } }>({
       method: [...RECEIVER_METHODS],
       url: '/hooks/:slug',
+      // Public: a sender proves itself with the endpoint's signature, not with the API key.
+      config: { public: true },
       handler: async (req, reply) => {
         const endpoint = await getEndpointBySlug(rt.pg, req.params.slug);
         // The same answer as for any unknown path, so probing cannot tell a slug exists.
