@@ -70,6 +70,14 @@ export class EventBus {
     }
   }
 
+  /**
+   * The largest event the bus takes, encoded: the server's `max_payload` less room for headers. Ingest
+   * checks every event of a batch against it before publishing any, so a batch is never published in part.
+   */
+  get maxEventBytes(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - 4096;
+  }
+
   encode(event: ReflexEvent): Uint8Array {
     return this.encoder.encode(JSON.stringify(event));
   }

@@ -8,23 +8,56 @@ import { RetryPolicySchema } from './jobs.ts';
  * reference for every field.
  */
 
+/**
+ * Upper bounds of an automation document, checked at save time so that no document can make evaluation
+ * (live, dry run or backtest) loop, overflow a date or hold unbounded state. docs/automations.md lists them.
+ */
+export const AUTOMATION_LIMITS = {
+  /** A window shorter than a second would fire back to back without the clock advancing. */
+  minWithinSeconds: 1,
+  /** 31 days: trigger state lives in Redis and is kept at least twice the window. */
+  maxWithinSeconds: 31 * 24 * 3600,
+  maxThreshold: 1_000_000,
+  maxChildTriggers: 32,
+  maxTriggerDepth: 8,
+  maxPatterns: 64,
+  maxLabels: 64,
+  maxForEach: 8,
+  maxActions: 32,
+  maxConditionDepth: 64,
+  maxConditionNodes: 10_000,
+  maxTemplateLength: 64 * 1024,
+  maxRetryDelaySeconds: 3600,
+} as const;
+const L = AUTOMATION_LIMITS;
+
+/** A window length in seconds: 0 (none) or between the minimum and maximum. */
+const WithinSchema = z
+  .number()
+  .min(0)
+  .max(L.maxWithinSeconds, `at most ${L.maxWithinSeconds} seconds (31 days)`)
+  .refine((w) => w === 0 || w >= L.minWithinSeconds, `0 (no window) or at least ${L.minWithinSeconds} second`);
+
 /** One pattern or a list of them (OR-ed). `*` matches any run of characters; a leading `!` negates. */
-const LabelPatternSchema = z.union([z.string(), z.array(z.string()).min(1)]);
+const LabelPatternSchema = z.union([z.string().max(1024), z.array(z.string().max(1024)).min(1).max(L.maxPatterns)]);
 
 export const ResourceSpecSchema = z
-  .record(z.string().min(1), LabelPatternSchema)
+  .record(z.string().min(1).max(256), LabelPatternSchema)
+  .refine((r) => Object.keys(r).length <= L.maxLabels, `at most ${L.maxLabels} labels`)
   .describe('Label name -> pattern or list of patterns; all labels must match (AND).');
 export type ResourceSpec = z.output<typeof ResourceSpecSchema>;
 
 const EventNamePatternSchema = z
   .string()
   .min(1)
+  .max(256)
   .regex(/^!?[A-Za-z0-9_*-]+(?:\.[A-Za-z0-9_*-]+)*$/, 'must be a dotted event name, optionally with * wildcards and a leading !');
 
 /** `reflex.resource.id`-style label of the primary resource, `related:<role>:<label>`, or `payload.<path>`. */
 const ForEachPathSchema = z
   .string()
   .min(1)
+  .max(512)
   .regex(/^(?:related:[^:]+:[^:]+|payload\.[^.]+(?:\.[^.]+)*|[^:]+)$/, 'must be a label name, related:<role>:<label> or payload.<path>');
 
 export const JSON_LOGIC_OPERATORS: ReadonlySet<string> = new Set([
@@ -38,15 +71,38 @@ export const JSON_LOGIC_OPERATORS: ReadonlySet<string> = new Set([
  * effect, like `log`), with the path of the offending key, so a bad rule is refused on save.
  */
 export function jsonLogicIssues(rule: unknown, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
-  if (Array.isArray(rule)) return rule.flatMap((r, i) => jsonLogicIssues(r, [...path, i]));
-  if (rule === null || typeof rule !== 'object') return [];
-  const keys = Object.keys(rule);
-  if (keys.length !== 1) return [{ path, message: `a json-logic operation is an object with exactly one operator key; found ${keys.length} keys` }];
-  const op = keys[0];
-  if (!JSON_LOGIC_OPERATORS.has(op)) {
-    return [{ path: [...path, op], message: `unknown json-logic operator "${op}"; known: ${[...JSON_LOGIC_OPERATORS].join(' ')}` }];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  let nodes = 0;
+  // Iterative, with a depth bound: a rule nested thousands deep must be refused, not overflow the stack.
+  const stack: { rule: unknown; path: (string | number)[]; depth: number }[] = [{ rule, path, depth: 0 }];
+  while (stack.length > 0 && issues.length < 20) {
+    const { rule: r, path: p, depth } = stack.pop()!;
+    if (++nodes > L.maxConditionNodes) {
+      issues.push({ path, message: `a condition may hold at most ${L.maxConditionNodes} values` });
+      break;
+    }
+    if (depth > L.maxConditionDepth) {
+      issues.push({ path: p, message: `a condition may nest at most ${L.maxConditionDepth} levels` });
+      continue;
+    }
+    if (Array.isArray(r)) {
+      r.forEach((x, i) => stack.push({ rule: x, path: [...p, i], depth: depth + 1 }));
+      continue;
+    }
+    if (r === null || typeof r !== 'object') continue;
+    const keys = Object.keys(r);
+    if (keys.length !== 1) {
+      issues.push({ path: p, message: `a json-logic operation is an object with exactly one operator key; found ${keys.length} keys` });
+      continue;
+    }
+    const op = keys[0];
+    if (!JSON_LOGIC_OPERATORS.has(op)) {
+      issues.push({ path: [...p, op], message: `unknown json-logic operator "${op}"; known: ${[...JSON_LOGIC_OPERATORS].join(' ')}` });
+      continue;
+    }
+    stack.push({ rule: (r as Record<string, unknown>)[op], path: [...p, op], depth: depth + 1 });
   }
-  return jsonLogicIssues((rule as Record<string, unknown>)[op], [...path, op]);
+  return issues;
 }
 
 export const PostureSchema = z.enum(['Reactive', 'Proactive']);
@@ -59,13 +115,13 @@ export const EventTriggerSchema = z
       .union([ResourceSpecSchema, z.array(ResourceSpecSchema)])
       .default({})
       .describe('Each spec must be satisfied by at least one related resource (use reflex.resource.role to pick a role).'),
-    after: z.array(EventNamePatternSchema).default([]).describe('Event names that arm a bucket before counting starts.'),
-    expect: z.array(EventNamePatternSchema).default([]).describe('Event names that count; empty = any event passing the filters.'),
+    after: z.array(EventNamePatternSchema).max(L.maxPatterns).default([]).describe('Event names that arm a bucket before counting starts.'),
+    expect: z.array(EventNamePatternSchema).max(L.maxPatterns).default([]).describe('Event names that count; empty = any event passing the filters.'),
     condition: z.unknown().optional().describe('json-logic rule evaluated on { event }; the event counts only when truthy.'),
-    for_each: z.array(ForEachPathSchema).default([]).describe('Label paths splitting counting into independent buckets.'),
+    for_each: z.array(ForEachPathSchema).max(L.maxForEach).default([]).describe('Label paths splitting counting into independent buckets.'),
     posture: PostureSchema.default('Reactive'),
-    threshold: z.number().int().min(0).default(1),
-    within: z.number().min(0).default(0).describe('Window in seconds (event time); 0 = no window.'),
+    threshold: z.number().int().min(0).max(L.maxThreshold).default(1),
+    within: WithinSchema.default(0).describe('Window in seconds (event time); 0 = no window, else 1 s to 31 days.'),
   })
   .strict();
 
@@ -87,10 +143,10 @@ const CompoundTriggerSchema = z
   .object({
     type: z.literal('compound'),
     get triggers() {
-      return z.array(TriggerSchema).min(1);
+      return z.array(TriggerSchema).min(1).max(L.maxChildTriggers);
     },
-    require: z.union([z.enum(['any', 'all']), z.number().int().min(1)]).default('all'),
-    within: z.number().min(0).default(0).describe('Seconds (event time) all required children must fire within; 0 = no limit.'),
+    require: z.union([z.enum(['any', 'all']), z.number().int().min(1).max(L.maxChildTriggers)]).default('all'),
+    within: WithinSchema.default(0).describe('Seconds (event time) all required children must fire within; 0 = no limit.'),
   })
   .strict();
 
@@ -98,9 +154,9 @@ const SequenceTriggerSchema = z
   .object({
     type: z.literal('sequence'),
     get triggers() {
-      return z.array(TriggerSchema).min(1);
+      return z.array(TriggerSchema).min(1).max(L.maxChildTriggers);
     },
-    within: z.number().min(0).default(0).describe('Seconds (event time) the whole sequence must fit in; 0 = no limit.'),
+    within: WithinSchema.default(0).describe('Seconds (event time) the whole sequence must fit in; 0 = no limit.'),
   })
   .strict();
 
@@ -110,7 +166,7 @@ export const TriggerSchema: z.ZodType<Trigger, unknown> = z.lazy(() =>
 
 // ---- actions ----
 
-const TemplateSchema = z.string().describe('A Liquid template (rendered with event, automation, trigger, flow_run).');
+const TemplateSchema = z.string().max(L.maxTemplateLength).describe('A Liquid template (rendered with event, automation, trigger, flow_run).');
 const DeploymentRef = {
   deployment_id: z.string().min(1).optional(),
   deployment_name: z.string().min(1).optional().describe('`<flow>/<deployment>`, e.g. `etl/daily`.'),
@@ -202,16 +258,16 @@ export const AutomationInputSchema = z
   .object({
     $schema: z.string().optional().describe('Editor hint, ignored.'),
     name: z.string().min(1).max(200),
-    description: z.string().default(''),
+    description: z.string().max(10_000).default(''),
     enabled: z.boolean().default(true),
-    tags: z.array(z.string()).default([]),
+    tags: z.array(z.string().max(256)).max(64).default([]),
     trigger: TriggerSchema,
-    actions: z.array(ActionSchema).default([]),
-    actions_on_resolve: z.array(ActionSchema).default([]),
+    actions: z.array(ActionSchema).max(L.maxActions).default([]),
+    actions_on_resolve: z.array(ActionSchema).max(L.maxActions).default([]),
   })
   .strict()
   .superRefine((doc, ctx) => {
-    if (doc.trigger && typeof doc.trigger === 'object') checkTrigger(doc.trigger, ['trigger'], ctx);
+    if (doc.trigger && typeof doc.trigger === 'object') checkTrigger(doc.trigger, ['trigger'], ctx, 1);
   })
   .describe('A Reflex automation: a trigger evaluated on the event stream and the actions run when it fires.');
 
@@ -245,7 +301,11 @@ export const AutomationPatchSchema = z
   .strict();
 
 /** Rules zod's shape cannot express: operators, postures, counts. Paths point at the offending field. */
-function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCtx): void {
+function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCtx, depth: number): void {
+  if (depth > L.maxTriggerDepth) {
+    ctx.addIssue({ code: 'custom', path, message: `compound and sequence triggers may nest at most ${L.maxTriggerDepth} levels` });
+    return;
+  }
   if (t.type === 'event') {
     if (t.condition !== undefined) {
       for (const issue of jsonLogicIssues(t.condition, [...path, 'condition'])) ctx.addIssue({ code: 'custom', ...issue });
@@ -264,5 +324,5 @@ function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCt
   if (t.type === 'compound' && typeof t.require === 'number' && t.require > t.triggers.length) {
     ctx.addIssue({ code: 'custom', path: [...path, 'require'], message: `require is ${t.require} but there are only ${t.triggers.length} triggers` });
   }
-  t.triggers.forEach((child, i) => checkTrigger(child, [...path, 'triggers', i], ctx));
+  t.triggers.forEach((child, i) => checkTrigger(child, [...path, 'triggers', i], ctx, depth + 1));
 }

@@ -10,7 +10,12 @@ export const EventNameSchema = z
   .regex(EVENT_NAME_PATTERN, 'must be dot-separated words of letters, digits, "_" or "-" (e.g. order.created)')
   .describe('Dotted event name, e.g. `order.created` or `reflex.flow-run.Completed`.');
 
-const LabelsSchema = z.record(z.string().min(1), z.string());
+/** Bounds of one resource's labels and of the related list: a single event must fit one bus message. */
+export const EVENT_LIMITS = { maxLabels: 64, maxLabelNameLength: 256, maxLabelValueLength: 4096, maxRelated: 128 } as const;
+
+const LabelsSchema = z
+  .record(z.string().min(1).max(EVENT_LIMITS.maxLabelNameLength), z.string().max(EVENT_LIMITS.maxLabelValueLength))
+  .refine((r) => Object.keys(r).length <= EVENT_LIMITS.maxLabels, `at most ${EVENT_LIMITS.maxLabels} labels`);
 
 export const ResourceSchema = LabelsSchema.refine((r) => typeof r['reflex.resource.id'] === 'string' && r['reflex.resource.id'] !== '', {
   message: 'reflex.resource.id is required and must be a non-empty string',
@@ -34,7 +39,7 @@ export const EventInputSchema = z
     occurred: z.iso.datetime({ offset: true }).optional().describe('ISO-8601 time the event happened; defaults to now.'),
     event: EventNameSchema,
     resource: ResourceSchema,
-    related: z.array(RelatedResourceSchema).default([]),
+    related: z.array(RelatedResourceSchema).max(EVENT_LIMITS.maxRelated).default([]),
     payload: z.record(z.string(), z.unknown()).default({}).describe('Any JSON object.'),
     follows: z.uuid().nullish().describe('Id of the event this one follows.'),
   })

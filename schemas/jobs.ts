@@ -8,7 +8,7 @@ import { z } from 'zod';
 
 export const RetryPolicySchema = z.object({
   attempts: z.number().int().min(1).max(50).default(8),
-  delay_seconds: z.number().min(0).default(5),
+  delay_seconds: z.number().min(0).max(3600).default(5),
 });
 
 /** Queue `webhook-deliveries`, consumed by the webhook service. Everything is already rendered. */

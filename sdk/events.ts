@@ -68,7 +68,7 @@ export async function emitEvent(input: EventInput, options: EmitOptions = {}): P
     bus = c.bus;
     maxPayloadBytes = c.config.maxPayloadBytes;
   }
-  const [event] = normalizeEvents(input, { maxPayloadBytes: maxPayloadBytes ?? envPayloadLimit() });
+  const [event] = normalizeEvents(input, { maxPayloadBytes: maxPayloadBytes ?? envPayloadLimit(), maxEventBytes: bus.maxEventBytes });
   event.related = mergeRelated(event.related, currentRelatedResources());
   await bus.publish(event);
   return event;

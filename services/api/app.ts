@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { ReflexError } from '../../core/errors.ts';
+import { ReflexError, ValidationError } from '../../core/errors.ts';
+import { jsonValueIssues } from '../../core/json.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import { registerApiKeyCheck } from './auth.ts';
 import { OpenApiRegistry } from './openapi.ts';
@@ -36,11 +37,23 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   });
   const docs = new OpenApiRegistry();
 
-  // CloudEvents content types are JSON; anything else reaches the route as a raw Buffer (binary mode).
+  // Every JSON body (CloudEvents content types are JSON too) is checked for what PostgreSQL cannot store
+  // and for hostile nesting before any route sees it: a 400 naming the field, never a 500 later or a
+  // value acknowledged and then refused by the database. Anything else reaches the route as a raw Buffer
+  // (CloudEvents binary mode).
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
-    ['application/cloudevents+json', 'application/cloudevents-batch+json'],
+    ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'],
     { parseAs: 'string' },
-    app.getDefaultJsonParser('error', 'ignore'),
+    (req, body, done) =>
+      parseJson(req, body as string, (err, value) => {
+        if (err) return done(err);
+        const issues = jsonValueIssues(value);
+        if (issues.length === 0) return done(null, value);
+        const first = issues[0];
+        done(new ValidationError(`invalid JSON body: ${first.path || '(root)'}: ${first.message}`, issues));
+      }),
   );
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 

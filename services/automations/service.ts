@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { Queue } from 'bullmq';
 import { BatchConsumer } from '../../core/batch-consumer.ts';
+import { isEventShape } from '../../core/events.ts';
 import type { Runtime, Service } from '../../core/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { announceAutomationChange, AutomationCache } from './cache.ts';
@@ -101,14 +102,22 @@ export class AutomationsService implements Service {
     const good: JsMsg[] = [];
     let redelivered = false;
     for (const m of batch) {
+      let event: unknown;
       try {
-        events.push(JSON.parse(this.decoder.decode(m.data)) as ReflexEvent);
-        seqs.push(m.seq);
-        redelivered ||= m.redelivered;
-        good.push(m);
+        event = JSON.parse(this.decoder.decode(m.data));
       } catch {
-        m.term('not an event');
+        event = undefined;
       }
+      if (!isEventShape(event)) {
+        // Not an event (another publisher): nothing to evaluate; the recorder keeps it as a dead letter. A
+        // reason would make NATS 2.9 ignore the term (it knows only the bare `+TERM`) and bring it back.
+        m.term();
+        continue;
+      }
+      events.push(event);
+      seqs.push(m.seq);
+      redelivered ||= m.redelivered;
+      good.push(m);
     }
     const ops = eventOps(this.cache.index, events, seqs);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });

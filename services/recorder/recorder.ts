@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { BatchConsumer } from '../../core/batch-consumer.ts';
 import type { Runtime, Service } from '../../core/runtime.ts';
+import { insertDeadLetter } from './dead-letters.ts';
 import { insertEventDocuments } from './store.ts';
 
 /**
@@ -38,16 +39,29 @@ export class Recorder implements Service {
       await insertEventDocuments(this.rt.pg, docs);
       for (const m of batch) m.ack();
     } catch (err) {
-      // Only bad data is isolated and dropped; an outage is thrown so the batch is redelivered later.
+      // Only bad data is isolated; an outage is thrown so the batch is redelivered later.
       if (!isDataError(err)) throw err;
-      if (batch.length === 1) {
-        // A message that no insert can store (not an event) would otherwise come back forever.
-        this.log.error({ err, subject: batch[0].subject, seq: batch[0].seq }, 'not a storable event; dropped');
-        batch[0].term('not a storable event');
+      if (batch.length > 1) {
+        // Halves, so a batch of a thousand with one bad message costs about twenty inserts, not a thousand.
+        const mid = Math.ceil(batch.length / 2);
+        await this.record(batch.slice(0, mid));
+        await this.record(batch.slice(mid));
         return;
       }
-      // Find the bad message(s) one by one so the good ones are stored.
-      for (const m of batch) await this.record([m]);
+      // No insert can store this message: keep its bytes as a dead letter and acknowledge it, so it never
+      // comes back (a redelivered message would block the consumer once enough of them are pending).
+      const [m] = batch;
+      const code = (err as { code?: string }).code ?? null;
+      const id = await insertDeadLetter(this.rt.pg, {
+        consumer: 'recorder',
+        subject: m.subject,
+        streamSeq: m.seq,
+        data: m.data,
+        reason: err instanceof Error ? err.message : String(err),
+        errorCode: code,
+      });
+      this.log.error({ dead_letter_id: id, subject: m.subject, seq: m.seq, code }, 'event cannot be stored; kept as a dead letter (GET /api/dead-letters)');
+      m.ack();
     }
   }
 }

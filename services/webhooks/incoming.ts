@@ -3,6 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Pool } from '../../core/db.ts';
 import { ConflictError, ReflexError, ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { normalizeEvents } from '../../core/events.ts';
+import { storableJson, storableText } from '../../core/json.ts';
 import { createSandboxedLiquid } from '../../core/templates.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { secretProblem, type Verification } from './incoming-verify.ts';
@@ -137,10 +138,21 @@ export async function deleteEndpoint(pg: Pool, id: string): Promise<boolean> {
   return (rowCount ?? 0) > 0;
 }
 
+/** The part of a rejected request's body kept in the failed-request log. */
+export const KEPT_FAILED_BODY_BYTES = 64 * 1024;
+
+/**
+ * Keeps a request that could not become an event, for its sender to debug. Anyone who knows an unsigned
+ * endpoint's URL can send one, so what is kept is bounded (the first 64 KiB of the body) and made
+ * storable whatever bytes arrived.
+ */
 export async function recordFailedRequest(pg: Pool, endpointId: string, req: IncomingRequest, reason: string): Promise<void> {
+  const cut = req.rawBody.length > KEPT_FAILED_BODY_BYTES;
+  const body = storableText(req.rawBody.subarray(0, KEPT_FAILED_BODY_BYTES).toString('utf8'));
+  const note = cut ? ` (body cut to its first ${KEPT_FAILED_BODY_BYTES} of ${req.rawBody.length} bytes)` : '';
   await pg.query(
     `INSERT INTO webhook_failed_requests (id, endpoint_id, method, headers, query, body, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [uuidv7(), endpointId, req.method, JSON.stringify(req.headers), JSON.stringify(req.query), req.rawBody.toString('utf8'), reason],
+    [uuidv7(), endpointId, req.method, JSON.stringify(storableJson(req.headers)), JSON.stringify(storableJson(req.query)), body, storableText(reason) + note],
   );
 }
 

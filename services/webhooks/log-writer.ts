@@ -2,6 +2,7 @@ import type { Pool } from '../../core/db.ts';
 import type { Logger } from '../../core/log.ts';
 import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
 import { Batcher } from '../../core/batcher.ts';
+import { storableText } from '../../core/json.ts';
 import type { AttemptRecord, DeliveryStatus } from './store.ts';
 
 /** What the delivery log holds for a delivery when a job of it starts. */
@@ -70,7 +71,7 @@ export class DeliveryLog {
       url: j.url,
       method: j.method,
       headers: j.headers,
-      body: wellFormed(j.body),
+      body: storableText(j.body),
       secret: j.secret ?? null,
       format: j.format,
       timeout_seconds: j.timeout_seconds,
@@ -108,8 +109,8 @@ export class DeliveryLog {
       status_code: a.status_code,
       latency_ms: a.latency_ms,
       response_headers: a.response_headers ? sanitizeRecord(a.response_headers) : null,
-      response_body: a.response_body === null ? null : sanitize(a.response_body),
-      error: a.error === null ? null : sanitize(a.error),
+      response_body: a.response_body === null ? null : storableText(a.response_body),
+      error: a.error === null ? null : storableText(a.error),
       outcome: a.outcome,
       status,
       next_attempt_at: nextAttemptAt?.toISOString() ?? null,
@@ -136,20 +137,8 @@ export class DeliveryLog {
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** As sent on the wire (UTF-8 encoding replaces a lone surrogate), and acceptable to jsonb. */
-function wellFormed(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
-}
-
-/** Postgres text cannot hold NUL, and a receiver's answer may contain anything. */
-function sanitize(text: string): string {
-  return wellFormed(text.replace(/\u0000/g, '\uFFFD'));
-}
-
 function sanitizeRecord(record: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record)) out[sanitize(k)] = sanitize(v);
+  for (const [k, v] of Object.entries(record)) out[storableText(k)] = storableText(v);
   return out;
 }

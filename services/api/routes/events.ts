@@ -27,7 +27,7 @@ export const eventIngestRoutes: RouteModule = (app, { rt, docs }) => {
       throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);
     }
     const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
-    const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes });
+    const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
     await rt.bus.publishMany(events);
     return reply.code(202).send({ ids: events.map((e) => e.id) });
   });

@@ -1,6 +1,7 @@
 import type { RouteModule } from '../app.ts';
 import { automationRoutes } from './automations.ts';
 import { concurrencyLimitRoutes } from './concurrency-limits.ts';
+import { deadLetterRoutes } from './dead-letters.ts';
 import { deploymentRoutes } from './deployments.ts';
 import { eventQueryRoutes } from './event-queries.ts';
 import { eventStreamRoutes } from './event-stream.ts';
@@ -12,4 +13,4 @@ import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolRoutes } from './work-pools.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
-export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes, webhookDeliveryRoutes, incomingWebhookRoutes];
+export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes, webhookDeliveryRoutes, incomingWebhookRoutes, deadLetterRoutes];
