@@ -311,7 +311,10 @@ function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCt
       for (const issue of jsonLogicIssues(t.condition, [...path, 'condition'])) ctx.addIssue({ code: 'custom', ...issue });
     }
     const spec = Array.isArray(t.match_related) ? t.match_related : [t.match_related];
-    const filtered = t.expect.length > 0 || Object.keys(t.match).length > 0 || spec.some((s) => Object.keys(s).length > 0) || t.condition !== undefined;
+    // `*` narrows nothing, a list of only negations almost nothing, and every event has a resource id.
+    const narrows = (patterns: string[]) => patterns.some((p) => !p.startsWith('!') && !/^\*+$/.test(p));
+    const matchNarrows = Object.entries(t.match).some(([label, p]) => label !== 'reflex.resource.id' || narrows(Array.isArray(p) ? p : [p]));
+    const filtered = narrows(t.expect) || matchNarrows || spec.some((s) => Object.keys(s).length > 0) || t.condition !== undefined;
     if (!filtered) {
       ctx.addIssue({ code: 'custom', path: [...path, 'expect'], message: 'this trigger matches every event; narrow it with expect, match, match_related or condition' });
     }

@@ -34,6 +34,11 @@ export const WebhookDeliveryJobSchema = z.object({
   automation_id: z.string().nullable().default(null),
   firing_id: z.string().nullable().default(null),
   event_id: z.string().nullable().default(null),
+  chain: z
+    .array(z.string())
+    .max(16)
+    .default([])
+    .describe('Resource ids of the automations that caused the delivery; its outcome events carry them, so the loop guard sees the chain.'),
 });
 export type WebhookDeliveryJob = z.output<typeof WebhookDeliveryJobSchema>;
 

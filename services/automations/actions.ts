@@ -1,5 +1,5 @@
 import { ReflexError } from '../../core/errors.ts';
-import { normalizeEvents } from '../../core/events.ts';
+import { CHAIN_ROLE, chainOf, normalizeEvents } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
 import type { Action } from '../../schemas/automation.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
@@ -78,7 +78,7 @@ export function liveActionDeps(rt: Runtime): ActionDeps {
 /** The resources of the triggering event, primary first (Prefect's inference order). */
 function resourcesOf(event: ReflexEvent | null): string[] {
   if (!event) return [];
-  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== 'automation-chain').map((r) => r['reflex.resource.id'])];
+  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== CHAIN_ROLE).map((r) => r['reflex.resource.id'])];
 }
 
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
@@ -169,6 +169,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         automation_id: automation.id,
         firing_id: firing.id,
         event_id: firing.triggering_event?.id ?? null,
+        chain: chainOf({ related: causedRelated(automation.id, firing.triggering_event) }),
       });
       if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const out = await deliver(parsed.data);

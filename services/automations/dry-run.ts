@@ -18,6 +18,12 @@ import { MemoryStateStore } from './store.ts';
 
 export const DRY_RUN_AUTOMATION_ID = '00000000-0000-4000-8000-000000000000';
 const MAX_FIRINGS = 1000;
+/** Evaluation steps (events and timer deadlines) a dry run takes at most. */
+const MAX_STEPS = 200_000;
+/** Wall-clock time a dry run may take; it yields to other requests as it goes. */
+const DEFAULT_BUDGET_MS = 5000;
+/** Steps between yields to the event loop, so a long dry run never stalls the process. */
+const YIELD_EVERY = 100;
 
 export interface DryRunAction {
   index: number;
@@ -47,9 +53,15 @@ export interface DryRunResult {
   buckets: DryRunBucket[];
   events_evaluated: number;
   truncated: boolean;
+  /** Why the run stopped early, when it did. */
+  truncated_reason?: string;
 }
 
-export async function dryRun(doc: AutomationDocument, events: ReflexEvent[], options: { until?: number; id?: string; maxPayloadBytes: number }): Promise<DryRunResult> {
+export async function dryRun(
+  doc: AutomationDocument,
+  events: ReflexEvent[],
+  options: { until?: number; id?: string; maxPayloadBytes: number; budgetMs?: number },
+): Promise<DryRunResult> {
   const stamp = new Date().toISOString();
   const automation: Automation = { ...doc, enabled: true, id: options.id ?? DRY_RUN_AUTOMATION_ID, created: stamp, updated: stamp };
   const plan = compilePlan(automation);
@@ -64,11 +76,26 @@ export async function dryRun(doc: AutomationDocument, events: ReflexEvent[], opt
   };
 
   const times = events.map((e) => Date.parse(e.occurred));
-  let clock = times.length > 0 ? Math.min(...times) : Date.now();
+  let clock = times.reduce((min, t) => Math.min(min, t), times.length > 0 ? Infinity : Date.now());
   await evaluator.arm(plan, clock);
 
+  // A proactive trigger over a long `until` has a deadline every `within`: the run is bounded in steps
+  // and in time, and yields between steps, so one request can neither loop nor stall the API.
+  const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  let steps = 0;
+  let stopped: string | undefined;
+  const step = async (): Promise<boolean> => {
+    steps += 1;
+    if (steps % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    if (firings.length >= MAX_FIRINGS) stopped ??= `stopped at ${MAX_FIRINGS} firings`;
+    else if (steps > MAX_STEPS) stopped ??= `stopped after ${MAX_STEPS} evaluation steps`;
+    else if (Date.now() > deadline) stopped ??= `stopped after ${options.budgetMs ?? DEFAULT_BUDGET_MS} ms at ${new Date(clock).toISOString()} of event time`;
+    return stopped === undefined;
+  };
+
   const runTimers = async (until: number) => {
-    for (let next = store.nextTimer(); next !== null && next <= until && firings.length < MAX_FIRINGS; next = store.nextTimer()) {
+    for (let next = store.nextTimer(); next !== null && next <= until; next = store.nextTimer()) {
+      if (!(await step())) return;
       const due = await store.dueTimers(next, 1000);
       const ops: Op[] = [];
       for (const key of due) {
@@ -82,7 +109,7 @@ export async function dryRun(doc: AutomationDocument, events: ReflexEvent[], opt
   };
 
   for (const [i, event] of events.entries()) {
-    if (firings.length >= MAX_FIRINGS) break;
+    if (!(await step())) break;
     await runTimers(times[i]);
     clock = Math.max(clock, times[i]);
     record(await evaluator.run(eventOps(index, [event]), clock, { notes: true }));
@@ -140,5 +167,6 @@ export async function dryRun(doc: AutomationDocument, events: ReflexEvent[], opt
       reason: n.note,
     });
   }
-  return { firings: rendered, buckets, events_evaluated: events.length, truncated: firings.length >= MAX_FIRINGS };
+  const truncated = stopped !== undefined;
+  return { firings: rendered, buckets, events_evaluated: events.length, truncated, ...(truncated ? { truncated_reason: stopped } : {}) };
 }

@@ -3,7 +3,8 @@ import { applyEvent, applyTick, emptyBucket, type BucketFiring, type BucketState
 import { applyChildFiring, emptyComposite, type ChildFiring, type CompositeState } from './composite.ts';
 import { deterministicUuid, firingKey, shortHash, type Firing } from './firing.ts';
 import { bucketKeyOfLabels, bucketOf, type Bucketing } from './match.ts';
-import { automationResourceId, chainOf, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
+import { chainOf } from '../../core/events.ts';
+import { automationResourceId, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
 import type { Commit, StateStore, Versioned } from './store.ts';
 
 /**
@@ -100,9 +101,11 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     if (!v) readMissing.add(k);
     return v?.value;
   };
-  const set = (k: string, value: unknown) => {
+  const ttls = new Map<string, number>();
+  const set = (k: string, value: unknown, windowMs: number) => {
     const cur = state.get(k);
     state.set(k, { version: cur?.version ?? 0, value, dirty: true });
+    if (windowMs > 0) ttls.set(k, 2 * windowMs);
   };
   const proactiveKeys = new Set<string>();
   const timers: Commit['timers'] = [];
@@ -135,7 +138,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     if (!parent) return emit(plan, node.path, 'triggered', child.key, child.event ?? null, info);
     const ckey = compositeStateKey(plan, parent.path);
     const r = applyChildFiring(parent.params, (get(ckey) as CompositeState | undefined) ?? emptyComposite(), node.indexInParent, child);
-    set(ckey, r.state);
+    set(ckey, r.state, parent.params.withinMs);
     note({ automation_id: plan.automation.id, trigger_path: parent.path, state_key: ckey, labels: {}, note: r.note });
     if (!r.fired) return;
     const times = r.fired.children.map((c) => c.at);
@@ -179,7 +182,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       const key = bucketStateKey(plan, leaf, op.bucket.key);
       const prev = (get(key) as BucketState | undefined) ?? emptyBucket(op.bucket.labels);
       const r = applyEvent(leaf.params, prev, op.event, op.arms, op.counts, op.at);
-      if (r.state !== prev) set(key, r.state);
+      if (r.state !== prev) set(key, r.state, leaf.params.withinMs);
       if (leaf.params.posture === 'Proactive') proactiveKeys.add(key);
       note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: key, labels: op.bucket.labels, note: r.note });
       for (const f of r.firings) handle(plan, leaf, op.bucket.key, r.state.labels, f);
@@ -190,7 +193,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
         continue;
       }
       const r = applyTick(leaf.params, prev, now);
-      if (r.state !== prev) set(op.key, r.state);
+      if (r.state !== prev) set(op.key, r.state, leaf.params.withinMs);
       proactiveKeys.add(op.key);
       note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: op.key, labels: prev.labels, note: r.note });
       const bucketKey = bucketKeyOfLabels(leaf.trigger.for_each, prev.labels);
@@ -205,7 +208,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   // Keys that were read but not changed are still checked: a decision taken on a state another
   // replica changed meanwhile must be retried too.
   const writes: Commit['writes'] = [];
-  for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value } : { key, version: v.version });
+  for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value, ttlMs: ttls.get(key) } : { key, version: v.version });
   for (const key of readMissing) if (!state.has(key)) writes.push({ key, version: 0 });
   return { writes, timers, firings, notes };
 }
@@ -272,7 +275,7 @@ export class Evaluator {
         const prev = loaded.get(keys[i]);
         const next = armState(leaf, prev?.value as BucketState | undefined, now);
         if (next) {
-          writes.push({ key: keys[i], version: prev?.version ?? 0, value: next });
+          writes.push({ key: keys[i], version: prev?.version ?? 0, value: next, ttlMs: 2 * leaf.params.withinMs });
           timers.push({ key: keys[i], at: next.end });
         } else {
           const s = prev?.value as BucketState;

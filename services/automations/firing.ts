@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Action, Automation } from '../../schemas/automation.ts';
 import type { RelatedResource, ReflexEvent } from '../../schemas/event.ts';
-import { automationResourceId, chainOf, CHAIN_ROLE } from './plan.ts';
+import { chainOf, chainRelated } from '../../core/events.ts';
+import { automationResourceId } from './plan.ts';
 
 /** One firing of an automation's trigger (triggered or resolved), before and after it is recorded. */
 export interface Firing {
@@ -60,9 +61,7 @@ export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>)
 export function causedRelated(automationId: string, triggering: ReflexEvent | null): RelatedResource[] {
   const related: RelatedResource[] = [];
   if (triggering) related.push({ 'reflex.resource.id': `reflex.event.${triggering.id}`, 'reflex.resource.role': 'triggering-event' });
-  const chain = new Set(triggering ? chainOf(triggering) : []);
-  chain.add(automationResourceId(automationId));
-  for (const id of chain) related.push({ 'reflex.resource.id': id, 'reflex.resource.role': CHAIN_ROLE });
+  related.push(...chainRelated([...(triggering ? chainOf(triggering) : []), automationResourceId(automationId)]));
   return related;
 }
 

@@ -141,6 +141,18 @@ export interface CompiledEventTrigger {
   test(event: ReflexEvent): TriggerMatch | null;
   /** Exact event names the trigger can react to, or null when it uses wildcards (used to index). */
   exactNames: string[] | null;
+  /** The trigger names engine events (`reflex.*`) explicitly, so wildcards may match them (see PlanIndex). */
+  namesEngineEvents: boolean;
+}
+
+/** `*`, `**`: matches any value at all. */
+export function isCatchAll(pattern: string): boolean {
+  return /^\*+$/.test(pattern);
+}
+
+/** A positive pattern whose literal start is `reflex.`: it is written for the engine's own events. */
+function namesEngine(pattern: string): boolean {
+  return !pattern.startsWith('!') && pattern.split('*')[0].startsWith('reflex.');
 }
 
 /** Compiles the filters of one event trigger into a single test. */
@@ -152,8 +164,11 @@ export function compileEventTrigger(t: EventTrigger): CompiledEventTrigger {
   const condition = conditionTest(t.condition);
   const names = [...t.expect, ...t.after];
   const exact = t.expect.length > 0 && names.every((n) => !n.includes('*') && !n.startsWith('!'));
+  const idPatterns = t.match['reflex.resource.id'];
+  const namesEngineEvents = names.some(namesEngine) || (idPatterns !== undefined && (Array.isArray(idPatterns) ? idPatterns : [idPatterns]).some(namesEngine));
   return {
     exactNames: exact ? [...new Set(names)] : null,
+    namesEngineEvents,
     test(event) {
       const arms = after ? after(event.event) : false;
       const counts = expect ? expect(event.event) : true;

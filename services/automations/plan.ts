@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Automation, EventTrigger, Trigger } from '../../schemas/automation.ts';
+import { ENGINE_EVENT_PREFIX } from '../../core/events.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { BucketParams } from './buckets.ts';
 import type { CompositeParams } from './composite.ts';
@@ -74,10 +75,17 @@ export interface LeafRef {
   leaf: LeafPlan;
 }
 
-/** Finds the leaves an event can concern: by exact event name, plus every leaf that uses wildcards. */
+/**
+ * Finds the leaves an event can concern: by exact event name, plus the leaves that use wildcards. The
+ * engine's own events (`reflex.*`) reach a wildcard leaf only when it names them (a `reflex.` pattern in
+ * expect or after, or a `reflex.` resource id in match): a trigger written for user events never reacts
+ * to the firings, actions and deliveries it causes itself. Without that rule, a few catch-all automations
+ * multiplied every event by their outcome events (4 of them made one event into 633).
+ */
 export class PlanIndex {
   private readonly exact = new Map<string, LeafRef[]>();
   private readonly wildcard: LeafRef[] = [];
+  private readonly wildcardEngine: LeafRef[] = [];
   readonly plans: Map<string, AutomationPlan>;
 
   constructor(plans: AutomationPlan[]) {
@@ -87,6 +95,7 @@ export class PlanIndex {
         const names = leaf.compiled.exactNames;
         if (!names) {
           this.wildcard.push({ plan, leaf });
+          if (leaf.compiled.namesEngineEvents) this.wildcardEngine.push({ plan, leaf });
           continue;
         }
         for (const n of names) {
@@ -99,25 +108,17 @@ export class PlanIndex {
   }
 
   candidates(event: ReflexEvent): LeafRef[] {
+    const wildcard = event.event.startsWith(ENGINE_EVENT_PREFIX) ? this.wildcardEngine : this.wildcard;
     const exact = this.exact.get(event.event);
-    if (!exact) return this.wildcard;
-    if (this.wildcard.length === 0) return exact;
-    return [...exact, ...this.wildcard];
+    if (!exact) return wildcard;
+    if (wildcard.length === 0) return exact;
+    return [...exact, ...wildcard];
   }
 }
 
-/** Role of the related resources that record which automations caused an event (loop guard). */
-export const CHAIN_ROLE = 'automation-chain';
 /** Events caused through this many automations are not evaluated again. */
-export const MAX_CHAIN = 8;
+export const MAX_CHAIN = 4;
 
 export function automationResourceId(id: string): string {
   return `reflex.automation.${id}`;
-}
-
-/** The automation resource ids in an event's causal chain. */
-export function chainOf(event: ReflexEvent): string[] {
-  const out: string[] = [];
-  for (const r of event.related) if (r['reflex.resource.role'] === CHAIN_ROLE) out.push(r['reflex.resource.id']);
-  return out;
 }

@@ -23,7 +23,7 @@ local base = mbase + m * 2
 for i = 1, n do
   local cur = redis.call('HGET', KEYS[2 + i], 'v')
   if not cur then cur = '0' end
-  if cur ~= ARGV[base + (i - 1) * 2 + 1] then return 0 end
+  if cur ~= ARGV[base + (i - 1) * 3 + 1] then return 0 end
 end
 for i = 1, m do
   redis.call('SETBIT', KEYS[2 + n + tonumber(ARGV[mbase + (i - 1) * 2 + 1])], ARGV[mbase + (i - 1) * 2 + 2], 1)
@@ -32,15 +32,15 @@ for i = 1, nb do
   redis.call('PEXPIRE', KEYS[2 + n + i], ttl)
 end
 for i = 1, n do
-  local value = ARGV[base + (i - 1) * 2 + 2]
+  local value = ARGV[base + (i - 1) * 3 + 2]
   if value ~= '' then
     local k = KEYS[2 + i]
-    local v = tonumber(ARGV[base + (i - 1) * 2 + 1]) + 1
+    local v = tonumber(ARGV[base + (i - 1) * 3 + 1]) + 1
     redis.call('HSET', k, 'v', tostring(v), 's', value)
-    redis.call('PEXPIRE', k, ttl)
+    redis.call('PEXPIRE', k, tonumber(ARGV[base + (i - 1) * 3 + 3]))
   end
 end
-local p = base + 1 + n * 2
+local p = base + 1 + n * 3
 local t = tonumber(ARGV[p])
 for i = 1, t do
   local score = ARGV[p + (i - 1) * 2 + 1]
@@ -57,7 +57,7 @@ return 1
 
 type CommitCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number>;
 
-/** How long untouched trigger state is kept (a bucket not touched for a week is dead). */
+/** How long untouched state is kept at least (a bucket not touched for a week is dead); see stateTtlMs. */
 const STATE_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Applied-message bitmaps are split in blocks of 2^23 stream sequences (1 MiB each). */
 const BLOCK_BITS = 23;
@@ -144,7 +144,7 @@ export class RedisStateStore implements StateStore {
     }
     const keys = [this.timersKey, this.pendingKey, ...c.writes.map((w) => this.stateKey(w.key)), ...blocks.map((b) => this.blockKey(b))];
     const args: (string | number)[] = [c.writes.length, STATE_TTL_MS, blocks.length, marks.length / 2, ...marks];
-    for (const w of c.writes) args.push(String(w.version), w.value === undefined ? '' : JSON.stringify(w.value));
+    for (const w of c.writes) args.push(String(w.version), w.value === undefined ? '' : JSON.stringify(w.value), Math.max(STATE_TTL_MS, w.ttlMs ?? 0));
     args.push(c.timers.length);
     for (const t of c.timers) args.push(t.at === null ? '' : String(t.at), t.key);
     args.push(c.pending.length);

@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Pool, PoolClient } from '../../core/db.ts';
 import type { Automation, AutomationDocument } from '../../schemas/automation.ts';
 import type { Firing } from './firing.ts';
@@ -153,7 +153,10 @@ export async function listFirings(db: Db, automationId: string, limit: number, c
   const params: unknown[] = [automationId, limit + 1];
   let where = 'automation_id = $1';
   if (cursor) {
-    const [at, id] = cursor.split('|');
+    const [at, id, extra] = cursor.split('|');
+    if (extra !== undefined || !at || Number.isNaN(Date.parse(at)) || !id || !isUuid(id)) {
+      throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'pass next_cursor from the previous page unchanged' }]);
+    }
     params.push(at, id);
     where += ' AND (fired_at, id) < ($3::timestamptz, $4::uuid)';
   }

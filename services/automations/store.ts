@@ -12,8 +12,12 @@ export interface Versioned {
 }
 
 export interface Commit {
-  /** `version` is the one read by load (0 = absent); value is the new state, or absent to only check it. */
-  writes: { key: string; version: number; value?: unknown }[];
+  /**
+   * `version` is the one read by load (0 = absent); value is the new state, or absent to only check it.
+   * `ttlMs`: how long the state must outlive its last write at least (twice its window: a proactive
+   * window of weeks must not expire before its deadline fires).
+   */
+  writes: { key: string; version: number; value?: unknown; ttlMs?: number }[];
   /** Proactive deadlines: `at` ms, or null to drop the timer of that bucket key. */
   timers: { key: string; at: number | null }[];
   /** Firings to remember until dispatched (a crash between commit and dispatch must not lose them). */

@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
-import { systemEvent } from '../../core/events.ts';
+import { chainRelated, systemEvent } from '../../core/events.ts';
 import { deterministicUuid } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../core/runtime.ts';
@@ -139,6 +139,7 @@ export class DeliveryProcessor {
     const related: Record<string, string>[] = [];
     if (d.automation_id) related.push({ 'reflex.resource.id': `reflex.automation.${d.automation_id}`, 'reflex.resource.role': 'automation' });
     if (d.event_id) related.push({ 'reflex.resource.id': `reflex.event.${d.event_id}`, 'reflex.resource.role': 'triggering-event' });
+    related.push(...chainRelated(d.chain));
     const url = new URL(d.url);
     const event = systemEvent(
       `reflex.webhook.delivery.${verdict}`,

@@ -90,6 +90,8 @@ export async function startReplay(pg: Pool, id: string): Promise<{ job: WebhookD
       automation_id: r.automation_id,
       firing_id: r.firing_id,
       event_id: r.event_id,
+      // A replay is an operator's act, outside any automation's causal chain.
+      chain: [],
     },
   };
 }

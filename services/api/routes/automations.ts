@@ -59,6 +59,7 @@ const DryRunResponseSchema = z.object({
   buckets: z.array(z.object({ trigger_path: z.string(), key: z.string(), labels: z.record(z.string(), z.string()), fired: z.boolean(), firings: z.number(), count: z.number(), reason: z.string() })),
   events_evaluated: z.number(),
   truncated: z.boolean(),
+  truncated_reason: z.string().optional(),
 });
 
 /** A document inside a request body: issue paths are prefixed with the field holding it. */
