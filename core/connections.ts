@@ -82,7 +82,12 @@ export async function connectPostgres(url: string, schema: string, timeoutMs: nu
       connectionTimeoutMillis: timeoutMs,
       options: `-c search_path=${schema}`,
     });
+    // An idle client that loses its server is removed by the pool ('error' on the pool). A client checked
+    // out (held between queries, as the state writer holds one) emits 'error' on itself, and without a
+    // listener that kills the process: a PostgreSQL restart did exactly that to every worker. The holder
+    // learns from its next query failing; the pool never hands a broken client out again.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const client = await pool.connect();
     client.release();
     return pool;

@@ -35,8 +35,11 @@ const KEY = Symbol.for('reflex.sdk.state');
 const g = globalThis as typeof globalThis & { [KEY]?: SdkGlobal };
 const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned: false, fallbackLog: undefined });
 
+/** How long a run's state changes are held while PostgreSQL is down before the run gives up on them. */
+const DATABASE_PATIENCE_MS = 10 * 60 * 1000;
+
 function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
-  const store = orchestration(rt);
+  const store = orchestration(rt).patient(DATABASE_PATIENCE_MS);
   const heartbeats = new Heartbeats(rt.redis, rt.names, rt.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
   const level = rt.config.logLevel === 'debug' || rt.config.logLevel === 'trace' ? rt.config.logLevel : 'info';
@@ -48,7 +51,7 @@ function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
     heartbeats,
     log,
     // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
-    createTaskRun: (id, input) => orchestration(rt).createTaskRun({ ...input, id }),
+    createTaskRun: (id, input) => store.createTaskRun({ ...input, id }),
     hold() {
       active += 1;
       let done = false;

@@ -60,6 +60,11 @@ export interface SetStateOptions {
   force?: boolean;
   /** JSON-serialisable result summary, stored when the state is terminal. */
   result?: unknown;
+  /**
+   * How long the change may be held while PostgreSQL is unavailable, then retried, before it fails with
+   * `dependency_unavailable` (default 0: fail at once). Workers executing a run wait; API calls do not.
+   */
+  waitForDatabaseMs?: number;
 }
 
 export interface Orchestration {

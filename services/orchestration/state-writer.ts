@@ -1,8 +1,9 @@
 import { uuidv7 } from 'uuidv7';
 import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../core/db.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { DependencyUnavailableError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
+import { pgErrorKind } from '../../core/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
@@ -15,17 +16,22 @@ interface Waiter<T> {
   reject(err: unknown): void;
 }
 
-type Op =
+/** `waitUntil`: while PostgreSQL is unavailable the proposal is held and retried until then (epoch ms). */
+type Op = { waitUntil: number } & (
   | { kind: 'create-flow'; run: FlowRunRecord; w: Waiter<{ run: FlowRunRecord; created: boolean }> }
   | { kind: 'create-task'; run: TaskRunRecord; w: Waiter<TaskRunRecord> }
   | { kind: 'flow-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<FlowRunRecord>> }
-  | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> };
+  | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> }
+);
 
 export interface StateWriterOptions {
   maxBatch?: number;
   /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
   notifyChannel: string;
 }
+
+/** Retries of a batch held during an outage start this far apart and double up to the maximum. */
+const OUTAGE_RETRY_MS = { first: 100, max: 2000 };
 
 /**
  * Groups proposed transitions from many runs into short batches: one transaction per batch, multi-row
@@ -41,6 +47,8 @@ export class StateWriter {
   private readonly commitListeners = new Set<() => void>();
   /** The connection batches are written on, held while there is work. */
   private client: PoolClient | undefined;
+  /** Since when PostgreSQL has been unavailable (null: it is not), and the retry delay reached. */
+  private outage: { since: number; delayMs: number; retryAt: number } | null = null;
 
   constructor(
     private readonly pg: Pool,
@@ -56,20 +64,25 @@ export class StateWriter {
     return () => this.commitListeners.delete(listener);
   }
 
-  createFlowRun(run: FlowRunRecord): Promise<{ run: FlowRunRecord; created: boolean }> {
-    return new Promise((resolve, reject) => this.push({ kind: 'create-flow', run, w: { resolve, reject } }));
+  /**
+   * Each write takes `waitForDatabaseMs`: how long it may be held while PostgreSQL is unavailable before
+   * it fails with a DependencyUnavailableError (default 0: at once, as an API request wants). A worker
+   * holding a running flow waits instead, so a database restart does not crash the runs it is executing.
+   */
+  createFlowRun(run: FlowRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
+    return new Promise((resolve, reject) => this.push({ kind: 'create-flow', run, w: { resolve, reject }, waitUntil: waitUntil(options) }));
   }
 
-  createTaskRun(run: TaskRunRecord): Promise<TaskRunRecord> {
-    return new Promise((resolve, reject) => this.push({ kind: 'create-task', run, w: { resolve, reject } }));
+  createTaskRun(run: TaskRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<TaskRunRecord> {
+    return new Promise((resolve, reject) => this.push({ kind: 'create-task', run, w: { resolve, reject }, waitUntil: waitUntil(options) }));
   }
 
   setFlowRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<FlowRunRecord>> {
-    return new Promise((resolve, reject) => this.push({ kind: 'flow-state', id, proposed, options, w: { resolve, reject } }));
+    return new Promise((resolve, reject) => this.push({ kind: 'flow-state', id, proposed, options, w: { resolve, reject }, waitUntil: waitUntil(options) }));
   }
 
   setTaskRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<TaskRunRecord>> {
-    return new Promise((resolve, reject) => this.push({ kind: 'task-state', id, proposed, options, w: { resolve, reject } }));
+    return new Promise((resolve, reject) => this.push({ kind: 'task-state', id, proposed, options, w: { resolve, reject }, waitUntil: waitUntil(options) }));
   }
 
   /** Resolves once everything proposed so far is committed. */
@@ -99,6 +112,12 @@ export class StateWriter {
   private kick(): void {
     this.scheduled = false;
     if (this.flushing || this.queue.length === 0) return;
+    // During an outage only the retry timer sends (a new proposal must not turn the back-off into a spin);
+    // proposals that can no longer wait fail at once.
+    if (this.outage && Date.now() < this.outage.retryAt) {
+      this.failExpired();
+      return;
+    }
     const batch = this.queue.splice(0, this.maxBatch);
     this.flushing = this.flushBatch(batch).finally(() => {
       this.flushing = undefined;
@@ -111,7 +130,15 @@ export class StateWriter {
     let settle: Array<() => void>;
     try {
       settle = await this.commit(batch);
+      if (this.outage) {
+        this.log.info({ down_ms: Date.now() - this.outage.since }, 'PostgreSQL is back; held state changes written');
+        this.outage = null;
+      }
     } catch (err) {
+      if (pgErrorKind(err) === 'unavailable') {
+        this.hold(batch, err);
+        return;
+      }
       if (batch.length === 1) {
         batch[0].w.reject(err);
         return;
@@ -126,6 +153,39 @@ export class StateWriter {
     }
     for (const listener of this.commitListeners) listener();
     for (const s of settle) s();
+  }
+
+  /**
+   * PostgreSQL is unavailable: proposals that may still wait go back to the head of the queue, in order,
+   * and the writer tries again after a growing delay; the others fail now, naming the dependency. The
+   * transaction rolled back (or never reached the server), so nothing of the batch is half-written.
+   */
+  private hold(batch: Op[], err: unknown): void {
+    const now = Date.now();
+    this.releaseClient(err instanceof Error ? err : new Error(String(err)));
+    const keep = batch.filter((op) => op.waitUntil > now);
+    for (const op of batch) {
+      if (op.waitUntil <= now) op.w.reject(new DependencyUnavailableError('PostgreSQL', 'the state store', 'The change was not written; try again.', err));
+    }
+    if (!this.outage) {
+      this.outage = { since: now, delayMs: OUTAGE_RETRY_MS.first, retryAt: 0 };
+      this.log.warn({ err: (err as Error)?.message, held: keep.length }, 'PostgreSQL is unavailable; holding state changes until it is back');
+    } else {
+      this.outage.delayMs = Math.min(this.outage.delayMs * 2, OUTAGE_RETRY_MS.max);
+    }
+    this.outage.retryAt = now + this.outage.delayMs;
+    this.queue.unshift(...keep);
+    const retry = setTimeout(() => this.kick(), this.outage.delayMs);
+    retry.unref();
+  }
+
+  /** During an outage: fails the queued proposals whose patience ran out, keeps the others in order. */
+  private failExpired(): void {
+    const now = Date.now();
+    const expired = this.queue.filter((op) => op.waitUntil <= now);
+    if (expired.length === 0) return;
+    this.queue = this.queue.filter((op) => op.waitUntil > now);
+    for (const op of expired) op.w.reject(new DependencyUnavailableError('PostgreSQL', 'the state store', 'The change was not written; try again.'));
   }
 
   private releaseClient(err?: Error): void {
@@ -268,6 +328,11 @@ export class StateWriter {
     await multiQuery(client, [write, 'COMMIT']);
     return settle;
   }
+}
+
+/** The deadline of a proposal's patience with an unavailable database. */
+function waitUntil(options: Pick<SetStateOptions, 'waitForDatabaseMs'>): number {
+  return Date.now() + Math.max(0, options.waitForDatabaseMs ?? 0);
 }
 
 /** Runs statements as one simple query (one round trip); answers each statement's rows. */

@@ -26,12 +26,15 @@ export class OrchestrationStore implements Orchestration {
     this.logs = new LogWriter(rt.pg, log);
   }
 
-  async createFlowRun(input: CreateFlowRunInput): Promise<FlowRun> {
-    return publicFlowRun((await this.createFlowRunDetailed(input)).run);
+  async createFlowRun(input: CreateFlowRunInput, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<FlowRun> {
+    return publicFlowRun((await this.createFlowRunDetailed(input, options)).run);
   }
 
   /** Like createFlowRun, and says whether the run is new or already existed under its idempotency key. */
-  async createFlowRunDetailed(input: CreateFlowRunInput & { name?: string; deployment_name?: string }): Promise<{ run: FlowRunRecord; created: boolean }> {
+  async createFlowRunDetailed(
+    input: CreateFlowRunInput & { name?: string; deployment_name?: string },
+    options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {},
+  ): Promise<{ run: FlowRunRecord; created: boolean }> {
     const now = new Date();
     const initial = decideTransition('flow', emptyTiming(), input.state ?? { type: 'PENDING' }, { now, force: true });
     if (!initial.accepted) throw new Error(initial.reason);
@@ -55,7 +58,7 @@ export class OrchestrationStore implements Orchestration {
       idempotency_key: input.idempotency_key ?? null,
       deployment_name: input.deployment_name ?? null,
     };
-    return this.writer.createFlowRun(record);
+    return this.writer.createFlowRun(record, options);
   }
 
   async getFlowRun(id: string): Promise<FlowRun | null> {
@@ -78,7 +81,7 @@ export class OrchestrationStore implements Orchestration {
     return { ...r, run: publicFlowRun(r.run) };
   }
 
-  async createTaskRun(input: CreateTaskRunInput): Promise<TaskRun> {
+  async createTaskRun(input: CreateTaskRunInput, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<TaskRun> {
     const now = new Date();
     const initial = decideTransition('task', emptyTiming(), { type: 'PENDING' }, { now, force: true });
     if (!initial.accepted) throw new Error(initial.reason);
@@ -99,7 +102,7 @@ export class OrchestrationStore implements Orchestration {
       result: null,
       flow: null,
     };
-    return publicTaskRun(await this.writer.createTaskRun(record));
+    return publicTaskRun(await this.writer.createTaskRun(record, options));
   }
 
   async setTaskRunState(id: string, state: StateInput, options?: SetStateOptions): Promise<SetStateResult<TaskRun>> {
@@ -130,6 +133,24 @@ export class OrchestrationStore implements Orchestration {
 
   flushLogs(): Promise<void> {
     return this.logs.flush();
+  }
+
+  /**
+   * This store for code executing runs: every write waits up to `waitMs` while PostgreSQL is unavailable
+   * (a database restart holds the runs' state changes instead of crashing the runs).
+   */
+  patient(waitMs: number): Orchestration {
+    const wait = { waitForDatabaseMs: waitMs };
+    return {
+      createFlowRun: (input) => this.createFlowRun(input, wait),
+      getFlowRun: (id) => this.getFlowRun(id),
+      setFlowRunState: (id, state, options) => this.setFlowRunState(id, state, { ...wait, ...options }),
+      createTaskRun: (input) => this.createTaskRun(input, wait),
+      setTaskRunState: (id, state, options) => this.setTaskRunState(id, state, { ...wait, ...options }),
+      findCachedTaskResult: (key) => this.findCachedTaskResult(key),
+      appendLogs: (lines) => this.appendLogs(lines),
+      flushLogs: () => this.flushLogs(),
+    };
   }
 
   /** Commits everything proposed and buffered so far (call before closing the runtime). */

@@ -1,0 +1,27 @@
+/**
+ * What a PostgreSQL failure means for the caller, from its SQLSTATE (or, for failures below SQL, the
+ * socket error): the one place that reads those codes.
+ * - `unavailable`: the server is down, restarting or unreachable; the same statement may succeed later.
+ * - `data`: the statement's data is at fault (class 22 data exception, 23 integrity violation); retrying
+ *   the same data cannot help.
+ * - `other`: anything else (a bug, a permission, a missing table).
+ */
+export type PgErrorKind = 'unavailable' | 'data' | 'other';
+
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** Raised by pg without a code when the socket closes under it, and by pg-pool when no connection comes. */
+const SOCKET_MESSAGES = [/connection terminated/i, /timeout exceeded when trying to connect/i, /connection (?:is )?closed/i, /client has encountered a connection error/i, /not queryable/i];
+
+export function pgErrorKind(err: unknown): PgErrorKind {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; 53300 too many connections.
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || SOCKET_CODES.has(code)) return 'unavailable';
+    if (code.startsWith('22') || code.startsWith('23')) return 'data';
+    if (/^[0-9A-Z]{5}$/.test(code)) return 'other';
+  }
+  const message = err instanceof Error ? err.message : '';
+  return SOCKET_MESSAGES.some((re) => re.test(message)) ? 'unavailable' : 'other';
+}
+
+export const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '23505';
