@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
-import { BatchConsumer } from '../core/batch-consumer.ts';
+import { BatchConsumer } from '../infra/batch-consumer.ts';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
-import { resetNamespace } from '../core/reset.ts';
-import { openRuntime, type Runtime } from '../core/runtime.ts';
+import { resetNamespace } from '../infra/reset.ts';
+import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { AutomationDocument } from '../schemas/automation.ts';
-import { insertAutomation } from '../services/automations/repository.ts';
+import { insertAutomation } from '../modules/automations/repository.ts';
 import { AutomationsService } from '../services/automations/service.ts';
-import { validateAutomation } from '../services/automations/validate.ts';
+import { validateAutomation } from '../modules/automations/engine/validate.ts';
 import { percentile, type BenchResult } from './report.ts';
 
 /**

@@ -6,8 +6,8 @@ import { nanos } from '@nats-io/nats-core';
 import { uuidv7 } from 'uuidv7';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
-import { resetNamespace } from '../core/reset.ts';
-import { openRuntime, type Runtime } from '../core/runtime.ts';
+import { resetNamespace } from '../infra/reset.ts';
+import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
 import { percentile, type BenchResult } from './report.ts';
 

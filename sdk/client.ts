@@ -1,9 +1,9 @@
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
-import { openRuntime, type Runtime } from '../core/runtime.ts';
-import type { CreateTaskRunInput, Orchestration } from '../services/orchestration/contract.ts';
-import { orchestration } from '../services/orchestration/store.ts';
-import { Heartbeats } from '../services/worker/heartbeat.ts';
+import { openRuntime, type Runtime } from '../infra/runtime.ts';
+import type { CreateTaskRunInput, Orchestration } from '../modules/runs/contract.ts';
+import { orchestration } from '../modules/runs/run-store.ts';
+import { Heartbeats } from '../modules/runs/heartbeats.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
 
 /**

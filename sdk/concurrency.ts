@@ -1,4 +1,4 @@
-import { acquireSlot, type Lease } from '../services/orchestration/concurrency.ts';
+import { acquireSlot, type Lease } from '../modules/runs/concurrency-limits.ts';
 import { resolveClient } from './client.ts';
 import { runContext } from './context.ts';
 

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { EventBus } from '../core/bus.ts';
+import { EventBus } from '../infra/bus.ts';
 import { loadConfig, type Config } from '../core/config.ts';
-import { connectNats } from '../core/connections.ts';
+import { connectNats } from '../infra/connections.ts';
 import { normalizeEvents } from '../core/events.ts';
 import { names } from '../core/names.ts';
 import type { EventInput, ReflexEvent, RelatedResource } from '../schemas/event.ts';

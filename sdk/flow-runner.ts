@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { FlowRun, State } from '../schemas/flow-run.ts';
-import { watchCancellation } from '../services/orchestration/cancellation.ts';
+import { watchCancellation } from '../modules/runs/cancellation.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedFlowRun, runContext, type FlowScope, type RunContext } from './context.ts';
 import type { ParametersSchema, ResolvedOptions } from './definition.ts';

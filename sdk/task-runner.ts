@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { StateInput } from '../schemas/flow-run.ts';
-import type { SetStateOptions } from '../services/orchestration/contract.ts';
+import type { SetStateOptions } from '../modules/runs/contract.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedTaskRun, runContext, type FlowScope, type RunContext } from './context.ts';
 import type { ResolvedOptions } from './definition.ts';

@@ -1,6 +1,6 @@
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { openRuntime, type Runtime, type Service } from '../core/runtime.ts';
+import { openRuntime, type Runtime, type Service } from '../infra/runtime.ts';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './registry.ts';
 
 export interface Engine {

@@ -1,4 +1,4 @@
-import type { Runtime, Service } from '../core/runtime.ts';
+import type { Runtime, Service } from '../infra/runtime.ts';
 import { createApiService } from './api/main.ts';
 import { createAutomationsService } from './automations/main.ts';
 import { createOutboxService } from './outbox/main.ts';

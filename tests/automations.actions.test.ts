@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
 import type { Automation } from '../schemas/automation.ts';
-import { liveActionDeps, type ActionDeps } from '../services/automations/actions.ts';
+import { liveActionDeps, type ActionDeps } from '../modules/automations/engine/actions.ts';
 import { dispatchFirings } from '../services/automations/dispatch.ts';
-import { deterministicUuid, type Firing } from '../services/automations/firing.ts';
-import { RedisStateStore } from '../services/automations/redis-store.ts';
-import { recordFirings } from '../services/automations/repository.ts';
+import { deterministicUuid, type Firing } from '../modules/automations/engine/firing.ts';
+import { RedisStateStore } from '../modules/automations/redis-state-store.ts';
+import { recordFirings } from '../modules/automations/repository.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 // Actions: rendered with Liquid, handed on as jobs (webhook deliveries), executed as flow-run commands or

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AutomationInputSchema } from '../schemas/automation.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
-import { dryRun } from '../services/automations/dry-run.ts';
-import { bucketOf, compileEventTrigger, labelListTest, resourceTest } from '../services/automations/match.ts';
-import { validateAutomation } from '../services/automations/validate.ts';
+import { dryRun } from '../modules/automations/engine/dry-run.ts';
+import { bucketOf, compileEventTrigger, labelListTest, resourceTest } from '../modules/automations/engine/match.ts';
+import { validateAutomation } from '../modules/automations/engine/validate.ts';
 
 // Pure evaluation, table-driven: the same evaluator as the live service over an in-memory store.
 

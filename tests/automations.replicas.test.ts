@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventOps, Evaluator } from '../services/automations/evaluator.ts';
-import { compilePlan, PlanIndex } from '../services/automations/plan.ts';
-import { RedisStateStore } from '../services/automations/redis-store.ts';
-import { validateAutomation } from '../services/automations/validate.ts';
+import { eventOps, Evaluator } from '../modules/automations/engine/evaluator.ts';
+import { compilePlan, PlanIndex } from '../modules/automations/engine/plan.ts';
+import { RedisStateStore } from '../modules/automations/redis-state-store.ts';
+import { validateAutomation } from '../modules/automations/engine/validate.ts';
 import { createAutomation, emit, firings, settle, waitFirings } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
-import { openRuntime } from '../core/runtime.ts';
+import { openRuntime } from '../infra/runtime.ts';
 import { startTestEngine, testNamespace, waitFor } from './support/harness.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;

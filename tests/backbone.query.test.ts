@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { streamStoredEvents } from '../core/event-store.ts';
+import { streamStoredEvents } from '../modules/events/event-table.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 type Stored = { id: string; event: string; occurred: string; received: string; resource: Record<string, string>; related: Record<string, string>[]; payload: Record<string, unknown>; follows: string | null };

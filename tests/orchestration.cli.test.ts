@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { getConcurrencyLimit } from '../services/orchestration/concurrency.ts';
+import { getConcurrencyLimit } from '../modules/runs/concurrency-limits.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
 const exec = promisify(execFile);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { acquireSlot, ConcurrencySlotTimeoutError, release, setConcurrencyLimit } from '../services/orchestration/concurrency.ts';
-import { createDeployment } from '../services/orchestration/deployments.ts';
-import { acquireRunSlot } from '../services/orchestration/slots.ts';
+import { acquireSlot, ConcurrencySlotTimeoutError, release, setConcurrencyLimit } from '../modules/runs/concurrency-limits.ts';
+import { createDeployment } from '../modules/runs/deployments.ts';
+import { acquireRunSlot } from '../modules/runs/run-slots.ts';
 import { DeploymentInputSchema } from '../schemas/deployment.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { flowRunJobId } from '../schemas/jobs.ts';
-import { workPoolQueue } from '../services/orchestration/enqueue.ts';
+import { workPoolQueue } from '../modules/runs/run-queues.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
 const schema = {

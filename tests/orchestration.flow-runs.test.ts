@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { flowRunJobId } from '../schemas/jobs.ts';
 import { ReflexError } from '../core/errors.ts';
-import { watchCancellation } from '../services/orchestration/cancellation.ts';
-import { executeCommand } from '../services/orchestration/commands.ts';
-import { workPoolQueue } from '../services/orchestration/enqueue.ts';
-import { orchestration } from '../services/orchestration/store.ts';
+import { watchCancellation } from '../modules/runs/cancellation.ts';
+import { executeCommand } from '../modules/runs/commands.ts';
+import { workPoolQueue } from '../modules/runs/run-queues.ts';
+import { orchestration } from '../modules/runs/run-store.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('flow runs API and flow-run commands', () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDeployment, requireDeployment, updateDeployment } from '../services/orchestration/deployments.ts';
-import { workPoolQueue } from '../services/orchestration/enqueue.ts';
-import { createDeploymentRun } from '../services/orchestration/scheduled-runs.ts';
-import { orchestration } from '../services/orchestration/store.ts';
+import { createDeployment, requireDeployment, updateDeployment } from '../modules/runs/deployments.ts';
+import { workPoolQueue } from '../modules/runs/run-queues.ts';
+import { createDeploymentRun } from '../modules/runs/deployment-runs.ts';
+import { orchestration } from '../modules/runs/run-store.ts';
 import type { SchedulerService } from '../services/scheduler/main.ts';
-import { upcomingStartTimes } from '../services/scheduler/schedule.ts';
+import { upcomingStartTimes } from '../modules/runs/engine/schedule.ts';
 import { DeploymentInputSchema } from '../schemas/deployment.ts';
 import { flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, testNamespace, waitFor, type TestEngine } from './support/harness.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { State, StateInput, StateType } from '../schemas/flow-run.ts';
-import { decideTransition, type RunTiming } from '../services/orchestration/states.ts';
+import { decideTransition, type RunTiming } from '../modules/runs/engine/states.ts';
 
 const now = new Date('2025-03-01T12:00:00.000Z');
 

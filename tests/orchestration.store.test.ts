@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Subscription } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
-import { orchestration } from '../services/orchestration/store.ts';
+import { orchestration } from '../modules/runs/run-store.ts';
 import { OutboxRelay } from '../services/outbox/relay.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 

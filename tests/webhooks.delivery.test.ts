@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { WebhookDeliveryJobSchema, type WebhookDeliveryJob } from '../schemas/jobs.ts';
 import { WebhookDeliverySchema } from '../schemas/webhook.ts';
-import { deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
+import { deliveryQueue, enqueueDelivery } from '../modules/webhooks/enqueue.ts';
 import { ReflexError } from '../core/errors.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Queue } from 'bullmq';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
-import { deliveryQueue, enqueueDelivery } from '../services/webhooks/enqueue.ts';
+import { deliveryQueue, enqueueDelivery } from '../modules/webhooks/enqueue.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import { PrivatePostgres, skipWithout } from './support/private-services.ts';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { openRuntime } from '../../core/runtime.ts';
-import { applyAutomationFiles, readAutomationFiles } from '../../services/automations/apply.ts';
+import { openRuntime } from '../../infra/runtime.ts';
+import { applyAutomationFiles, readAutomationFiles } from '../../modules/automations/files.ts';
 import { announceAutomationChange } from '../../services/automations/cache.ts';
 
 /** `reflex automation apply|validate <dir|file>`: automations as files, upserted by name. */

@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { toFieldIssues } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
-import { openRuntime } from '../../core/runtime.ts';
+import { openRuntime } from '../../infra/runtime.ts';
 import { DeploymentDeclarationSchema, type DeploymentDeclaration } from '../../schemas/deployment.ts';
-import { applyDeployments } from '../../services/orchestration/deployments.ts';
-import { deleteConcurrencyLimit, listConcurrencyLimits, setConcurrencyLimit } from '../../services/orchestration/concurrency.ts';
+import { applyDeployments } from '../../modules/runs/deployments.ts';
+import { deleteConcurrencyLimit, listConcurrencyLimits, setConcurrencyLimit } from '../../modules/runs/concurrency-limits.ts';
 import { fail } from '../output.ts';
 
 /**

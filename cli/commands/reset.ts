@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { resetNamespace } from '../../core/reset.ts';
-import { openRuntime } from '../../core/runtime.ts';
+import { resetNamespace } from '../../infra/reset.ts';
+import { openRuntime } from '../../infra/runtime.ts';
 import { fail } from '../output.ts';
 
 export function registerReset(program: Command): void {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { openRuntime } from '../../core/runtime.ts';
-import { orchestration } from '../../services/orchestration/store.ts';
+import { openRuntime } from '../../infra/runtime.ts';
+import { orchestration } from '../../modules/runs/run-store.ts';
 import { createWorkerService } from '../../services/worker/main.ts';
 import { fail } from '../output.ts';
 

@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ReflexError, ValidationError } from '../../core/errors.ts';
 import { jsonValueIssues } from '../../core/json.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import { registerApiKeyCheck } from './auth.ts';
 import { OpenApiRegistry } from './openapi.ts';
 import { routeModules } from './routes/index.ts';

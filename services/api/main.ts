@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { buildApp } from './app.ts';
 
 export interface ApiService extends Service {

@@ -1,7 +1,7 @@
 import type { Subscription } from '@nats-io/nats-core';
-import type { Runtime } from '../../core/runtime.ts';
-import { compilePlan, PlanIndex, type AutomationPlan } from './plan.ts';
-import { automationsVersion, listAutomations } from './repository.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import { compilePlan, PlanIndex, type AutomationPlan } from '../../modules/automations/engine/plan.ts';
+import { automationsVersion, listAutomations } from '../../modules/automations/repository.ts';
 
 /** Tells every replica that automations changed (they reload within a second). */
 export function announceAutomationChange(rt: Runtime): void {

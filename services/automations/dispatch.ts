@@ -1,13 +1,13 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import { systemEvent } from '../../core/events.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
-import type { ActionDeps } from './actions.ts';
+import type { ActionDeps } from '../../modules/automations/engine/actions.ts';
 import { executeAction } from './executor.ts';
-import { actionJobId, actionsOf, automationResource, causedRelated, deterministicUuid, type ActionJobData, type Firing } from './firing.ts';
-import { recordFirings, type FiringWrite } from './repository.ts';
-import type { StateStore } from './store.ts';
+import { actionJobId, actionsOf, automationResource, causedRelated, deterministicUuid, type ActionJobData, type Firing } from '../../modules/automations/engine/firing.ts';
+import { recordFirings, type FiringWrite } from '../../modules/automations/repository.ts';
+import type { StateStore } from '../../modules/automations/engine/state-store.ts';
 
 export interface DispatchDeps {
   /** The automation-actions queue: actions that met an infrastructure error are retried from there. */

@@ -1,14 +1,14 @@
 import { Worker, type Job } from 'bullmq';
 import { LiquidError } from 'liquidjs';
 import { ZodError } from 'zod';
-import { coalesced } from '../../core/coalesce.ts';
+import { coalesced } from '../../infra/coalesce.ts';
 import { systemEvent } from '../../core/events.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
-import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
-import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from './firing.ts';
-import { recordFirings, type FiringWrite } from './repository.ts';
-import type { TemplateContext } from './templates.ts';
+import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from '../../modules/automations/engine/actions.ts';
+import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from '../../modules/automations/engine/firing.ts';
+import { recordFirings, type FiringWrite } from '../../modules/automations/repository.ts';
+import type { TemplateContext } from '../../modules/automations/engine/render.ts';
 
 /**
  * The action executor: a BullMQ worker on the automation-actions queue, where the dispatcher puts the

@@ -1,4 +1,4 @@
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { AutomationsService } from './service.ts';
 
 /** The automations service: trigger evaluation on the event stream, proactive timers, action execution. */

@@ -1,16 +1,16 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { Queue } from 'bullmq';
-import { BatchConsumer } from '../../core/batch-consumer.ts';
+import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import { isEventShape } from '../../core/events.ts';
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { announceAutomationChange, AutomationCache } from './cache.ts';
-import { liveActionDeps } from './actions.ts';
+import { liveActionDeps } from '../../modules/automations/engine/actions.ts';
 import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
-import { eventOps, Evaluator, parseBucketStateKey, type Op } from './evaluator.ts';
+import { eventOps, Evaluator, parseBucketStateKey, type Op } from '../../modules/automations/engine/evaluator.ts';
 import { ActionExecutor } from './executor.ts';
-import { RedisStateStore } from './redis-store.ts';
-import { applyAutomationFiles } from './apply.ts';
+import { RedisStateStore } from '../../modules/automations/redis-state-store.ts';
+import { applyAutomationFiles } from '../../modules/automations/files.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;

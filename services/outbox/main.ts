@@ -1,4 +1,4 @@
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { OutboxRelay } from './relay.ts';
 
 /** Publishes run state-change events from the Postgres outbox to JetStream. */

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { QueryResult } from 'pg';
-import type { PoolClient } from '../../core/db.ts';
+import type { PoolClient } from '../../infra/db.ts';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime, Service } from '../../core/runtime.ts';
-import { orchestration } from '../orchestration/store.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
+import { orchestration } from '../../modules/runs/run-store.ts';
 
 export interface OutboxRelayOptions {
   /** Rows published per transaction. */

@@ -1,4 +1,4 @@
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { Recorder } from './recorder.ts';
 
 export function createRecorderService(rt: Runtime): Service {

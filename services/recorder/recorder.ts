@@ -1,8 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { BatchConsumer } from '../../core/batch-consumer.ts';
-import type { Runtime, Service } from '../../core/runtime.ts';
-import { insertDeadLetter } from './dead-letters.ts';
-import { insertEventDocuments } from './store.ts';
+import { BatchConsumer } from '../../infra/batch-consumer.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
+import { insertDeadLetter } from '../../modules/events/dead-letters.ts';
+import { insertEventDocuments } from '../../modules/events/event-inserts.ts';
 
 /**
  * Stores every event of the stream in Postgres, in batches, acknowledging each message only after the

@@ -1,6 +1,6 @@
-import type { Runtime, Service } from '../../core/runtime.ts';
-import { closeWorkPoolQueues } from '../orchestration/enqueue.ts';
-import { orchestration } from '../orchestration/store.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
+import { closeWorkPoolQueues } from '../../modules/runs/run-queues.ts';
+import { orchestration } from '../../modules/runs/run-store.ts';
 import { Scheduler } from './scheduler.ts';
 
 export interface SchedulerService extends Service {

@@ -1,11 +1,11 @@
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import { ScheduleSchema, type Deployment } from '../../schemas/deployment.ts';
-import { requireDeployment } from '../orchestration/deployments.ts';
-import { enqueueFlowRun } from '../orchestration/enqueue.ts';
-import { createDeploymentRun, runKeys } from '../orchestration/scheduled-runs.ts';
-import { orchestration } from '../orchestration/store.ts';
-import { upcomingStartTimes } from './schedule.ts';
+import { requireDeployment } from '../../modules/runs/deployments.ts';
+import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
+import { createDeploymentRun, runKeys } from '../../modules/runs/deployment-runs.ts';
+import { orchestration } from '../../modules/runs/run-store.ts';
+import { upcomingStartTimes } from '../../modules/runs/engine/schedule.ts';
 
 export interface SchedulerOptions {
   loopMs: number;

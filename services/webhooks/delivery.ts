@@ -3,14 +3,14 @@ import { Webhook } from 'standardwebhooks';
 import { chainRelated, systemEvent } from '../../core/events.ts';
 import { deterministicUuid } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { AddressGuard } from './address-guard.ts';
-import { Batcher } from '../../core/batcher.ts';
-import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from './enqueue.ts';
+import { Batcher } from '../../infra/batcher.ts';
+import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from '../../modules/webhooks/enqueue.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
-import type { DeliveryLog, DeliveryState } from './log-writer.ts';
+import type { DeliveryLog, DeliveryState } from '../../modules/webhooks/delivery-log.ts';
 import { judge, retryDelayMs } from './retry.ts';
 
 const USER_AGENT = 'Reflex-Webhooks/0.1';

@@ -1,8 +1,8 @@
 import { Worker } from 'bullmq';
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
-import { DeliveryLog } from './log-writer.ts';
+import { DeliveryLog } from '../../modules/webhooks/delivery-log.ts';
 
 /** The webhook service: delivers the jobs of the webhook-deliveries queue. Any number of replicas. */
 export function createWebhooksService(rt: Runtime): Service {

@@ -1,8 +1,8 @@
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
-import { enqueueFlowRun } from '../orchestration/enqueue.ts';
-import { orchestration } from '../orchestration/store.ts';
-import { heartbeatKey, heartbeatTtlMs } from './heartbeat.ts';
+import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
+import { orchestration } from '../../modules/runs/run-store.ts';
+import { heartbeatKey, heartbeatTtlMs } from '../../modules/runs/heartbeats.ts';
 
 /**
  * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process

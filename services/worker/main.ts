@@ -1,4 +1,4 @@
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import { workerOptions, type WorkerOptions } from './config.ts';
 import { loadFlowsModule } from './flows-module.ts';
 import { FlowWorker } from './worker.ts';

@@ -1,11 +1,11 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../core/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import type { EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
-import { enqueueFlowRun } from '../orchestration/enqueue.ts';
-import { acquireRunSlot } from '../orchestration/slots.ts';
+import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
+import { acquireRunSlot } from '../../modules/runs/run-slots.ts';
 import type { AnyFlow } from './flows-module.ts';
 
 /**

@@ -1,11 +1,11 @@
 import { Worker } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime, Service } from '../../core/runtime.ts';
+import type { Runtime, Service } from '../../infra/runtime.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import { bindRuntime, unbindRuntime, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
-import { bullConnection } from '../orchestration/enqueue.ts';
-import { ensureWorkPool } from '../orchestration/work-pools.ts';
+import { bullConnection } from '../../modules/runs/run-queues.ts';
+import { ensureWorkPool } from '../../modules/runs/work-pools.ts';
 import type { WorkerOptions } from './config.ts';
 import { sweepCrashedRuns } from './crash-sweeper.ts';
 import type { AnyFlow } from './flows-module.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { resetNamespace } from '../../core/reset.ts';
+import { resetNamespace } from '../../infra/reset.ts';
 import type { ApiService } from '../../services/api/main.ts';
 import { startEngine, type Engine } from '../../services/engine.ts';
 import type { ServiceName } from '../../services/registry.ts';

@@ -1,16 +1,16 @@
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import { normalizeEvents } from '../../../core/events.ts';
-import type { Runtime } from '../../../core/runtime.ts';
+import type { Runtime } from '../../../infra/runtime.ts';
 import { AutomationInputSchema, AutomationPatchSchema, AutomationSchema, type AutomationDocument } from '../../../schemas/automation.ts';
 import { pageOf } from '../../../schemas/common.ts';
 import { EventInputSchema, type ReflexEvent } from '../../../schemas/event.ts';
 import { announceAutomationChange } from '../../automations/cache.ts';
-import { dryRun } from '../../automations/dry-run.ts';
-import { compilePlan } from '../../automations/plan.ts';
-import { RedisStateStore } from '../../automations/redis-store.ts';
-import * as repo from '../../automations/repository.ts';
-import { validateAutomation } from '../../automations/validate.ts';
+import { dryRun } from '../../../modules/automations/engine/dry-run.ts';
+import { compilePlan } from '../../../modules/automations/engine/plan.ts';
+import { RedisStateStore } from '../../../modules/automations/redis-state-store.ts';
+import * as repo from '../../../modules/automations/repository.ts';
+import { validateAutomation } from '../../../modules/automations/engine/validate.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

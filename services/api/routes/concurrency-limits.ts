@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../../core/errors.ts';
 import { pageOf } from '../../../schemas/common.ts';
-import { deleteConcurrencyLimit, getConcurrencyLimitInfo, listConcurrencyLimits, setConcurrencyLimit } from '../../orchestration/concurrency.ts';
+import { deleteConcurrencyLimit, getConcurrencyLimitInfo, listConcurrencyLimits, setConcurrencyLimit } from '../../../modules/runs/concurrency-limits.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

@@ -3,8 +3,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../../../core/err
 import { normalizeEvents } from '../../../core/events.ts';
 import { pageOf } from '../../../schemas/common.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
-import { deleteDeadLetter, getDeadLetter, listDeadLetters, markReplayed } from '../../recorder/dead-letters.ts';
-import { insertEventDocuments } from '../../recorder/store.ts';
+import { deleteDeadLetter, getDeadLetter, listDeadLetters, markReplayed } from '../../../modules/events/dead-letters.ts';
+import { insertEventDocuments } from '../../../modules/events/event-inserts.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { pageOf } from '../../../schemas/common.ts';
 import { DeploymentInputSchema, DeploymentPatchSchema, DeploymentRunInputSchema, DeploymentSchema } from '../../../schemas/deployment.ts';
 import { FlowRunSchema } from '../../../schemas/flow-run.ts';
-import { createDeployment, deleteDeployment, listDeployments, requireDeployment, setDeploymentPaused, updateDeployment } from '../../orchestration/deployments.ts';
-import { publicFlowRun } from '../../orchestration/rows.ts';
-import { createDeploymentRun } from '../../orchestration/scheduled-runs.ts';
+import { createDeployment, deleteDeployment, listDeployments, requireDeployment, setDeploymentPaused, updateDeployment } from '../../../modules/runs/deployments.ts';
+import { publicFlowRun } from '../../../modules/runs/rows.ts';
+import { createDeploymentRun } from '../../../modules/runs/deployment-runs.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../../core/errors.ts';
-import { countEventsBy, getEvent, queryEvents } from '../../../core/event-store.ts';
+import { countEventsBy, getEvent, queryEvents } from '../../../modules/events/event-table.ts';
 import { CountByRequestSchema, CountByResponseSchema, EventFilterSchema, EventPageSchema, StoredEventSchema } from '../../../schemas/event-filter.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';

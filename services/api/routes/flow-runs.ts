@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { NotFoundError } from '../../../core/errors.ts';
 import { pageOf } from '../../../schemas/common.ts';
 import { FlowRunSchema, LogLineSchema, StateSchema, StateTypeSchema, TaskRunSchema } from '../../../schemas/flow-run.ts';
-import { getFlowRunDetail, getFlowRunLogs, listFlowRuns } from '../../orchestration/flow-run-queries.ts';
-import { cancelFlowRun, changeFlowRunState } from '../../orchestration/flow-run-ops.ts';
+import { getFlowRunDetail, getFlowRunLogs, listFlowRuns } from '../../../modules/runs/flow-run-queries.ts';
+import { cancelFlowRun, changeFlowRunState } from '../../../modules/runs/flow-run-ops.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

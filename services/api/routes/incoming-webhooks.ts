@@ -15,8 +15,8 @@ import {
   recordFailedRequest,
   renderIncomingEvent,
   type IncomingRequest,
-} from '../../webhooks/incoming.ts';
-import { verifyRequest } from '../../webhooks/incoming-verify.ts';
+} from '../../../modules/webhooks/incoming.ts';
+import { verifyRequest } from '../../../modules/webhooks/incoming-verify.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

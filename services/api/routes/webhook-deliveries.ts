@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { pageOf } from '../../../schemas/common.ts';
 import { DELIVERY_STATUSES, WebhookDeliverySchema } from '../../../schemas/webhook.ts';
-import { enqueueDelivery } from '../../webhooks/enqueue.ts';
-import { getDelivery, listDeliveries, startReplay } from '../../webhooks/store.ts';
+import { enqueueDelivery } from '../../../modules/webhooks/enqueue.ts';
+import { getDelivery, listDeliveries, startReplay } from '../../../modules/webhooks/deliveries.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

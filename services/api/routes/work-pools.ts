@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { pageOf } from '../../../schemas/common.ts';
 import { WorkPoolInputSchema, WorkPoolPatchSchema, WorkPoolSchema } from '../../../schemas/deployment.ts';
-import { createWorkPool, listWorkPools, requireWorkPool, setWorkPoolPaused, updateWorkPool } from '../../orchestration/work-pools.ts';
+import { createWorkPool, listWorkPools, requireWorkPool, setWorkPoolPaused, updateWorkPool } from '../../../modules/runs/work-pools.ts';
 import type { RouteModule } from '../app.ts';
 import { parseInput } from '../validate.ts';
 

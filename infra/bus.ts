@@ -1,0 +1,136 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import type { ReflexEvent } from '../schemas/event.ts';
+import type { Names } from '../core/names.ts';
+
+/** How long JetStream remembers message ids to drop a republished event. */
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+export interface PublishResult {
+  id: string;
+  seq: number;
+  /** True when JetStream had already stored an event with this id (within its duplicate window). */
+  duplicate: boolean;
+}
+
+export interface ConsumerOptions {
+  /** Where a new durable consumer starts: `all` (default) or `new` (only events published from now on). */
+  deliver?: 'all' | 'new';
+  /** Most unacknowledged messages the server hands out at once. */
+  maxAckPending?: number;
+  /** Seconds before an unacknowledged message is redelivered. */
+  ackWaitSeconds?: number;
+}
+
+/**
+ * The event bus: owns the events stream and its durable consumers. Each message's data is the event as
+ * JSON exactly as schemas/event.ts defines it, and its message id is the event id, so any NATS client can
+ * read events and JetStream drops a republished event.
+ */
+export class EventBus {
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly names: Names,
+  ) {}
+
+  static async open(
+    nc: NatsConnection,
+    n: Names,
+    options: { retentionDays: number; ensureStream?: boolean },
+  ): Promise<EventBus> {
+    const jsm = await jetstreamManager(nc);
+    const bus = new EventBus(nc, jetstream(nc), jsm, n);
+    if (options.ensureStream ?? true) await bus.ensureStream(options.retentionDays);
+    return bus;
+  }
+
+  private async ensureStream(retentionDays: number): Promise<void> {
+    const config = {
+      name: this.names.streams.events,
+      subjects: [this.names.eventFilterSubject('*')],
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_age: nanos(retentionDays * 24 * 3600 * 1000),
+    };
+    try {
+      await this.jsm.streams.info(config.name);
+      await this.jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await this.jsm.streams.add(config);
+      } catch (addErr) {
+        // A replica starting at the same moment created it first.
+        if (!String(addErr).includes('already in use')) throw addErr;
+      }
+    }
+  }
+
+  /**
+   * The largest event the bus takes, encoded: the server's `max_payload` less room for headers. Ingest
+   * checks every event of a batch against it before publishing any, so a batch is never published in part.
+   */
+  get maxEventBytes(): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - 4096;
+  }
+
+  encode(event: ReflexEvent): Uint8Array {
+    return this.encoder.encode(JSON.stringify(event));
+  }
+
+  decode(data: Uint8Array): ReflexEvent {
+    return JSON.parse(this.decoder.decode(data)) as ReflexEvent;
+  }
+
+  /** Publishes one event and resolves once JetStream has stored it. */
+  async publish(event: ReflexEvent): Promise<PublishResult> {
+    const ack = await this.js.publish(this.names.eventSubject(event.event), this.encode(event), { msgID: event.id });
+    return { id: event.id, seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /**
+   * Publishes an event stored as JSON text (the outbox), without parsing and re-encoding it; `name` and
+   * `id` are the event's own.
+   */
+  async publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
+    const ack = await this.js.publish(this.names.eventSubject(name), this.encoder.encode(json), { msgID: id });
+    return { id, seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /** Publishes events concurrently; resolves once every one is stored, rejects if any is not. */
+  publishMany(events: ReflexEvent[]): Promise<PublishResult[]> {
+    return Promise.all(events.map((e) => this.publish(e)));
+  }
+
+  /** Creates (or updates) a durable pull consumer on the events stream and returns it. */
+  async consumer(durable: string, options: ConsumerOptions = {}): Promise<Consumer> {
+    const stream = this.names.streams.events;
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      max_ack_pending: options.maxAckPending ?? 20_000,
+      ack_wait: nanos((options.ackWaitSeconds ?? 30) * 1000),
+    };
+    try {
+      await this.jsm.consumers.info(stream, durable);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await this.jsm.consumers.add(stream, config);
+      } catch (addErr) {
+        if (!String(addErr).includes('already')) throw addErr;
+      }
+    }
+    return this.js.consumers.get(stream, durable);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const text = String((err as { message?: string })?.message ?? err);
+  return text.includes('not found');
+}

@@ -1,0 +1,234 @@
+import { ReflexError } from '../../../core/errors.ts';
+import { CHAIN_ROLE, chainOf, normalizeEvents } from '../../../core/events.ts';
+import type { Runtime } from '../../../infra/runtime.ts';
+import type { Action } from '../../../schemas/automation.ts';
+import type { ReflexEvent } from '../../../schemas/event.ts';
+import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../../schemas/jobs.ts';
+import { executeCommand } from '../../runs/commands.ts';
+import { enqueueDelivery } from '../../webhooks/enqueue.ts';
+import { announceAutomationChange } from '../../../services/automations/cache.ts';
+import { causedRelated, type ActionJobData } from './firing.ts';
+import { actionJobId, deterministicUuid } from './firing.ts';
+import { renderString, renderValue, type TemplateContext } from './render.ts';
+
+/**
+ * Performs one action of a firing. A webhook is rendered here and handed to the webhook service as a job
+ * (schemas/jobs.ts) with the firing's idempotency key as job id; flow-run commands (schemas/jobs.ts,
+ * idempotent on the same key) are executed by the orchestration module; emit-event,
+ * pause/resume-automation and do-nothing are done here. An expected failure (template error, nothing to
+ * infer, target missing, command refused) is an outcome, not an exception.
+ */
+
+export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: Record<string, unknown>; target?: string };
+
+export class ActionFailure extends Error {}
+
+/** The side effects an action may have; the executor performs them, a dry run only records them. */
+export interface ActionDeps {
+  /** Hands a delivery to the webhook service's queue (job id: its idempotency key); answers the queue's name. */
+  deliver(data: WebhookDeliveryJob): Promise<string>;
+  /**
+   * Executes a flow-run command; answers what it did. One that cannot succeed throws ActionFailure with
+   * the reason; an outage throws anything else (the action job is retried).
+   */
+  command(data: FlowRunCommandJob): Promise<Record<string, unknown>>;
+  publish(event: ReflexEvent): Promise<void>;
+  /** Sets an automation's enabled flag; false when it does not exist. */
+  setEnabled(automationId: string, enabled: boolean): Promise<boolean>;
+  maxPayloadBytes: number;
+}
+
+/** The real side effects, used by the executor. */
+export function liveActionDeps(rt: Runtime): ActionDeps {
+  return {
+    async deliver(data) {
+      await enqueueDelivery(rt, data);
+      return rt.names.queues.webhookDeliveries;
+    },
+    // Executed here rather than queued for another service: one queue hop less between an event and the
+    // flow run it starts, and the outcome names the run.
+    async command(data) {
+      try {
+        return await executeCommand(rt, data);
+      } catch (err) {
+        if (err instanceof ReflexError && err.status < 500) throw new ActionFailure(err.message);
+        throw err;
+      }
+    },
+    publish: async (event) => {
+      await rt.bus.publish(event);
+    },
+    async setEnabled(id, enabled) {
+      const res = await rt.pg
+        .query(
+          `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
+          [id, enabled],
+        )
+        .catch((err: { code?: string }) => {
+          if (err.code === '22P02') return { rowCount: 0 };
+          throw err;
+        });
+      if (res.rowCount) announceAutomationChange(rt);
+      return Boolean(res.rowCount);
+    },
+    maxPayloadBytes: rt.config.maxPayloadBytes,
+  };
+}
+
+/** The resources of the triggering event, primary first (Prefect's inference order). */
+function resourcesOf(event: ReflexEvent | null): string[] {
+  if (!event) return [];
+  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== CHAIN_ROLE).map((r) => r['reflex.resource.id'])];
+}
+
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
+/** Finds `reflex.<kind>.<uuid>` in the triggering labels, then in the event's resources. */
+export function inferId(kind: string, job: Pick<ActionJobData, 'firing'>): string | null {
+  const re = new RegExp(`^reflex\\.${kind}\\.(${UUID})$`);
+  const candidates = [job.firing.triggering_labels['reflex.resource.id'] ?? '', ...resourcesOf(job.firing.triggering_event)];
+  for (const c of candidates) {
+    const m = re.exec(c);
+    if (m) return m[1];
+  }
+  return null;
+}
+
+export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: TemplateContext): Promise<Outcome> {
+  const { action, firing, automation } = job;
+  const key = actionJobId(firing.id, job.index);
+  const triggered_by = { automation_id: automation.id, firing_id: firing.id, event_id: firing.triggering_event?.id ?? null };
+  const deliver = async (data: WebhookDeliveryJob): Promise<Outcome> => {
+    const name = await deps.deliver(data);
+    return { status: 'executed', detail: { forwarded_to: name, job_id: key, job: redact(data) } };
+  };
+  const command = async (data: FlowRunCommandJob, target?: string): Promise<Outcome> => {
+    const result = await deps.command(data);
+    const run = typeof result.flow_run_id === 'string' ? `reflex.flow-run.${result.flow_run_id}` : undefined;
+    return { status: 'executed', detail: { command: data, result }, target: run ?? target };
+  };
+  const a: Action = action;
+  switch (a.type) {
+    case 'do-nothing':
+      return { status: 'executed', detail: {} };
+    case 'run-deployment': {
+      const parameters = (await renderValue(a.parameters, ctx)) as Record<string, unknown>;
+      const data = FlowRunCommandJobSchema.parse({
+        type: 'run-deployment',
+        idempotency_key: key,
+        deployment_id: a.deployment_id,
+        deployment_name: a.deployment_name,
+        parameters,
+        tags: a.tags,
+        triggered_by,
+      });
+      const out = await command(data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
+      return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
+    }
+    case 'pause-deployment':
+    case 'resume-deployment': {
+      const deployment_id = a.deployment_id ?? (a.deployment_name ? undefined : inferId('deployment', job) ?? undefined);
+      if (!deployment_id && !a.deployment_name) throw new ActionFailure('no deployment could be inferred from the triggering event');
+      const data = FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, deployment_id, deployment_name: a.deployment_name, triggered_by });
+      return command(data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
+    }
+    case 'cancel-flow-run':
+    case 'change-flow-run-state': {
+      const flow_run_id = inferId('flow-run', job);
+      if (!flow_run_id) throw new ActionFailure('no flow run could be inferred: the triggering event is not about reflex.flow-run.<id>');
+      const message = a.type === 'cancel-flow-run' ? (a.message ?? `Cancelled by automation ${automation.name}`) : undefined;
+      const data =
+        a.type === 'cancel-flow-run'
+          ? FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, flow_run_id, message, triggered_by })
+          : FlowRunCommandJobSchema.parse({
+              type: a.type,
+              idempotency_key: key,
+              flow_run_id,
+              state: { ...a.state, message: a.state.message ?? `State changed by automation ${automation.name}` },
+              force: a.force,
+              triggered_by,
+            });
+      return command(data, `reflex.flow-run.${flow_run_id}`);
+    }
+    case 'call-webhook': {
+      const url = (await renderString(a.url, ctx)).trim();
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(a.headers)) headers[k] = await renderString(v, ctx);
+      const body = a.body !== undefined ? await renderString(a.body, ctx) : defaultBody(job, a.format);
+      const parsed = WebhookDeliveryJobSchema.safeParse({
+        delivery_id: deterministicUuid(`${key}/delivery`),
+        idempotency_key: key,
+        url,
+        method: a.method,
+        headers,
+        body,
+        secret: a.secret,
+        timeout_seconds: a.timeout_seconds,
+        retry: a.retry,
+        format: a.format,
+        automation_id: automation.id,
+        firing_id: firing.id,
+        event_id: firing.triggering_event?.id ?? null,
+        chain: chainOf({ related: causedRelated(automation.id, firing.triggering_event) }),
+      });
+      if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const out = await deliver(parsed.data);
+      return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
+    }
+    case 'emit-event': {
+      const rendered = (await renderValue(a.event, ctx)) as { event: string; resource: Record<string, string>; related: Record<string, string>[]; payload: Record<string, unknown> };
+      const related = [...rendered.related.map(stringValues), ...causedRelated(automation.id, firing.triggering_event)];
+      let event: ReflexEvent;
+      try {
+        [event] = normalizeEvents(
+          { id: deterministicUuid(`${key}/emitted`), event: rendered.event, resource: stringValues(rendered.resource), related, payload: rendered.payload },
+          { maxPayloadBytes: deps.maxPayloadBytes },
+        );
+      } catch (err) {
+        throw new ActionFailure(`rendered event is invalid: ${(err as Error).message}`);
+      }
+      await deps.publish(event);
+      return { status: 'executed', detail: { emitted_event: event.id, event }, target: `reflex.event.${event.id}` };
+    }
+    case 'pause-automation':
+    case 'resume-automation': {
+      const target = a.automation_id ?? inferId('automation', job) ?? automation.id;
+      const enabled = a.type === 'resume-automation';
+      if (!(await deps.setEnabled(target, enabled))) throw new ActionFailure(`automation ${target} does not exist`);
+      return { status: 'executed', detail: { automation_id: target, enabled }, target: `reflex.automation.${target}` };
+    }
+    default: {
+      const never: never = a;
+      throw new ActionFailure(`unknown action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** A delivery as recorded in the outcome: never with the signing secret. */
+function redact(data: WebhookDeliveryJob): Record<string, unknown> {
+  const { secret, ...rest } = data;
+  return secret ? { ...rest, signed: true } : rest;
+}
+
+function stringValues(o: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o ?? {})) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  return out;
+}
+
+/** Without a body template: the triggering event as JSON (as a CloudEvent in cloudevent format). */
+function defaultBody(job: ActionJobData, format: 'json' | 'cloudevent'): string {
+  const e = job.firing.triggering_event;
+  if (!e) return JSON.stringify({ automation: job.automation, firing: { ...job.firing, triggering_event: null } });
+  if (format === 'json') return JSON.stringify(e);
+  return JSON.stringify({
+    specversion: '1.0',
+    id: e.id,
+    source: 'reflex',
+    type: e.event,
+    subject: e.resource['reflex.resource.id'],
+    time: e.occurred,
+    datacontenttype: 'application/json',
+    data: { resource: e.resource, related: e.related, payload: e.payload },
+  });
+}

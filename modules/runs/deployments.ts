@@ -1,0 +1,185 @@
+import { uuidv7 } from 'uuidv7';
+import { inTransaction, type Pool, type PoolClient } from '../../infra/db.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import type { Deployment, DeploymentInput, DeploymentPatch } from '../../schemas/deployment.ts';
+import { parameterSchemaProblem } from './engine/parameters.ts';
+import { iso } from './rows.ts';
+import { clearScheduledRuns } from './deployment-runs.ts';
+import { isUuid } from './run-store.ts';
+import { ensureWorkPool } from './work-pools.ts';
+
+type Db = Pool | PoolClient;
+
+/** Fields compared by `applyDeployments` to tell `updated` from `unchanged`. */
+const DECLARED = ['flow', 'description', 'parameters', 'parameter_schema', 'work_pool', 'schedules', 'tags', 'concurrency_limit', 'paused'] as const;
+
+function fromRow(r: Record<string, unknown>): Deployment {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    flow: r.flow_name as string,
+    description: (r.description as string | null) ?? null,
+    parameters: (r.parameters as Record<string, unknown>) ?? {},
+    parameter_schema: (r.parameter_schema as Record<string, unknown> | null) ?? null,
+    work_pool: r.work_pool as string,
+    schedules: (r.schedules as Deployment['schedules']) ?? [],
+    tags: (r.tags as string[]) ?? [],
+    concurrency_limit: (r.concurrency_limit as number | null) ?? null,
+    paused: Boolean(r.paused),
+    created: iso(r.created) as string,
+    updated: iso(r.updated) as string,
+  };
+}
+
+function checkParameterSchema(schema: Record<string, unknown> | null | undefined, path = 'parameter_schema'): void {
+  if (!schema) return;
+  const problem = parameterSchemaProblem(schema);
+  if (problem) throw new ValidationError(`invalid ${path}: ${problem}`, [{ path, message: problem }]);
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+async function insertDeployment(db: Db, d: DeploymentInput): Promise<Deployment> {
+  await ensureWorkPool(db, d.work_pool);
+  try {
+    const res = await db.query(
+      `INSERT INTO deployments (id, name, flow_name, description, parameters, parameter_schema, work_pool, schedules, tags, concurrency_limit, paused)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [uuidv7(), d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused],
+    );
+    return fromRow(res.rows[0]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`a deployment named "${d.name}" already exists`);
+    throw err;
+  }
+}
+
+async function writeDeployment(db: Db, id: string, d: Omit<Deployment, 'id' | 'created' | 'updated'>): Promise<Deployment> {
+  await ensureWorkPool(db, d.work_pool);
+  try {
+    const res = await db.query(
+      `UPDATE deployments SET name = $2, flow_name = $3, description = $4, parameters = $5, parameter_schema = $6, work_pool = $7,
+         schedules = $8, tags = $9, concurrency_limit = $10, paused = $11, updated = now()
+       WHERE id = $1 RETURNING *`,
+      [id, d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused],
+    );
+    if (!res.rows[0]) throw new NotFoundError('deployment', id);
+    return fromRow(res.rows[0]);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`a deployment named "${d.name}" already exists`);
+    throw err;
+  }
+}
+
+export async function createDeployment(rt: Runtime, input: DeploymentInput): Promise<Deployment> {
+  checkParameterSchema(input.parameter_schema);
+  return insertDeployment(rt.pg, input);
+}
+
+/** Finds a deployment by id or, when the reference is not a UUID or no id matches, by name or `<flow>/<name>`. */
+export async function getDeployment(db: Db, ref: string, lock = false): Promise<Deployment | null> {
+  const suffix = lock ? ' FOR UPDATE' : '';
+  if (isUuid(ref)) {
+    const byId = await db.query(`SELECT * FROM deployments WHERE id = $1${suffix}`, [ref]);
+    if (byId.rows[0]) return fromRow(byId.rows[0]);
+  }
+  // Names cannot hold '/', so `<flow>/<name>` (as Prefect writes a deployment) is unambiguous.
+  const slash = ref.indexOf('/');
+  const byName =
+    slash < 0
+      ? await db.query(`SELECT * FROM deployments WHERE name = $1${suffix}`, [ref])
+      : await db.query(`SELECT * FROM deployments WHERE flow_name = $1 AND name = $2${suffix}`, [ref.slice(0, slash), ref.slice(slash + 1)]);
+  return byName.rows[0] ? fromRow(byName.rows[0]) : null;
+}
+
+export async function requireDeployment(db: Db, ref: string): Promise<Deployment> {
+  const d = await getDeployment(db, ref);
+  if (!d) throw new NotFoundError('deployment', ref);
+  return d;
+}
+
+export async function listDeployments(db: Db, options: { limit: number; cursor?: string; flow?: string }): Promise<{ items: Deployment[]; next_cursor: string | null }> {
+  const res = await db.query(
+    `SELECT * FROM deployments WHERE ($1::text IS NULL OR name > $1) AND ($2::text IS NULL OR flow_name = $2) ORDER BY name LIMIT $3`,
+    [options.cursor ?? null, options.flow ?? null, options.limit + 1],
+  );
+  const items = res.rows.slice(0, options.limit).map(fromRow);
+  return { items, next_cursor: res.rows.length > options.limit ? items[items.length - 1].name : null };
+}
+
+/** Applies a partial update. Changing schedules or pausing removes the runs the scheduler created ahead. */
+export async function updateDeployment(rt: Runtime, ref: string, patch: DeploymentPatch): Promise<Deployment> {
+  checkParameterSchema(patch.parameter_schema);
+  const { before, after } = await inTransaction(rt.pg, async (client) => {
+    const current = await getDeployment(client, ref, true);
+    if (!current) throw new NotFoundError('deployment', ref);
+    const { id: _id, created: _c, updated: _u, ...rest } = current;
+    const next = { ...rest };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+    return { before: current, after: await writeDeployment(client, current.id, next) };
+  });
+  await afterChange(rt, before, after);
+  return after;
+}
+
+async function afterChange(rt: Runtime, before: Deployment, after: Deployment): Promise<void> {
+  const schedulesChanged = stableJson(before.schedules) !== stableJson(after.schedules) || before.work_pool !== after.work_pool;
+  if (schedulesChanged || (!before.paused && after.paused)) await clearScheduledRuns(rt, after.id);
+}
+
+export async function setDeploymentPaused(rt: Runtime, ref: string, paused: boolean): Promise<Deployment> {
+  return updateDeployment(rt, ref, { paused });
+}
+
+export async function deleteDeployment(rt: Runtime, ref: string): Promise<void> {
+  const d = await requireDeployment(rt.pg, ref);
+  await rt.pg.query('DELETE FROM deployments WHERE id = $1', [d.id]);
+  await clearScheduledRuns(rt, d.id);
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
+
+/**
+ * Creates or updates deployments by name, all in one transaction (nothing is half-written). A declaration
+ * without `paused` keeps the current paused flag, so re-deploying does not resume a paused deployment.
+ */
+export async function applyDeployments(
+  rt: Runtime,
+  inputs: Array<Omit<DeploymentInput, 'paused'> & { paused?: boolean }>,
+): Promise<Array<{ name: string; id: string; outcome: ApplyOutcome }>> {
+  inputs.forEach((d, i) => checkParameterSchema(d.parameter_schema, `[${i}].parameter_schema`));
+  const changes: Array<{ before: Deployment; after: Deployment }> = [];
+  const report = await inTransaction(rt.pg, async (client) => {
+    const out: Array<{ name: string; id: string; outcome: ApplyOutcome }> = [];
+    for (const input of inputs) {
+      const current = await getDeployment(client, input.name, true);
+      if (!current || current.name !== input.name) {
+        const created = await insertDeployment(client, { ...input, paused: input.paused ?? false });
+        out.push({ name: created.name, id: created.id, outcome: 'created' });
+        continue;
+      }
+      const next = { ...input, paused: input.paused ?? current.paused };
+      const same = DECLARED.every((k) => stableJson(current[k]) === stableJson(next[k]));
+      if (same) {
+        out.push({ name: current.name, id: current.id, outcome: 'unchanged' });
+        continue;
+      }
+      const after = await writeDeployment(client, current.id, next);
+      changes.push({ before: current, after });
+      out.push({ name: after.name, id: after.id, outcome: 'updated' });
+    }
+    return out;
+  });
+  for (const c of changes) await afterChange(rt, c.before, c.after);
+  return report;
+}
+
+/** JSON with sorted object keys, for comparing declarations. */
+export function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  ) ?? 'null';
+}

@@ -1,0 +1,97 @@
+import type { Pool } from '../../infra/db.ts';
+import { ValidationError } from '../../core/errors.ts';
+import type { FlowRun, LogLine, State, TaskRun } from '../../schemas/flow-run.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, iso, publicFlowRun, publicTaskRun, stateFromHistoryRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow } from './rows.ts';
+import { isUuid } from './run-store.ts';
+
+/** Read side of flow runs for the API: filtered newest-first pages, one run's details, its logs. */
+
+export interface FlowRunFilter {
+  /** State types or names (`COMPLETED`, `Late`), comma-separated. */
+  state?: string;
+  deployment_id?: string;
+  flow_name?: string;
+  tag?: string;
+  /** Runs created at or after this time. */
+  since?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export async function listFlowRuns(pg: Pool, f: FlowRunFilter): Promise<{ items: FlowRun[]; next_cursor: string | null }> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const arg = (v: unknown) => {
+    args.push(v);
+    return `$${args.length}`;
+  };
+  if (f.state) {
+    const states = f.state.split(',').map((s) => s.trim()).filter(Boolean);
+    const p = arg(states);
+    where.push(`(f.state_type = ANY(${p}::text[]) OR f.state_name = ANY(${p}::text[]))`);
+  }
+  if (f.deployment_id) {
+    if (!isUuid(f.deployment_id)) return { items: [], next_cursor: null };
+    where.push(`f.deployment_id = ${arg(f.deployment_id)}`);
+  }
+  if (f.flow_name) where.push(`f.flow_name = ${arg(f.flow_name)}`);
+  if (f.tag) where.push(`f.tags @> ARRAY[${arg(f.tag)}]::text[]`);
+  if (f.since) where.push(`f.created >= ${arg(f.since)}`);
+  if (f.cursor) {
+    if (!isUuid(f.cursor)) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'use next_cursor from the previous page' }]);
+    // Run ids are UUID v7: ordering by id is ordering by creation.
+    where.push(`f.id < ${arg(f.cursor)}`);
+  }
+  const sql = `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY f.id DESC LIMIT ${arg(f.limit + 1)}`;
+  const res = await pg.query(sql, args);
+  const items = res.rows.slice(0, f.limit).map((r) => publicFlowRun(flowRunFromRow(r)));
+  return { items, next_cursor: res.rows.length > f.limit ? items[items.length - 1].id : null };
+}
+
+export interface FlowRunDetail extends FlowRun {
+  state_history: State[];
+  task_runs: TaskRun[];
+}
+
+export async function getFlowRunDetail(pg: Pool, id: string): Promise<FlowRunDetail | null> {
+  if (!isUuid(id)) return null;
+  const [run, states, tasks] = await Promise.all([
+    pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = $1`, [id]),
+    pg.query('SELECT type, name, timestamp, message, scheduled_time FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [id]),
+    pg.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.flow_run_id = $1 ORDER BY t.id`, [id]),
+  ]);
+  if (!run.rows[0]) return null;
+  return {
+    ...publicFlowRun(flowRunFromRow(run.rows[0])),
+    state_history: states.rows.map(stateFromHistoryRow),
+    task_runs: tasks.rows.map((r) => publicTaskRun(taskRunFromRow(r))),
+  };
+}
+
+export async function getFlowRunLogs(
+  pg: Pool,
+  id: string,
+  options: { limit: number; cursor?: string; task_run_id?: string },
+): Promise<{ items: Array<LogLine & { id: string }>; next_cursor: string | null }> {
+  if (!isUuid(id)) return { items: [], next_cursor: null };
+  if (options.cursor && !/^\d+$/.test(options.cursor)) {
+    throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'use next_cursor from the previous page' }]);
+  }
+  const res = await pg.query(
+    `SELECT id, flow_run_id, task_run_id, level, message, timestamp, fields FROM logs
+     WHERE flow_run_id = $1 AND ($2::bigint IS NULL OR id > $2) AND ($3::uuid IS NULL OR task_run_id = $3)
+     ORDER BY id LIMIT $4`,
+    [id, options.cursor ?? null, options.task_run_id && isUuid(options.task_run_id) ? options.task_run_id : null, options.limit + 1],
+  );
+  const items = res.rows.slice(0, options.limit).map((r) => ({
+    id: String(r.id),
+    flow_run_id: r.flow_run_id as string,
+    task_run_id: (r.task_run_id as string | null) ?? null,
+    level: Number(r.level),
+    message: r.message as string,
+    timestamp: iso(r.timestamp) as string,
+    fields: (r.fields as Record<string, unknown>) ?? {},
+  }));
+  return { items, next_cursor: res.rows.length > options.limit ? items[items.length - 1].id : null };
+}
