@@ -7,9 +7,9 @@ import { resetNamespace } from '../infra/reset.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { AutomationDocument } from '../schemas/automation.ts';
-import { insertAutomation } from '../modules/automations/repository.ts';
+import { insertAutomation, validateAutomation } from '../modules/automations/index.ts';
 import { AutomationsService } from '../services/automations/service.ts';
-import { validateAutomation } from '../modules/automations/engine/validate.ts';
+import { createModules } from '../services/modules.ts';
 import { percentile, type BenchResult } from './report.ts';
 
 /**
@@ -98,7 +98,7 @@ export async function run(): Promise<BenchResult> {
     const raw = await rawRate(rt);
 
     // The automation service evaluates the same backlog from the start of the stream.
-    const service = new AutomationsService(rt);
+    const service = new AutomationsService(rt, createModules(rt));
     const t0 = performance.now();
     await service.start();
     await drained(rt, rt.names.consumers.automations);

@@ -6,9 +6,6 @@ import { normalizeEvents } from '../core/events.ts';
 import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../infra/reset.ts';
 import { startEngine, type Engine } from '../services/engine.ts';
-import { createDeployment } from '../modules/runs/deployments.ts';
-import { bullConnection } from '../modules/runs/run-queues.ts';
-import { createDeploymentRun } from '../modules/runs/deployment-runs.ts';
 import type { ApiService } from '../services/api/main.ts';
 import { benchNoop, manyTasks } from './flows-module.ts';
 import { cpuSnapshot, cpuSpent } from './cpu.ts';
@@ -100,12 +97,12 @@ export async function run(): Promise<BenchResult> {
 async function rawBullmq(engine: Engine): Promise<number> {
   const { rt } = engine;
   const name = 'bench-raw';
-  const queue = new Queue(name, { connection: bullConnection(rt.redis), prefix: rt.names.bullPrefix });
+  const queue = new Queue(name, { connection: rt.redis, prefix: rt.names.bullPrefix });
   let done = 0;
   let finish: () => void = () => {};
   const all = new Promise<void>((r) => (finish = r));
   const worker = new Worker(name, async () => null, {
-    connection: bullConnection(rt.redisConnection('bench-raw')),
+    connection: rt.redisConnection('bench-raw'),
     prefix: rt.names.bullPrefix,
     concurrency: CONCURRENCY,
     autorun: false,
@@ -133,7 +130,7 @@ async function countCompleted(engine: Engine, deploymentId: string): Promise<num
 
 async function flowThroughput(engine: Engine, workerPid: number): Promise<{ runsPerSecond: number; createdPerSecond: number; events: number; cpuPerRun: Record<string, number> }> {
   const { rt } = engine;
-  const deployment = await createDeployment(rt, { name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  const deployment = await engine.modules.runs.deployments.create({ name: 'bench-noop', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
   let events = 0;
   const sub = rt.nats.subscribe(rt.names.eventFilterSubject('reflex.flow-run.*'), { callback: () => void events++ });
   const cpuBefore = cpuSnapshot();
@@ -144,7 +141,7 @@ async function flowThroughput(engine: Engine, workerPid: number): Promise<{ runs
   await Promise.all(Array.from({ length: inFlight }, async () => {
     while (next < FLOW_RUNS) {
       next++;
-      await createDeploymentRun(rt, deployment, { source: 'manual' });
+      await engine.modules.runs.deploymentRuns.create(deployment, { source: 'manual' });
     }
   }));
   const createdAt = performance.now();
@@ -161,7 +158,7 @@ async function flowThroughput(engine: Engine, workerPid: number): Promise<{ runs
 
 async function eventToStart(engine: Engine): Promise<{ p50: number; p99: number; note: string }> {
   const { rt } = engine;
-  await createDeployment(rt, { name: 'bench-triggered', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
+  await engine.modules.runs.deployments.create({ name: 'bench-triggered', flow: benchNoop.flowName, description: null, parameters: {}, parameter_schema: null, work_pool: 'bench', schedules: [], tags: [], concurrency_limit: null, paused: false });
   const api = engine.services.find((s) => s.name === 'api') as ApiService;
   const res = await fetch(`${api.url}/api/automations`, {
     method: 'POST',

@@ -39,14 +39,17 @@ function event(i: number): ReflexEvent {
   };
 }
 
+/** The raw-publish baseline's own stream and subject (deleted at the end: reset only knows Reflex's). */
+const benchStream = (rt: Runtime) => ({ name: `${rt.names.namespace}_bench`, subject: `${rt.names.namespace}.bench.raw` });
+
 async function rawPublish(rt: Runtime): Promise<number> {
-  const n = rt.names;
-  await rt.bus.jsm.streams.add({ name: n.streams.bench, subjects: [n.benchSubject], duplicate_window: nanos(120_000), max_age: nanos(86_400_000) });
+  const bench = benchStream(rt);
+  await rt.bus.jsm.streams.add({ name: bench.name, subjects: [bench.subject], duplicate_window: nanos(120_000), max_age: nanos(86_400_000) });
   const events = Array.from({ length: N }, (_, i) => event(i));
   const started = performance.now();
   const inFlight = new Set<Promise<unknown>>();
   for (const e of events) {
-    const p = rt.bus.js.publish(n.benchSubject, rt.bus.encode(e), { msgID: e.id });
+    const p = rt.bus.js.publish(bench.subject, rt.bus.encode(e), { msgID: e.id });
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
     if (inFlight.size >= RAW_WINDOW) await Promise.race(inFlight);
@@ -127,7 +130,7 @@ async function latency(send: (i: number) => Promise<void>): Promise<number[]> {
 function rawSingle(rt: Runtime): (i: number) => Promise<void> {
   return async (i) => {
     const e = event(i);
-    await rt.bus.js.publish(rt.names.benchSubject, rt.bus.encode(e), { msgID: e.id });
+    await rt.bus.js.publish(benchStream(rt).subject, rt.bus.encode(e), { msgID: e.id });
   };
 }
 
@@ -178,6 +181,7 @@ export async function run(): Promise<BenchResult> {
       engine.kill('SIGTERM');
       await exited;
     }
+    await rt.bus.jsm.streams.delete(benchStream(rt).name).catch(() => {});
     await resetNamespace(rt).catch(() => {});
     await rt.close();
   }

@@ -7,7 +7,8 @@ import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../infra/reset.ts';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import { openRuntime } from '../infra/runtime.ts';
-import { DELIVERY_JOB_NAME, deliveryJobOptions, deliveryQueue, enqueueDelivery } from '../modules/webhooks/enqueue.ts';
+import { JOBS as JOB_KINDS } from '../core/jobs.ts';
+import { DeliveryQueue } from '../modules/webhooks/index.ts';
 import { cpuSnapshot, cpuSpent } from './cpu.ts';
 import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult } from './report.ts';
@@ -117,7 +118,7 @@ export async function run(): Promise<BenchResult> {
     const total = RATE * SECONDS;
     await paced(total, RATE, () => {
       const id = randomUUID();
-      return enqueueDelivery(rt, WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
+      return new DeliveryQueue(rt.queues).enqueue(WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
     });
     await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
     const serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
@@ -176,21 +177,18 @@ export async function run(): Promise<BenchResult> {
 
     // 4. Deliveries/s, last (its backlog leaves Postgres busy for a while): enqueue faster than the service
     //    drains, then time the drain.
-    const queue = deliveryQueue(rt);
     const jobs = Array.from({ length: DELIVERIES }, () => {
       const id = randomUUID();
-      const data = WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url, body: '{"x":1}', retry: { attempts: 3, delay_seconds: 1 } });
-      return { name: DELIVERY_JOB_NAME, data: { ...data, series: 1, attempt: 1 }, opts: deliveryJobOptions(id) };
+      return { delivery_id: id, idempotency_key: id, url, body: '{"x":1}', retry: { attempts: 3, delay_seconds: 1 } };
     });
     receiver.reset();
     const deliveriesStart = performance.now();
     const cpuBefore = cpuSnapshot();
-    for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(jobs.slice(i, i + 1000));
+    for (let i = 0; i < jobs.length; i += 1000) await rt.queues.addBulk(JOB_KINDS.webhookDelivery, jobs.slice(i, i + 1000), []);
     await waitUntil(async () => (await receiver.report()).count >= DELIVERIES, 300_000);
     const deliveryRate = DELIVERIES / ((performance.now() - deliveriesStart) / 1000);
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(), names);
     const cpuPerDelivery = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / DELIVERIES)]));
-    await queue.close();
 
 
     return {

@@ -1,25 +1,49 @@
 /**
- * One catalogue of error codes: each has the HTTP status it maps to. Feature code throws ReflexError
- * subclasses; the API turns them into `{ error: { code, message, issues } }`.
+ * One error model. Every error Reflex raises on purpose is a ReflexError with a stable `code` from the
+ * catalogue below: the code's HTTP status (where it has one: the API answers with it), and what a user
+ * should do about it (docs/errors.md lists the catalogue; a test keeps the two in step). The message says
+ * what happened to this request; `issues` name the fields at fault; `cause` keeps the underlying error.
  */
-export const ErrorCodes = {
-  invalid_request: 400,
-  unauthorized: 401,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  dependency_unavailable: 503,
-  config_invalid: 500,
-  internal: 500,
-} as const;
+export const ERROR_CATALOGUE = {
+  invalid_request: { status: 400, action: 'Fix the fields named in `issues` (each has a `path` and a `message`).' },
+  unauthorized: { status: 401, action: 'Send `Authorization: Bearer <REFLEX_API_KEY>`, or sign in to the dashboard with the key.' },
+  not_found: { status: 404, action: 'Check the id or name; list the collection to find it.' },
+  conflict: { status: 409, action: 'A resource with that name exists (choose another, or update it), or it changed meanwhile (read it again and retry).' },
+  deployment_paused: { status: 409, action: 'Resume the deployment (`POST /api/deployments/<id>/resume`) to create runs.' },
+  work_pool_paused: { status: 409, action: 'Resume the work pool (`POST /api/work-pools/<name>/resume`) to create runs.' },
+  transition_refused: { status: 409, action: 'The run is not in a state that allows this change; the message says which moves are allowed (or use `force`).' },
+  replay_failed: { status: 409, action: 'The message still cannot be stored; fix its cause or replay a corrected event.' },
+  payload_too_large: { status: 413, action: 'Send less: the message names the limit and its setting.' },
+  unsupported_media_type: { status: 415, action: 'Send one of the content types the message lists.' },
+  dependency_unavailable: { status: 503, action: 'A dependency (named in the message) is down or unreachable: start it, or retry after `Retry-After` seconds.' },
+  config_invalid: { status: 500, action: 'Fix the environment variable or option named in the message.' },
+  internal: { status: 500, action: 'A bug: the server log has the details; please report it.' },
+  // Outcomes of actions and runs, not answers of the API.
+  action_failed: { action: 'The automation action could not be performed: its reason is in the firing history; fix the template, target or destination.' },
+  destination_blocked: { action: 'Webhooks to private, loopback and link-local addresses are refused; add the host to REFLEX_WEBHOOK_ALLOW_HOSTS to allow it.' },
+  concurrency_timeout: { action: 'No slot of the concurrency limit became free in time: raise the limit or the timeout.' },
+  run_cancelled: { action: 'The run was cancelled (by a request, an automation or its parent); nothing to fix.' },
+  run_timeout: { action: 'The flow or task ran longer than its `timeoutSeconds`: raise it, or make the work shorter.' },
+  non_retriable: { action: 'The flow or task gave up without retrying, as its code asked.' },
+  parameters_invalid: { action: "Call the flow with parameters that match its `parameters` schema (the issues name the fields)." },
+  sdk_usage: { action: 'A flow, task or SDK call was written the wrong way; the message says how to fix the call.' },
+  cli_usage: { action: 'Fix the command line as the message says (`reflex --help`).' },
+} as const satisfies Record<string, { status?: number; action: string }>;
 
-export type ErrorCode = keyof typeof ErrorCodes;
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 export interface FieldIssue {
   /** Dotted path of the offending field, e.g. `[3].resource.reflex.resource.id`. */
   path: string;
   message: string;
+}
+
+/** An error as it crosses the wire or is stored with a run: structured, never a bare string. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code: string | null;
+  stack: string | null;
 }
 
 export class ReflexError extends Error {
@@ -31,8 +55,10 @@ export class ReflexError extends Error {
     this.code = code;
     this.issues = options.issues ?? [];
   }
+  /** The HTTP status of the code, or 500 for codes that are not answers of the API. */
   get status(): number {
-    return ErrorCodes[this.code];
+    const entry = ERROR_CATALOGUE[this.code];
+    return 'status' in entry ? entry.status : 500;
   }
   toJSON(): { code: ErrorCode; message: string; issues: FieldIssue[] } {
     return { code: this.code, message: this.message, issues: this.issues };
@@ -43,6 +69,19 @@ export class ValidationError extends ReflexError {
   constructor(message: string, issues: FieldIssue[] = []) {
     super('invalid_request', message, { issues });
   }
+
+  /**
+   * From zod issues (or anything with a path and a message): the message lists every problem by path,
+   * optionally under `prefix` (the field holding a nested document). The one formatter of zod issues.
+   */
+  static fromIssues(
+    what: string,
+    issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+    prefix: ReadonlyArray<PropertyKey> = [],
+  ): ValidationError {
+    const fields = toFieldIssues(issues, prefix);
+    return new ValidationError(`invalid ${what}: ${describeIssues(fields)}`, fields);
+  }
 }
 
 export class NotFoundError extends ReflexError {
@@ -52,8 +91,8 @@ export class NotFoundError extends ReflexError {
 }
 
 export class ConflictError extends ReflexError {
-  constructor(message: string) {
-    super('conflict', message);
+  constructor(message: string, code: 'conflict' | 'deployment_paused' | 'work_pool_paused' | 'transition_refused' | 'replay_failed' = 'conflict') {
+    super(code, message);
   }
 }
 
@@ -87,6 +126,11 @@ export function toFieldIssues(
   return issues.map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }));
 }
 
+/** `path: message; path: message` for one line of text. */
+export function describeIssues(issues: ReadonlyArray<FieldIssue>): string {
+  return issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+}
+
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const part of path) {
@@ -94,4 +138,17 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
     else out += out ? `.${String(part)}` : String(part);
   }
   return out;
+}
+
+/** How long a stored stack may be: enough to find the line, not enough to bloat every state event. */
+const MAX_STACK = 4000;
+
+/** Anything thrown, as a structured error to store with a run or send over the wire. */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const raw = (err as Error & { code?: unknown }).code;
+    const code = typeof raw === 'string' ? raw : null;
+    return { name: err.name, message: err.message.slice(0, 2000), code, stack: err.stack ? err.stack.slice(0, MAX_STACK) : null };
+  }
+  return { name: 'Error', message: String(err).slice(0, 2000), code: null, stack: null };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { EventInputSchema, type EventInput, type ReflexEvent } from '../schemas/event.ts';
 import { formatPath, PayloadTooLargeError, toFieldIssues, ValidationError, type FieldIssue } from './errors.ts';
 import { jsonValueIssues } from './json.ts';
+import { Roles } from './names.ts';
 
 export const MAX_BATCH = 1000;
 /**
@@ -96,23 +97,17 @@ export function isEventShape(value: unknown): value is ReflexEvent {
   return e.payload !== null && typeof e.payload === 'object' && !Array.isArray(e.payload);
 }
 
-/** Role of the related resources naming the automations that caused an event (the loop guard reads them). */
-export const CHAIN_ROLE = 'automation-chain';
-
-/** The resource ids of the automations in an event's causal chain. */
+/** The resource ids of the automations in an event's causal chain (related resources of role automation-chain). */
 export function chainOf(event: Pick<ReflexEvent, 'related'>): string[] {
   const out: string[] = [];
-  for (const r of event.related) if (r['reflex.resource.role'] === CHAIN_ROLE) out.push(r['reflex.resource.id']);
+  for (const r of event.related) if (r['reflex.resource.role'] === Roles.automationChain) out.push(r['reflex.resource.id']);
   return out;
 }
 
 /** The related resources recording a causal chain (automation resource ids). */
 export function chainRelated(chain: Iterable<string>): Record<string, string>[] {
-  return [...new Set(chain)].map((id) => ({ 'reflex.resource.id': id, 'reflex.resource.role': CHAIN_ROLE }));
+  return [...new Set(chain)].map((id) => ({ 'reflex.resource.id': id, 'reflex.resource.role': Roles.automationChain }));
 }
-
-/** Events the engine emits about itself are named `reflex.<...>`; user events should not use the prefix. */
-export const ENGINE_EVENT_PREFIX = 'reflex.';
 
 /** PostgreSQL's timestamptz takes years 4713 BC to 294276 AD, but ISO text past 9999 is not portable. */
 function storableTime(d: Date): boolean {

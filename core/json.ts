@@ -35,6 +35,17 @@ export function storableJson(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** JSON with object keys sorted, so equal documents compare equal whatever order their keys were stored in. */
+export function canonicalJson(value: unknown): string {
+  return (
+    JSON.stringify(value, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
+    ) ?? 'null'
+  );
+}
+
 /** Why PostgreSQL could not store this string, or null when it can. */
 export function stringProblem(s: string): string | null {
   if (s.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored; encode binary data as base64';

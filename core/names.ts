@@ -1,29 +1,23 @@
 /**
- * The only place that builds names of things outside the process: NATS subjects, JetStream streams and
- * consumers, BullMQ queues, Redis keys and the Postgres schema. Everything derives from the namespace so
- * two Reflex instances (or two test runs) can share one NATS, Redis and Postgres without seeing each other.
+ * The one catalogue of names. `names(namespace)` builds every name of a thing outside the process: NATS
+ * subjects, JetStream streams and consumers, BullMQ queues, Redis keys, Postgres schema and channels;
+ * everything derives from the namespace so two Reflex instances (or two test runs) share one NATS, Redis
+ * and Postgres without seeing each other. Below it, the names every namespace shares: resource ids,
+ * related-resource roles, the engine's own event names and the trigger state-key grammar. Feature code
+ * never concatenates any of these itself.
  */
+
 export interface Names {
   readonly namespace: string;
   /** Postgres schema holding every table of this namespace. */
   readonly pgSchema: string;
   /** Prefix given to BullMQ, so its keys are `<ns>:bull:<queue>:...`. */
   readonly bullPrefix: string;
-  readonly streams: {
-    readonly events: string;
-    /** The benchmark's raw-publish stream (bench/ingest.ts); listed here so reset deletes it. */
-    readonly bench: string;
-  };
-  /** Subject of the benchmark's raw-publish stream. */
-  readonly benchSubject: string;
-  readonly consumers: {
-    readonly recorder: string;
-    readonly automations: string;
-  };
+  readonly streams: { readonly events: string };
+  readonly consumers: { readonly recorder: string; readonly automations: string };
   /** BullMQ queue names (BullMQ forbids ':' in them). */
   readonly queues: {
     readonly automationActions: string;
-    readonly automationTimers: string;
     readonly webhookDeliveries: string;
     readonly workPool: (pool: string) => string;
   };
@@ -33,12 +27,8 @@ export interface Names {
   eventFilterSubject(pattern?: string): string;
   /** Inverse of eventSubject. */
   eventNameFromSubject(subject: string): string;
-  /** A Redis key owned by this namespace. */
-  redisKey(...parts: string[]): string;
   /** Postgres LISTEN/NOTIFY channels (a notification wakes the outbox relay right after a commit). */
-  readonly pgChannels: {
-    readonly outbox: string;
-  };
+  readonly pgChannels: { readonly outbox: string };
   /** Pattern matching every Redis key of this namespace (for reset). */
   readonly redisPattern: string;
   /** NATS core subjects (not JetStream) for control notices between replicas. */
@@ -46,23 +36,50 @@ export interface Names {
     /** An automation was created, changed or deleted: replicas reload their cache. */
     readonly automationChanges: string;
   };
+  /** Every Redis key family of the namespace. */
+  readonly keys: RedisKeys;
+}
+
+export interface RedisKeys {
+  /** Trigger state of one state key (see stateKeys), a hash {v, s}. */
+  automationState(stateKey: string): string;
+  /** Prefix of every automation state key (for scans). */
+  readonly automationStatePrefix: string;
+  /** Sorted set of proactive deadlines, members are bucket state keys. */
+  readonly automationTimers: string;
+  /** Hash of firings committed but not yet dispatched. */
+  readonly automationPending: string;
+  /** Bitmap block of applied stream sequences. */
+  automationApplied(block: number): string;
+  /** Flag set when a flow run's cancellation is requested. */
+  cancelFlag(runId: string): string;
+  /** Pub/sub channel telling workers a cancellation was requested. */
+  readonly cancelChannel: string;
+  /** A running flow run's liveness key. */
+  heartbeat(runId: string): string;
+  /** Held by the worker that sweeps crashed runs. */
+  readonly crashSweeperLock: string;
+  /** Leases of a deployment's or work pool's concurrency limit. */
+  deploymentSlots(deploymentId: string): string;
+  workPoolSlots(pool: string): string;
+  /** Hash of named global concurrency limits, and the leases of one. */
+  readonly concurrencyLimits: string;
+  concurrencyHolders(limitName: string): string;
+  /** A signed incoming webhook's message id, remembered for the signature's tolerance window (replay guard). */
+  incomingMessage(endpointId: string, messageId: string): string;
 }
 
 export function names(namespace: string): Names {
   const subjectPrefix = `${namespace}.events.`;
+  const key = (...parts: string[]) => [namespace, ...parts].join(':');
   return {
     namespace,
     pgSchema: namespace,
     bullPrefix: `${namespace}:bull`,
-    streams: { events: `${namespace}_events`, bench: `${namespace}_bench` },
-    benchSubject: `${namespace}.bench.raw`,
-    consumers: {
-      recorder: `${namespace}_recorder`,
-      automations: `${namespace}_automations`,
-    },
+    streams: { events: `${namespace}_events` },
+    consumers: { recorder: `${namespace}_recorder`, automations: `${namespace}_automations` },
     queues: {
       automationActions: 'automation-actions',
-      automationTimers: 'automation-timers',
       webhookDeliveries: 'webhook-deliveries',
       workPool: (pool: string) => `work-pool-${pool}`,
     },
@@ -73,9 +90,97 @@ export function names(namespace: string): Names {
       return subjectPrefix + pattern;
     },
     eventNameFromSubject: (subject) => subject.slice(subjectPrefix.length),
-    redisKey: (...parts) => [namespace, ...parts].join(':'),
     pgChannels: { outbox: `${namespace}_outbox` },
     redisPattern: `${namespace}:*`,
     controlSubjects: { automationChanges: `${namespace}.control.automations` },
+    keys: {
+      automationState: (stateKey) => key('automations', 'state', stateKey),
+      automationStatePrefix: key('automations', 'state', ''),
+      automationTimers: key('automations', 'timers'),
+      automationPending: key('automations', 'pending'),
+      automationApplied: (block) => key('automations', 'applied', String(block)),
+      cancelFlag: (runId) => key('flow-run-cancel', runId),
+      cancelChannel: key('flow-run-cancel-channel'),
+      heartbeat: (runId) => key('flow-run-heartbeat', runId),
+      crashSweeperLock: key('crash-sweeper-lock'),
+      deploymentSlots: (id) => key('run-slots', 'deployment', id),
+      workPoolSlots: (pool) => key('run-slots', 'work-pool', pool),
+      concurrencyLimits: key('concurrency-limits'),
+      concurrencyHolders: (name) => key('concurrency', name, 'holders'),
+      incomingMessage: (endpointId, messageId) => key('incoming-webhook', endpointId, messageId),
+    },
   };
 }
+
+// ---- names shared by every namespace ----
+
+/** Kinds of resource Reflex names itself: `reflex.<kind>.<id>`. */
+export const RESOURCE_KINDS = ['flow-run', 'task-run', 'flow', 'deployment', 'work-pool', 'tag', 'automation', 'event', 'webhook', 'webhook-delivery'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+/** `reflex.<kind>.<id>`, the `reflex.resource.id` of what Reflex itself owns. */
+export function resourceId(kind: ResourceKind, id: string): string {
+  return `reflex.${kind}.${id}`;
+}
+
+/** The id inside `reflex.<kind>.<id>`, or null when the resource id is of another kind. */
+export function idOfResource(kind: ResourceKind, resource: string): string | null {
+  const prefix = `reflex.${kind}.`;
+  return resource.startsWith(prefix) && resource.length > prefix.length ? resource.slice(prefix.length) : null;
+}
+
+/** The `reflex.resource.role` of the related resources Reflex writes. */
+export const Roles = {
+  /** The automations that caused an event (the loop guard reads them). */
+  automationChain: 'automation-chain',
+  triggeringEvent: 'triggering-event',
+  /** What an automation action acted on (a run, a deployment, an event). */
+  target: 'target',
+  automation: 'automation',
+  flow: 'flow',
+  flowRun: 'flow-run',
+  taskRun: 'task-run',
+  deployment: 'deployment',
+  workPool: 'work-pool',
+  tag: 'tag',
+} as const;
+
+/** Events the engine emits about itself are named `reflex.<...>`; user events should not use the prefix. */
+export const ENGINE_EVENT_PREFIX = 'reflex.';
+
+/** The engine's own event names. */
+export const EventNames = {
+  flowRunState: (stateName: string) => `reflex.flow-run.${stateName}`,
+  taskRunState: (stateName: string) => `reflex.task-run.${stateName}`,
+  automationFiring: (state: 'triggered' | 'resolved') => `reflex.automation.${state}`,
+  automationAction: (status: 'executed' | 'failed') => `reflex.automation.action.${status}`,
+  webhookDelivery: (verdict: 'succeeded' | 'failed') => `reflex.webhook.delivery.${verdict}`,
+  webhookReceived: 'reflex.webhook.received',
+} as const;
+
+/**
+ * The grammar of trigger state keys (the `<stateKey>` of RedisKeys.automationState, and the members of
+ * the timers set): `b|<automation>|<trigger hash>|<trigger path>|<bucket>` for an event trigger's bucket,
+ * `c|<automation>|<trigger hash>|<path>` for a compound or sequence node, and `i|...` for the notes of
+ * immediate triggers that keep no state. Built and parsed only here.
+ */
+export const stateKeys = {
+  bucket: (automationId: string, hash: string, path: string, bucket: string) => `b|${automationId}|${hash}|${path}|${bucket}`,
+  composite: (automationId: string, hash: string, path: string) => `c|${automationId}|${hash}|${path}`,
+  immediate: (automationId: string, path: string, bucket: string) => `i|${automationId}|${path}|${bucket}`,
+  /** The parts of a bucket key, or null for any other key. */
+  parseBucket(key: string): { automationId: string; hash: string; path: string } | null {
+    const parts = key.split('|');
+    if (parts.length < 5 || parts[0] !== 'b') return null;
+    return { automationId: parts[1], hash: parts[2], path: parts[3] };
+  },
+  /** True for a composite node's key. */
+  isComposite: (key: string) => key.startsWith('c|'),
+  /** The automation a state key of any kind belongs to. */
+  automationOf(key: string): string | null {
+    const parts = key.split('|');
+    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i') ? parts[1] : null;
+  },
+  /** A scan pattern for every state key of one automation (glob characters in the id cannot occur: it is a UUID). */
+  scanPattern: (prefix: string, automationId: string) => `${prefix}?|${automationId}|*`,
+} as const;

@@ -7,6 +7,7 @@ import { migrate, type Pool } from './db.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { names, type Names } from '../core/names.ts';
+import { Queues } from './queues.ts';
 
 /**
  * The resources bag every service receives: connections opened once, names derived from the namespace.
@@ -23,18 +24,10 @@ export interface Runtime {
   readonly pg: Pool;
   /** A new Redis connection (BullMQ workers need their own blocking one); closed with the runtime. */
   redisConnection(name: string): Redis;
+  /** BullMQ queues and workers of this namespace (the one factory). */
+  readonly queues: Queues;
   /** Closes every connection; safe to call twice. */
   close(): Promise<void>;
-}
-
-/** A deployable unit of Reflex: `reflex start <name>` runs one, `reflex start` runs them all. */
-export interface Service {
-  readonly name: string;
-  start(): Promise<void>;
-  /** Stops taking new work, finishes or hands back what is in flight, then returns. */
-  stop(): Promise<void>;
-  /** One line printed at start-up saying what the service loaded or where it listens. */
-  describe?(): string;
 }
 
 /**
@@ -69,10 +62,18 @@ export async function openRuntime(
   const pool = (pgR as PromiseFulfilledResult<Pool>).value;
 
   const extra: Redis[] = [];
+  const redisConnection = (name: string) => {
+    const r = redis.duplicate({ connectionName: name });
+    r.on('error', () => {});
+    extra.push(r);
+    return r;
+  };
+  const queues = new Queues(redis, n, redisConnection);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    await queues.close();
     await Promise.allSettled([
       nats.drain(),
       pool.end(),
@@ -90,12 +91,8 @@ export async function openRuntime(
       bus,
       redis,
       pg: pool,
-      redisConnection(name: string) {
-        const r = redis.duplicate({ connectionName: name });
-        r.on('error', () => {});
-        extra.push(r);
-        return r;
-      },
+      redisConnection,
+      queues,
       close,
     };
   } catch (err) {

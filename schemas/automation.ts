@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { StateTypeSchema } from './flow-run.ts';
-import { RetryPolicySchema } from './jobs.ts';
+import { RetryPolicySchema } from './common.ts';
 
 /**
  * The automation document: what users write in `automations/*.json` and send to `/api/automations`.
  * Field names follow Prefect 3's automations where the concept is the same. docs/automations.md is the
  * reference for every field.
  */
+
+/** What a stored signing secret reads as; sent back in an update, it keeps the stored secret. */
+export const SECRET_MASK = '********';
 
 /**
  * Upper bounds of an automation document, checked at save time so that no document can make evaluation
@@ -188,7 +191,10 @@ const CallWebhookActionSchema = z
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
     headers: z.record(z.string(), TemplateSchema).default({}),
     body: TemplateSchema.optional().describe('Defaults to the triggering event as JSON.'),
-    secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>').optional(),
+    secret: z
+      .union([z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>'), z.literal(SECRET_MASK)])
+      .optional()
+      .describe(`A Standard Webhooks signing secret. Never returned: reads show "${SECRET_MASK}", and sending "${SECRET_MASK}" back keeps the stored one.`),
     timeout_seconds: z.number().positive().max(300).default(10),
     retry: RetryPolicySchema.default({ attempts: 8, delay_seconds: 5 }),
     format: z.enum(['json', 'cloudevent']).default('json'),

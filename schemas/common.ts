@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/** How a webhook delivery is retried: attempts in all, and the first delay (growing ×3 with jitter). */
+export const RetryPolicySchema = z.object({
+  attempts: z.number().int().min(1).max(50).default(8),
+  delay_seconds: z.number().min(0).max(3600).default(5),
+});
+
 export const FieldIssueSchema = z.object({ path: z.string(), message: z.string() });
 
 export const ErrorResponseSchema = z

@@ -1,15 +1,13 @@
 import { z } from 'zod';
+import { ActionSchema, type Action } from './automation.ts';
+import { RetryPolicySchema } from './common.ts';
+import { EventSchema, type ReflexEvent } from './event.ts';
 
 /**
  * The enqueue contracts between services: the automations service produces these BullMQ jobs, and the
  * service named on each consumes them. The BullMQ job id is always the `idempotency_key`, so a firing
  * that is processed twice enqueues each job once.
  */
-
-export const RetryPolicySchema = z.object({
-  attempts: z.number().int().min(1).max(50).default(8),
-  delay_seconds: z.number().min(0).max(3600).default(5),
-});
 
 /** Queue `webhook-deliveries`, consumed by the webhook service. Everything is already rendered. */
 export const WebhookDeliveryJobSchema = z.object({
@@ -41,6 +39,15 @@ export const WebhookDeliveryJobSchema = z.object({
     .describe('Resource ids of the automations that caused the delivery; its outcome events carry them, so the loop guard sees the chain.'),
 });
 export type WebhookDeliveryJob = z.output<typeof WebhookDeliveryJobSchema>;
+
+/** What travels on the webhook-deliveries queue: the contract plus which series and attempt this job is. */
+export const DeliveryAttemptJobSchema = WebhookDeliveryJobSchema.extend({
+  series: z.number().int().min(1).default(1),
+  attempt: z.number().int().min(1).default(1),
+  /** Failures of Reflex's own (delivery log unreachable), which do not spend the receiver's attempts. */
+  service_failures: z.number().int().min(0).optional(),
+});
+export type DeliveryAttemptJob = z.output<typeof DeliveryAttemptJobSchema>;
 
 const TriggeredBySchema = z.object({
   automation_id: z.string().nullable().default(null),
@@ -91,7 +98,7 @@ export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type FlowRunCommandJob = z.output<typeof FlowRunCommandJobSchema>;
-export { DeploymentRefSchema };
+export { DeploymentRefSchema, RetryPolicySchema };
 
 /**
  * Queue `work-pool-<pool>`, consumed by workers of that pool; job name `flow-run`. Job id =
@@ -109,3 +116,37 @@ export type FlowRunJob = z.output<typeof FlowRunJobSchema>;
 export function flowRunJobId(flowRunId: string, attempt: number): string {
   return `${flowRunId}-${attempt}`;
 }
+
+/** One firing of an automation's trigger, as the evaluator produces it and an action job carries it. */
+export const FiringSchema = z.object({
+  /** Deterministic UUID derived from `key`. */
+  id: z.string(),
+  /** Deterministic firing key (hashed): automation, trigger hash, path, bucket, window/sequence. */
+  key: z.string(),
+  automation_id: z.string(),
+  state: z.enum(['triggered', 'resolved']),
+  trigger_path: z.string(),
+  bucket_key: z.string(),
+  triggering_labels: z.record(z.string(), z.string()),
+  triggering_event: EventSchema.nullable(),
+  count: z.number(),
+  window_start: z.string().nullable(),
+  window_end: z.string().nullable(),
+  fired_at: z.string(),
+});
+export type Firing = z.output<typeof FiringSchema> & { triggering_event: ReflexEvent | null };
+
+/**
+ * Queue `automation-actions`, consumed by the automations service's executor: an action of a firing that
+ * met an infrastructure error when the dispatcher performed it, retried with backoff. Job name = the
+ * action's type; job id = `<firing id>-<action index>`. Everything the executor needs, no lookups.
+ */
+export const ActionJobSchema = z.object({
+  firing: FiringSchema,
+  automation: z.object({ id: z.string(), name: z.string(), description: z.string(), tags: z.array(z.string()) }),
+  action: ActionSchema,
+  index: z.number().int().min(0),
+  /** Types of all actions of the firing (the executor may create the firing row). */
+  action_types: z.array(z.string()),
+});
+export type ActionJobData = Omit<z.output<typeof ActionJobSchema>, 'firing' | 'action'> & { firing: Firing; action: Action };

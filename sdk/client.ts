@@ -1,26 +1,43 @@
-import { loadConfig } from '../core/config.ts';
-import { createLogger } from '../core/log.ts';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../core/config.ts';
+import { createLogger, type Logger as ProcessLogger } from '../core/log.ts';
+import type { Names } from '../core/names.ts';
+import type { EventBus } from '../infra/bus.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
-import type { CreateTaskRunInput, Orchestration } from '../modules/runs/contract.ts';
-import { orchestration } from '../modules/runs/run-store.ts';
-import { Heartbeats } from '../modules/runs/heartbeats.ts';
+import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, type Orchestration, type Runs } from '../modules/runs/index.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
 
 /**
- * How flow code reaches the engine. A worker binds its runtime (`bindRuntime`); a script connects lazily
- * from the REFLEX_* environment on its first flow call, and closes again when no run is active, so a
- * script exits on its own. When the engine's dependencies are unreachable the flow still runs, warned
- * once as "not recorded".
+ * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
+ * connects lazily from the REFLEX_* environment on its first flow call, and closes again when no run is
+ * active, so a script exits on its own. When the engine is unreachable (or its database was never set up
+ * by `reflex start`) the flow still runs, warned once as "not recorded".
  */
 export interface EngineClient {
-  readonly rt: Runtime;
+  readonly bus: EventBus;
+  readonly redis: Redis;
+  readonly names: Names;
+  readonly maxPayloadBytes: number;
   readonly store: Orchestration;
   readonly heartbeats: Heartbeats;
+  readonly cancellation: Cancellation;
   /** Base of every run logger: stdout echo plus batched storage through the store. */
   readonly log: Logger;
+  /** The process's own log (problems of the SDK itself, not of a run). */
+  readonly processLog: ProcessLogger;
   createTaskRun(id: string, input: CreateTaskRunInput): Promise<unknown>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
+}
+
+/** What a process binds the SDK to: its bus, its runs module, and the settings runs need. */
+export interface EngineBinding {
+  bus: EventBus;
+  redis: Redis;
+  names: Names;
+  log: ProcessLogger;
+  runs: Runs;
+  config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes'>;
 }
 
 interface SdkGlobal {
@@ -38,18 +55,23 @@ const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned
 /** How long a run's state changes are held while PostgreSQL is down before the run gives up on them. */
 const DATABASE_PATIENCE_MS = 10 * 60 * 1000;
 
-function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
-  const store = orchestration(rt).patient(DATABASE_PATIENCE_MS);
-  const heartbeats = new Heartbeats(rt.redis, rt.names, rt.config.workerHeartbeatSeconds);
+function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
+  const store = b.runs.store.patient(DATABASE_PATIENCE_MS);
+  const heartbeats = new Heartbeats(b.redis, b.names, b.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
-  const level = rt.config.logLevel === 'debug' || rt.config.logLevel === 'trace' ? rt.config.logLevel : 'info';
-  const log = createRunLogBase({ level, echoLevel: rt.config.logLevel, store: (lines) => store.appendLogs(lines) });
+  const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
+  const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines) });
   let active = 0;
   return {
-    rt,
+    bus: b.bus,
+    redis: b.redis,
+    names: b.names,
+    maxPayloadBytes: b.config.maxPayloadBytes,
     store,
     heartbeats,
+    cancellation: b.runs.cancellation,
     log,
+    processLog: b.log,
     // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
     createTaskRun: (id, input) => store.createTaskRun({ ...input, id }),
     hold() {
@@ -66,14 +88,14 @@ function makeClient(rt: Runtime, onIdle?: () => void): EngineClient {
   };
 }
 
-/** Makes flows called in this process record through `rt` (the worker does this on start). */
-export function bindRuntime(rt: Runtime): EngineClient {
-  const client = makeClient(rt);
+/** Makes flows called in this process record through the binding (the worker does this on start). */
+export function bindEngine(binding: EngineBinding): EngineClient {
+  const client = makeClient(binding);
   state.bound = client;
   return client;
 }
 
-export function unbindRuntime(client: EngineClient): void {
+export function unbindEngine(client: EngineClient): void {
   client.heartbeats.close();
   if (state.bound === client) state.bound = undefined;
 }
@@ -89,16 +111,24 @@ async function connectFromEnv(): Promise<EngineClient | null> {
   let rt: Runtime;
   try {
     const config = loadConfig();
-    rt = await openRuntime(config, createLogger({ level: 'warn' }));
+    // A script records into an engine's namespace; it never creates or migrates one.
+    rt = await openRuntime(config, createLogger({ level: 'warn' }), { prepare: false });
   } catch (err) {
     warnNotRecorded(err);
     return null;
   }
-  const client: EngineClient = makeClient(rt, () => {
+  const ready = await rt.pg.query<{ t: string | null }>(`SELECT to_regclass('flow_runs')::text AS t`).catch(() => null);
+  if (!ready?.rows[0]?.t) {
+    await rt.close();
+    warnNotRecorded(new Error(`namespace "${rt.names.namespace}" has no Reflex tables yet; run \`reflex start\` once to set it up`));
+    return null;
+  }
+  const runs = createRuns(rt);
+  const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config }, () => {
     if (state.lazy === pending) state.lazy = undefined;
     void (async () => {
       client.heartbeats.close();
-      await orchestration(rt).drain().catch(() => {});
+      await runs.drain().catch(() => {});
       await rt.close();
     })();
   });

@@ -1,4 +1,4 @@
-import { acquireSlot, type Lease } from '../modules/runs/concurrency-limits.ts';
+import { acquireSlot, type Lease } from '../modules/runs/index.ts';
 import { resolveClient } from './client.ts';
 import { runContext } from './context.ts';
 
@@ -38,7 +38,7 @@ async function acquire(name: string, options: ConcurrencyOptions = {}): Promise<
   const hold = client.hold();
   let lease: Lease;
   try {
-    lease = await acquireSlot(client.rt.redis, client.rt.names, name, {
+    lease = await acquireSlot(client.redis, client.names, name, {
       occupy: options.occupy,
       leaseSeconds: options.leaseSeconds,
       timeoutMs: options.timeoutSeconds === undefined ? undefined : Math.round(options.timeoutSeconds * 1000),

@@ -60,9 +60,9 @@ function mergeRelated(own: RelatedResource[], context: RelatedResource[]): Relat
  * @throws ValidationError (invalid input, with field paths) or PayloadTooLargeError.
  */
 export async function emitEvent(input: EventInput, options: EmitOptions = {}): Promise<ReflexEvent> {
-  const runRuntime = runContext.getStore()?.client?.rt;
-  let bus = options.bus ?? runRuntime?.bus;
-  let maxPayloadBytes = runRuntime?.config.maxPayloadBytes;
+  const engine = runContext.getStore()?.client;
+  let bus = options.bus ?? engine?.bus;
+  let maxPayloadBytes = engine?.maxPayloadBytes;
   if (!bus) {
     const c = await connection();
     bus = c.bus;

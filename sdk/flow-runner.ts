@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import type { FlowRun, State } from '../schemas/flow-run.ts';
-import { watchCancellation } from '../modules/runs/cancellation.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedFlowRun, runContext, type FlowScope, type RunContext } from './context.ts';
 import type { ParametersSchema, ResolvedOptions } from './definition.ts';
@@ -59,7 +58,7 @@ export async function runFlowAttempt(
   let stopWatching = () => {};
   if (client && id) {
     client.heartbeats.start(id);
-    stopWatching = watchCancellation(client.rt, id, () => cancel.abort(new CancelledError('cancellation was requested')));
+    stopWatching = client.cancellation.watch(id, () => cancel.abort(new CancelledError('cancellation was requested')));
   }
   const scope: FlowScope = {
     id,

@@ -9,5 +9,5 @@ export { concurrency, type Concurrency, type ConcurrencyLease, type ConcurrencyO
 export { emitEvent, closeEvents, type EmitOptions } from './events.ts';
 export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
 export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
-export { ConcurrencySlotTimeoutError } from '../modules/runs/concurrency-limits.ts';
+export { ConcurrencySlotTimeoutError } from '../modules/runs/index.ts';
 export type { Logger } from './logger.ts';

@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { StateInput } from '../schemas/flow-run.ts';
-import type { SetStateOptions } from '../modules/runs/contract.ts';
+import type { SetStateOptions } from '../modules/runs/index.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedTaskRun, runContext, type FlowScope, type RunContext } from './context.ts';
 import type { ResolvedOptions } from './definition.ts';
@@ -154,7 +154,7 @@ function taskParameters(args: readonly unknown[]): Record<string, unknown> {
 /** Registers a state write with the run, so the run waits for it; a failed write is logged, never thrown. */
 function track(scope: FlowScope, client: EngineClient, p: Promise<unknown>): Promise<unknown> {
   const tracked: Promise<unknown> = p
-    .catch((err: unknown) => client.rt.log.warn({ err, flow_run_id: scope.id }, 'could not record a task run state'))
+    .catch((err: unknown) => client.processLog.warn({ err, flow_run_id: scope.id }, 'could not record a task run state'))
     .finally(() => scope.writes.delete(tracked));
   scope.writes.add(tracked);
   return p;

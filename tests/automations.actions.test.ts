@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createAutomation, emit, firings, queue, settle, waitFirings, waitLoaded, waitOutcomes } from './support/automations.ts';
 import type { Automation } from '../schemas/automation.ts';
-import { liveActionDeps, type ActionDeps } from '../modules/automations/engine/actions.ts';
-import { dispatchFirings } from '../services/automations/dispatch.ts';
-import { deterministicUuid, type Firing } from '../modules/automations/engine/firing.ts';
+import { deterministicUuid } from '../core/ids.ts';
+import type { ActionDeps, Firing } from '../modules/automations/index.ts';
+import { dispatchFirings, type DispatchDeps } from '../services/automations/dispatch.ts';
+import { liveActionDeps } from '../services/automations/live-actions.ts';
 import { RedisStateStore } from '../modules/automations/redis-state-store.ts';
 import { recordFirings } from '../modules/automations/repository.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
@@ -220,13 +221,12 @@ describe('actions on an outage', () => {
     const automation = (await t.api<Automation>('GET', `/api/automations/${id}`)).body;
     const key = `retry-${randomBytes(4).toString('hex')}`;
     const f: Firing = { id: deterministicUuid(key), key, automation_id: id, state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
-    const live = liveActionDeps(t.rt);
+    const live = liveDeps(t);
     let refused = 0;
     // The seam between dispatch and Redis fails once, as during an outage; everything else is real.
     const actions: ActionDeps = { ...live, deliver: async (data) => (refused++ === 0 ? Promise.reject(new Error('connection lost')) : live.deliver(data)) };
-    const q = queue(t, t.rt.names.queues.automationActions);
-    try {
-      await dispatchFirings(t.rt, { queue: q, store: new RedisStateStore(t.rt.redis, t.rt.names), automations: () => automation, actions }, [f]);
+    {
+      await dispatchFirings(dispatchDeps(t, automation, actions), [f]);
       assert.equal(refused, 1);
       // do-nothing was performed at once; the webhook went to the queue and the executor performed it.
       const done = await waitFor(async () => {
@@ -240,8 +240,6 @@ describe('actions on an outage', () => {
       } finally {
         await deliveries.close();
       }
-    } finally {
-      await q.close();
     }
   });
   it('a firing dispatched again (its first dispatch died) performs only the actions without a recorded outcome', async () => {
@@ -255,17 +253,32 @@ describe('actions on an outage', () => {
     const f: Firing = { id: deterministicUuid(key), key, automation_id: id, state: 'triggered', trigger_path: '', bucket_key: '', triggering_labels: {}, triggering_event: null, count: 1, window_start: null, window_end: null, fired_at: new Date().toISOString() };
     // The first dispatch got as far as recording the first action's outcome.
     await recordFirings(t.rt.pg, [{ firing: f, actionTypes: ['call-webhook', 'call-webhook'], outcome: { index: 0, type: 'call-webhook', status: 'executed' } }]);
-    const live = liveActionDeps(t.rt);
+    const live = liveDeps(t);
     const sent: string[] = [];
     const actions: ActionDeps = { ...live, deliver: async (data) => (sent.push(data.url), live.deliver(data)) };
-    const q = queue(t, t.rt.names.queues.automationActions);
-    try {
-      await dispatchFirings(t.rt, { queue: q, store: new RedisStateStore(t.rt.redis, t.rt.names), automations: () => automation, actions }, [f], { again: true });
-    } finally {
-      await q.close();
-    }
+    await dispatchFirings(dispatchDeps(t, automation, actions), [f], { again: true });
     assert.deepEqual(sent, ['http://127.0.0.1:9999/second']);
     const row = (await t.rt.pg.query<{ actions: { status: string }[] }>('SELECT actions FROM automation_firings WHERE id = $1', [f.id])).rows[0];
     assert.deepEqual(row.actions.map((a) => a.status), ['executed', 'executed']);
   });
 });
+
+/** The automations service's real action side effects, wired as its main.ts does. */
+function liveDeps(t: TestEngine): ActionDeps {
+  const { rt, modules } = t;
+  return liveActionDeps({ pg: rt.pg, bus: rt.bus, nats: rt.nats, names: rt.names, log: rt.log, commands: modules.runs.commands, deliveries: modules.deliveries, maxPayloadBytes: rt.config.maxPayloadBytes });
+}
+
+function dispatchDeps(t: TestEngine, automation: Automation, actions: ActionDeps): DispatchDeps {
+  const { rt, modules } = t;
+  return {
+    pg: rt.pg,
+    bus: rt.bus,
+    queues: rt.queues,
+    log: rt.log,
+    store: new RedisStateStore(rt.redis, rt.names),
+    automations: () => automation,
+    actions,
+    flowRun: (id) => modules.runs.store.getFlowRun(id),
+  };
+}

@@ -81,9 +81,9 @@ describe('reflex CLI', () => {
       const config = loadConfig(process.env, { namespace: ns });
       const rt = await openRuntime(config, createLogger({ level: 'silent' }));
       try {
-        await rt.redis.set(rt.names.redisKey('probe'), '1');
+        await rt.redis.set(rt.names.keys.heartbeat('probe'), '1');
         await rt.bus.publish({ id: randomUUID(), occurred: new Date().toISOString(), event: 'reset.probe', resource: { 'reflex.resource.id': 'p' }, related: [], payload: {} });
-        await other.rt.redis.set(other.rt.names.redisKey('probe'), '1');
+        await other.rt.redis.set(other.rt.names.keys.heartbeat('probe'), '1');
 
         const run = await cli(['reset', '--namespace', ns, '--yes']).done;
         assert.equal(run.code, 0, run.stderr);
@@ -92,9 +92,9 @@ describe('reflex CLI', () => {
         await assert.rejects(rt.bus.jsm.streams.info(rt.names.streams.events), /not found/);
         const schema = await rt.pg.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [ns]);
         assert.equal(schema.rowCount, 0);
-        assert.equal(await rt.redis.exists(rt.names.redisKey('probe')), 0);
+        assert.equal(await rt.redis.exists(rt.names.keys.heartbeat('probe')), 0);
         // The other namespace is untouched.
-        assert.equal(await other.rt.redis.exists(other.rt.names.redisKey('probe')), 1);
+        assert.equal(await other.rt.redis.exists(other.rt.names.keys.heartbeat('probe')), 1);
         await other.rt.bus.jsm.streams.info(other.rt.names.streams.events);
       } finally {
         await rt.close();

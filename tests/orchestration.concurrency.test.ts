@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { acquireSlot, ConcurrencySlotTimeoutError, release, setConcurrencyLimit } from '../modules/runs/concurrency-limits.ts';
-import { createDeployment } from '../modules/runs/deployments.ts';
-import { acquireRunSlot } from '../modules/runs/run-slots.ts';
 import { DeploymentInputSchema } from '../schemas/deployment.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
@@ -65,20 +63,20 @@ describe('concurrency limits', () => {
   });
 
   it('enforces deployment and work-pool run slots for workers', async () => {
-    const d = await createDeployment(t.rt, DeploymentInputSchema.parse({ name: 'limited', flow: 'f', work_pool: 'small', concurrency_limit: 1 }));
+    const d = await t.modules.runs.deployments.create(DeploymentInputSchema.parse({ name: 'limited', flow: 'f', work_pool: 'small', concurrency_limit: 1 }));
     const run = { deployment_id: d.id, work_pool: 'small' };
-    const first = await acquireRunSlot(t.rt, run);
+    const first = await t.modules.runs.slots.acquire(run);
     assert.equal(first.acquired, true);
-    const second = await acquireRunSlot(t.rt, run);
+    const second = await t.modules.runs.slots.acquire(run);
     assert.equal(second.acquired, false);
     assert.ok(!second.acquired && second.reason.includes('concurrency limit (1)'));
     if (first.acquired) await first.slot.release();
-    const third = await acquireRunSlot(t.rt, run);
+    const third = await t.modules.runs.slots.acquire(run);
     assert.equal(third.acquired, true);
     if (third.acquired) await third.slot.release();
 
     await t.rt.pg.query('UPDATE work_pools SET concurrency_limit = 1 WHERE name = $1', ['small']);
     const other = { deployment_id: null, work_pool: 'small2' };
-    assert.equal((await acquireRunSlot(t.rt, other)).acquired, true, 'unlimited pool');
+    assert.equal((await t.modules.runs.slots.acquire(other)).acquired, true, 'unlimited pool');
   });
 });

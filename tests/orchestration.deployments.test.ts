@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { flowRunJobId } from '../schemas/jobs.ts';
-import { workPoolQueue } from '../modules/runs/run-queues.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
 const schema = {
@@ -86,7 +85,7 @@ describe('deployments API', () => {
     assert.equal(run.state.type, 'SCHEDULED');
     assert.equal(run.work_pool, 'default');
     assert.deepEqual(run.tags.sort(), ['etl', 'manual']);
-    const job = await workPoolQueue(t.rt, 'default').getJob(flowRunJobId(run.id, 1));
+    const job = await t.modules.runs.queues.queue('default').getJob(flowRunJobId(run.id, 1));
     assert.ok(job, 'job enqueued');
     assert.deepEqual(job.data, { flow_run_id: run.id, flow_name: 'etl', attempt: 1 });
 
@@ -108,12 +107,12 @@ describe('deployments API', () => {
 
     const paused = await t.api('POST', '/api/work-pools/side/pause');
     assert.equal(paused.body.paused, true);
-    assert.equal(await workPoolQueue(t.rt, 'side').isPaused(), true);
+    assert.equal(await t.modules.runs.queues.queue('side').isPaused(), true);
     const r2 = await t.api('POST', '/api/deployments/pausable/runs', {});
     assert.equal(r2.status, 409);
     assert.match(r2.body.error.message, /work pool "side" is paused/);
     await t.api('POST', '/api/work-pools/side/resume');
-    assert.equal(await workPoolQueue(t.rt, 'side').isPaused(), false);
+    assert.equal(await t.modules.runs.queues.queue('side').isPaused(), false);
   });
 
   it('manages work pools', async () => {

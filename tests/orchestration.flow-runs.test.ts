@@ -2,10 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { flowRunJobId } from '../schemas/jobs.ts';
 import { ReflexError } from '../core/errors.ts';
-import { watchCancellation } from '../modules/runs/cancellation.ts';
-import { executeCommand } from '../modules/runs/commands.ts';
-import { workPoolQueue } from '../modules/runs/run-queues.ts';
-import { orchestration } from '../modules/runs/run-store.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('flow runs API and flow-run commands', () => {
@@ -21,7 +17,7 @@ describe('flow runs API and flow-run commands', () => {
   });
 
   it('lists runs with filters and cursor pagination, and shows one with history, task runs and logs', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const since = new Date().toISOString();
     const a = (await t.api('POST', '/api/deployments/reports/runs', {})).body;
     const b = (await t.api('POST', '/api/deployments/reports/runs', { tags: ['urgent'] })).body;
@@ -56,7 +52,7 @@ describe('flow runs API and flow-run commands', () => {
   });
 
   it('set-state: 200 with the new state, 409 with the reason, force overrides', async () => {
-    const run = await orchestration(t.rt).createFlowRun({ flow_name: 'adhoc', state: { type: 'RUNNING' } });
+    const run = await t.modules.runs.store.createFlowRun({ flow_name: 'adhoc', state: { type: 'RUNNING' } });
     const ok = await t.api('POST', `/api/flow-runs/${run.id}/set-state`, { state: { type: 'COMPLETED', message: 'done by hand' } });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.state.type, 'COMPLETED');
@@ -72,26 +68,26 @@ describe('flow runs API and flow-run commands', () => {
 
   it('cancels: a scheduled run at once (job removed), a running one through CANCELLING and the worker signal', async () => {
     const scheduled = (await t.api('POST', '/api/deployments/reports/runs', { scheduled_time: new Date(Date.now() + 3_600_000).toISOString() })).body;
-    const queue = workPoolQueue(t.rt, 'default');
+    const queue = t.modules.runs.queues.queue('default');
     assert.ok(await queue.getJob(flowRunJobId(scheduled.id, 1)));
     const c1 = await t.api('POST', `/api/flow-runs/${scheduled.id}/cancel`, {});
     assert.equal(c1.status, 200);
     assert.equal(c1.body.state.type, 'CANCELLED');
     assert.equal(await queue.getJob(flowRunJobId(scheduled.id, 1)), undefined);
 
-    const running = await orchestration(t.rt).createFlowRun({ flow_name: 'adhoc', state: { type: 'RUNNING' } });
+    const running = await t.modules.runs.store.createFlowRun({ flow_name: 'adhoc', state: { type: 'RUNNING' } });
     let signalled = 0;
-    const stop = watchCancellation(t.rt, running.id, () => signalled++);
+    const stop = t.modules.runs.cancellation.watch(running.id, () => signalled++);
     const c2 = await t.api('POST', `/api/flow-runs/${running.id}/cancel`, {});
     assert.equal(c2.body.state.type, 'CANCELLING');
     await waitFor(() => signalled === 1, { timeoutMs: 1000, what: 'cancellation signal within 1 s' });
     stop();
     // A watcher that starts after the request still learns about it.
     let late = false;
-    const stop2 = watchCancellation(t.rt, running.id, () => (late = true));
+    const stop2 = t.modules.runs.cancellation.watch(running.id, () => (late = true));
     await waitFor(() => late, { timeoutMs: 1000 });
     stop2();
-    const done = await orchestration(t.rt).setFlowRunState(running.id, { type: 'CANCELLED' });
+    const done = await t.modules.runs.store.setFlowRunState(running.id, { type: 'CANCELLED' });
     assert.equal(done.accepted, true);
     const c3 = await t.api('POST', `/api/flow-runs/${running.id}/cancel`, {});
     assert.equal(c3.status, 409);
@@ -100,23 +96,23 @@ describe('flow runs API and flow-run commands', () => {
 
   it('executes flow-run commands: run-deployment idempotent on its key, cancel, invalid ones fail with the reason', async () => {
     const cmd = { type: 'run-deployment' as const, idempotency_key: 'firing-1:0', deployment_name: 'reports', parameters: { n: 7 }, tags: [], triggered_by: { automation_id: 'a1', firing_id: 'f1', event_id: null } };
-    const first = await executeCommand(t.rt, cmd);
-    const second = await executeCommand(t.rt, cmd);
+    const first = await t.modules.runs.commands.execute(cmd);
+    const second = await t.modules.runs.commands.execute(cmd);
     assert.ok('flow_run_id' in first && 'flow_run_id' in second);
     assert.equal(first.flow_run_id, second.flow_run_id);
-    assert.equal((await orchestration(t.rt).getFlowRun(first.flow_run_id))?.parameters.n, 7);
+    assert.equal((await t.modules.runs.store.getFlowRun(first.flow_run_id))?.parameters.n, 7);
 
     const none = { automation_id: null, firing_id: null, event_id: null };
-    const cancelled = await executeCommand(t.rt, { type: 'cancel-flow-run', idempotency_key: 'c-1', flow_run_id: first.flow_run_id, triggered_by: none });
+    const cancelled = await t.modules.runs.commands.execute({ type: 'cancel-flow-run', idempotency_key: 'c-1', flow_run_id: first.flow_run_id, triggered_by: none });
     assert.deepEqual(cancelled, { flow_run_id: first.flow_run_id });
-    assert.equal((await orchestration(t.rt).getFlowRun(first.flow_run_id))?.state.type, 'CANCELLED');
+    assert.equal((await t.modules.runs.store.getFlowRun(first.flow_run_id))?.state.type, 'CANCELLED');
     // Refusals are ReflexErrors below 500: the action records them as failures and does not retry.
     await assert.rejects(
-      executeCommand(t.rt, { type: 'run-deployment', idempotency_key: 'b-1', deployment_name: 'nope', parameters: {}, tags: [], triggered_by: none }),
+      t.modules.runs.commands.execute({ type: 'run-deployment', idempotency_key: 'b-1', deployment_name: 'nope', parameters: {}, tags: [], triggered_by: none }),
       (err: unknown) => err instanceof ReflexError && err.status === 404 && /deployment "nope" does not exist/.test(err.message),
     );
     await assert.rejects(
-      executeCommand(t.rt, { type: 'cancel-flow-run', idempotency_key: 'c-2', flow_run_id: first.flow_run_id, triggered_by: none }),
+      t.modules.runs.commands.execute({ type: 'cancel-flow-run', idempotency_key: 'c-2', flow_run_id: first.flow_run_id, triggered_by: none }),
       (err: unknown) => err instanceof ReflexError && err.status === 409,
     );
   });

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDeployment, requireDeployment, updateDeployment } from '../modules/runs/deployments.ts';
-import { workPoolQueue } from '../modules/runs/run-queues.ts';
-import { createDeploymentRun } from '../modules/runs/deployment-runs.ts';
-import { orchestration } from '../modules/runs/run-store.ts';
 import type { SchedulerService } from '../services/scheduler/main.ts';
-import { upcomingStartTimes } from '../modules/runs/engine/schedule.ts';
+import { requireDeployment, upcomingStartTimes } from '../modules/runs/index.ts';
 import { DeploymentInputSchema } from '../schemas/deployment.ts';
 import { flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, testNamespace, waitFor, type TestEngine } from './support/harness.ts';
@@ -56,7 +52,7 @@ describe('scheduler service', () => {
   const schedulerOf = (t: TestEngine) => (t.services.find((s) => s.name === 'scheduler') as SchedulerService).scheduler;
 
   it('two scheduler replicas create each scheduled run once', async () => {
-    const d = await createDeployment(a.rt, DeploymentInputSchema.parse({ name: 'every-5-min', flow: 'tick', schedules: [{ interval_seconds: 300 }] }));
+    const d = await a.modules.runs.deployments.create(DeploymentInputSchema.parse({ name: 'every-5-min', flow: 'tick', schedules: [{ interval_seconds: 300 }] }));
     const now = new Date();
     await Promise.all([schedulerOf(a).tick(now), schedulerOf(b).tick(now), schedulerOf(a).tick(now), schedulerOf(b).tick(now)]);
     const runs = await a.rt.pg.query('SELECT expected_start_time FROM flow_runs WHERE deployment_id = $1 ORDER BY expected_start_time', [d.id]);
@@ -68,13 +64,13 @@ describe('scheduler service', () => {
   });
 
   it('skips paused deployments, and pausing removes the runs planned ahead', async () => {
-    const d = await createDeployment(a.rt, DeploymentInputSchema.parse({ name: 'paused-one', flow: 'tick', paused: true, schedules: [{ cron: '*/10 * * * *' }] }));
+    const d = await a.modules.runs.deployments.create(DeploymentInputSchema.parse({ name: 'paused-one', flow: 'tick', paused: true, schedules: [{ cron: '*/10 * * * *' }] }));
     await schedulerOf(a).tick(new Date());
     assert.equal((await a.rt.pg.query('SELECT 1 FROM flow_runs WHERE deployment_id = $1', [d.id])).rowCount, 0);
-    await updateDeployment(a.rt, d.id, { paused: false });
+    await a.modules.runs.deployments.update(d.id, { paused: false });
     await schedulerOf(a).tick(new Date());
     assert.ok(((await a.rt.pg.query('SELECT 1 FROM flow_runs WHERE deployment_id = $1', [d.id])).rowCount ?? 0) >= 6);
-    await updateDeployment(a.rt, d.id, { paused: true });
+    await a.modules.runs.deployments.update(d.id, { paused: true });
     assert.equal((await a.rt.pg.query('SELECT 1 FROM flow_runs WHERE deployment_id = $1', [d.id])).rowCount, 0);
   });
 
@@ -84,30 +80,30 @@ describe('scheduler service', () => {
     void (async () => {
       for await (const m of sub) seen.push(a.rt.bus.decode(m.data).resource['reflex.resource.id']);
     })();
-    const d = await createDeployment(a.rt, DeploymentInputSchema.parse({ name: 'late-one', flow: 'slow' }));
+    const d = await a.modules.runs.deployments.create(DeploymentInputSchema.parse({ name: 'late-one', flow: 'slow' }));
     const past = new Date(Date.now() - 60_000);
-    const { run } = await createDeploymentRun(a.rt, await requireDeployment(a.rt.pg, d.id), { scheduled_time: past });
-    const { run: onTime } = await createDeploymentRun(a.rt, await requireDeployment(a.rt.pg, d.id), { scheduled_time: new Date(Date.now() - 5_000) });
+    const { run } = await a.modules.runs.deploymentRuns.create(await requireDeployment(a.rt.pg, d.id), { scheduled_time: past });
+    const { run: onTime } = await a.modules.runs.deploymentRuns.create(await requireDeployment(a.rt.pg, d.id), { scheduled_time: new Date(Date.now() - 5_000) });
     const [ra, rb] = await Promise.all([schedulerOf(a).markLate(new Date()), schedulerOf(b).markLate(new Date())]);
     assert.ok(ra + rb >= 1);
-    const after = await orchestration(a.rt).getFlowRun(run.id);
+    const after = await a.modules.runs.store.getFlowRun(run.id);
     assert.equal(after?.state.type, 'SCHEDULED');
     assert.equal(after?.state.name, 'Late');
     assert.equal(after?.state.scheduled_time, past.toISOString(), 'Late keeps the original start time');
-    assert.equal((await orchestration(a.rt).getFlowRun(onTime.id))?.state.name, 'Scheduled', 'within the grace period');
+    assert.equal((await a.modules.runs.store.getFlowRun(onTime.id))?.state.name, 'Scheduled', 'within the grace period');
     await waitFor(() => seen.includes(`reflex.flow-run.${run.id}`), { what: 'Late event' });
     const lateStates = await a.rt.pg.query("SELECT count(*)::int AS n FROM flow_run_states WHERE flow_run_id = $1 AND name = 'Late'", [run.id]);
     assert.equal(lateStates.rows[0].n, 1, 'two replicas, one Late transition');
     // A Late run can still start.
-    assert.equal((await orchestration(a.rt).setFlowRunState(run.id, { type: 'PENDING' })).accepted, true);
+    assert.equal((await a.modules.runs.store.setFlowRunState(run.id, { type: 'PENDING' })).accepted, true);
     sub.unsubscribe();
   });
 
   it('re-enqueues a retry whose worker died before enqueueing it (AwaitingRetry past its time becomes Late)', async () => {
-    const d = await createDeployment(a.rt, DeploymentInputSchema.parse({ name: 'orphaned-retry', flow: 'slow', work_pool: 'orphans' }));
-    const { run } = await createDeploymentRun(a.rt, await requireDeployment(a.rt.pg, d.id));
-    const store = orchestration(a.rt);
-    const queue = workPoolQueue(a.rt, 'orphans');
+    const d = await a.modules.runs.deployments.create(DeploymentInputSchema.parse({ name: 'orphaned-retry', flow: 'slow', work_pool: 'orphans' }));
+    const { run } = await a.modules.runs.deploymentRuns.create(await requireDeployment(a.rt.pg, d.id));
+    const store = a.modules.runs.store;
+    const queue = a.modules.runs.queues.queue('orphans');
     await queue.remove(flowRunJobId(run.id, 1));
     await store.setFlowRunState(run.id, { type: 'PENDING' });
     assert.equal((await store.setFlowRunState(run.id, { type: 'RUNNING' })).accepted, true);

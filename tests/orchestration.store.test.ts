@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Subscription } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
-import { orchestration } from '../modules/runs/run-store.ts';
-import { OutboxRelay } from '../services/outbox/relay.ts';
+import { createOutboxService } from '../services/outbox/main.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('orchestration store, state writer and outbox relay', () => {
@@ -24,7 +23,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('records concurrent transitions of many runs in batches, each run in order, with events in order', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const runs = await Promise.all(
       Array.from({ length: 60 }, (_, i) => store.createFlowRun({ flow_name: 'etl', parameters: { i }, tags: ['batch'], work_pool: 'default' })),
     );
@@ -77,7 +76,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('refuses an invalid transition with the reason and writes nothing', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'RUNNING' } });
     await store.setFlowRunState(run.id, { type: 'COMPLETED' });
     const r = await store.setFlowRunState(run.id, { type: 'RUNNING' });
@@ -90,7 +89,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('records task runs, their events with the flow run as related resource, and the cache', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'RUNNING' } });
     const task = await store.createTaskRun({ flow_run_id: run.id, task_name: 'extract', dynamic_key: 'extract-0', cache_key: 'k1', cache_expiration: new Date(Date.now() + 60_000).toISOString() });
     assert.equal(task.state.type, 'PENDING');
@@ -108,7 +107,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('accepts caller-chosen ids, so task states can be proposed without awaiting the creation', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const { uuidv7 } = await import('uuidv7');
     const flowId = uuidv7();
     const taskId = uuidv7();
@@ -129,7 +128,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('creates one run for concurrent creations with the same idempotency key (one batch)', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const key = `same-key-${Date.now()}`;
     const results = await Promise.all([1, 2, 3].map(() => store.createFlowRunDetailed({ flow_name: 'dup', idempotency_key: key, state: { type: 'SCHEDULED' } })));
     assert.equal(results.filter((r) => r.created).length, 1);
@@ -139,7 +138,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('stores any text exactly: quotes, backslashes, dollar-quote tags, unicode', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const tricky = `it's "quoted" \\ back\\slash $j$ $j0$ $$ \u00e9\u{1F600} \n end`;
     const run = await store.createFlowRun({ flow_name: 'tricky', parameters: { s: tricky, [tricky]: [tricky] }, tags: [tricky], state: { type: 'RUNNING' } });
     const done = await store.setFlowRunState(run.id, { type: 'COMPLETED', message: tricky }, { result: { s: tricky } });
@@ -152,7 +151,7 @@ describe('orchestration store, state writer and outbox relay', () => {
   });
 
   it('stores logs in batches', async () => {
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const run = await store.createFlowRun({ flow_name: 'etl' });
     store.appendLogs(Array.from({ length: 30 }, (_, i) => ({ flow_run_id: run.id, task_run_id: null, level: 30, message: `line ${i}`, timestamp: new Date().toISOString(), fields: { i } })));
     await store.flushLogs();
@@ -164,13 +163,13 @@ describe('orchestration store, state writer and outbox relay', () => {
   it('publishes rows written while the relay was stopped once a relay starts', async () => {
     const relay = t.services.find((s) => s.name === 'outbox')!;
     await relay.stop();
-    const store = orchestration(t.rt);
+    const store = t.modules.runs.store;
     const run = await store.createFlowRun({ flow_name: 'offline' });
     await store.setFlowRunState(run.id, { type: 'RUNNING' });
     await store.setFlowRunState(run.id, { type: 'COMPLETED' });
     const waiting = await t.rt.pg.query('SELECT count(*)::int AS n FROM outbox WHERE run_id = $1', [run.id]);
     assert.equal(waiting.rows[0].n, 3);
-    const fresh = new OutboxRelay(t.rt);
+    const fresh = createOutboxService(t.rt, t.modules);
     await fresh.start();
     try {
       const got = await waitFor(() => {

@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { WebhookDeliveryJobSchema, type WebhookDeliveryJob } from '../schemas/jobs.ts';
 import { WebhookDeliverySchema } from '../schemas/webhook.ts';
-import { deliveryQueue, enqueueDelivery } from '../modules/webhooks/enqueue.ts';
 import { ReflexError } from '../core/errors.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
@@ -50,7 +49,7 @@ describe('outgoing webhook deliveries', () => {
   it('delivers the body and headers as rendered, signed per Standard Webhooks', async () => {
     receiver.respond({ status: 200, body: 'thanks' });
     const j = job(`${receiver.url}/signed`, { secret });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'succeeded');
     const req = receiver.requests.find((r) => r.url === '/signed');
     assert.ok(req);
@@ -74,7 +73,7 @@ describe('outgoing webhook deliveries', () => {
 
   it('sends unsigned when no secret is set', async () => {
     const j = job(`${receiver.url}/unsigned`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     const req = receiver.requests.find((r) => r.url === '/unsigned');
     assert.equal(req?.headers['webhook-signature'], undefined);
@@ -83,7 +82,7 @@ describe('outgoing webhook deliveries', () => {
   it('retries on 500 and stops at the first 2xx, recording each attempt', async () => {
     receiver.respond({ status: 500 }, { status: 503 }, { status: 202 });
     const j = job(`${receiver.url}/flaky`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'succeeded');
     assert.deepEqual(d.attempts.map((a: { status_code: number }) => a.status_code), [500, 503, 202]);
     assert.equal(receiver.requests.filter((r) => r.url === '/flaky').length, 3);
@@ -93,7 +92,7 @@ describe('outgoing webhook deliveries', () => {
   it('retries after a timeout', async () => {
     receiver.respond({ status: 200, delayMs: 1500 }, { status: 200 });
     const j = job(`${receiver.url}/slow`, { timeout_seconds: 0.3 });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'succeeded');
     assert.match(d.attempts[0].error, /timed out/);
     assert.equal(d.attempts[1].status_code, 200);
@@ -103,7 +102,7 @@ describe('outgoing webhook deliveries', () => {
   it('fails a 400 at once and emits reflex.webhook.delivery.failed', async () => {
     receiver.respond({ status: 400, body: 'bad' });
     const j = job(`${receiver.url}/reject`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'failed');
     assert.equal(d.attempts.length, 1);
     const event = await waitFor(async () =>
@@ -116,7 +115,7 @@ describe('outgoing webhook deliveries', () => {
   it('gives up after the last attempt', async () => {
     receiver.respond({ status: 502 });
     const j = job(`${receiver.url}/down`, { retry: { attempts: 3, delay_seconds: 0.02 } });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'failed');
     assert.equal(d.attempts.length, 3);
     receiver.respond({ status: 204 });
@@ -125,7 +124,7 @@ describe('outgoing webhook deliveries', () => {
   it('honours Retry-After', async () => {
     receiver.respond({ status: 429, headers: { 'retry-after': '1' } }, { status: 200 });
     const j = job(`${receiver.url}/throttled`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     const reqs = receiver.requests.filter((r) => r.url === '/throttled');
     assert.equal(reqs.length, 2);
@@ -135,7 +134,7 @@ describe('outgoing webhook deliveries', () => {
 
   it('replays with the same body and a new signature timestamp', async () => {
     const j = job(`${receiver.url}/replay`, { secret });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     const first = receiver.requests.filter((r) => r.url === '/replay')[0];
     await waitFor(() => Math.floor(Date.now() / 1000) > Number(first.headers['webhook-timestamp']));
@@ -156,7 +155,7 @@ describe('outgoing webhook deliveries', () => {
     const port = later.port;
     await later.stop();
     const j = job(`http://127.0.0.1:${port}/late`, { retry: { attempts: 8, delay_seconds: 0.1 } });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await waitFor(async () => (await t.api('GET', `/api/webhook-deliveries/${j.delivery_id}`)).body?.attempt_count >= 1);
     await later.start(port);
     try {
@@ -172,7 +171,7 @@ describe('outgoing webhook deliveries', () => {
     const automationId = randomUUID();
     const eventId = randomUUID();
     const j = job(`${receiver.url}/related?token=abc`, { secret, automation_id: automationId, event_id: eventId, firing_id: randomUUID() });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     const event = await waitFor(async () =>
       (await t.rt.pg.query("SELECT * FROM events WHERE event = 'reflex.webhook.delivery.succeeded' AND resource_id = $1", [`reflex.webhook-delivery.${j.delivery_id}`])).rows[0],
@@ -188,7 +187,7 @@ describe('outgoing webhook deliveries', () => {
   it('sends a CloudEvent body as application/cloudevents+json', async () => {
     const body = JSON.stringify({ specversion: '1.0', id: randomUUID(), source: 'reflex', type: 'order.placed', data: {} });
     const j = job(`${receiver.url}/cloudevent`, { format: 'cloudevent', body });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     const [req] = receiver.requestsTo('/cloudevent');
     assert.equal(req.headers['content-type'], 'application/cloudevents+json');
@@ -197,15 +196,15 @@ describe('outgoing webhook deliveries', () => {
 
   it('sends a delivery once when it is enqueued twice, even after its job is gone', async () => {
     const j = job(`${receiver.url}/once`);
-    await enqueueDelivery(t.rt, j);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'succeeded');
     // A producer re-enqueuing after BullMQ removed the finished job: the delivery log recognises it.
-    const queue = deliveryQueue(t.rt);
+    const queue = t.modules.deliveries.queue();
     try {
       await waitFor(async () => (await queue.getJobState(j.idempotency_key)) === 'completed');
       await queue.remove(j.idempotency_key);
-      await enqueueDelivery(t.rt, j);
+      await t.modules.deliveries.enqueue(j);
       await waitFor(async () => (await queue.getJobState(j.idempotency_key)) === 'completed', { what: 'the re-enqueued job to complete' });
     } finally {
       await queue.close();
@@ -216,7 +215,7 @@ describe('outgoing webhook deliveries', () => {
   it('does not follow redirects: a 302 fails at once', async () => {
     receiver.respond({ status: 302, headers: { location: `${receiver.url}/elsewhere` } });
     const j = job(`${receiver.url}/moved`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'failed');
     assert.equal(d.attempts.length, 1);
     assert.equal(d.attempts[0].status_code, 302);
@@ -227,7 +226,7 @@ describe('outgoing webhook deliveries', () => {
   it('keeps the first 4 KiB of a large or binary response body', async () => {
     receiver.respond({ status: 200, body: `a\u0000b${'x'.repeat(200_000)}` });
     const j = job(`${receiver.url}/big`);
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     const d = await delivery(j.delivery_id, 'succeeded');
     assert.equal(d.attempts[0].response_body.length, 4096);
     assert.ok(d.attempts[0].response_body.startsWith('a\uFFFDb'));
@@ -237,14 +236,14 @@ describe('outgoing webhook deliveries', () => {
   it('a replay replaces a series still retrying', async () => {
     receiver.respond({ status: 503, headers: { 'retry-after': '1' } }, { status: 204 });
     const j = job(`${receiver.url}/superseded`, { retry: { attempts: 5, delay_seconds: 0.05 } });
-    await enqueueDelivery(t.rt, j);
+    await t.modules.deliveries.enqueue(j);
     await delivery(j.delivery_id, 'retrying');
     const res = await t.api('POST', `/api/webhook-deliveries/${j.delivery_id}/replay`);
     assert.equal(res.status, 202);
     const d = await delivery(j.delivery_id, 'succeeded');
     assert.equal(d.series, 2);
     // The first series' retry comes due after Retry-After and must not send again.
-    const queue = deliveryQueue(t.rt);
+    const queue = t.modules.deliveries.queue();
     try {
       await waitFor(async () => (await queue.getJobState(j.idempotency_key)) === 'completed', { what: 'the old series job to end' });
     } finally {
@@ -257,8 +256,8 @@ describe('outgoing webhook deliveries', () => {
     const badSecret = 'whsec_abc';
     const j1 = job(`${receiver.url}/never`, { secret: badSecret });
     const j2 = job(`${receiver.url}/never`, { headers: { 'x-evil': 'a\r\nx-injected: 1' } });
-    await enqueueDelivery(t.rt, j1);
-    await enqueueDelivery(t.rt, j2);
+    await t.modules.deliveries.enqueue(j1);
+    await t.modules.deliveries.enqueue(j2);
     const d1 = await delivery(j1.delivery_id, 'failed');
     const d2 = await delivery(j2.delivery_id, 'failed');
     assert.equal(d1.attempts.length, 1);
@@ -270,7 +269,7 @@ describe('outgoing webhook deliveries', () => {
   });
 
   it('refuses a job that breaks the contract before it reaches the queue', async () => {
-    await assert.rejects(enqueueDelivery(t.rt, { ...job('http://127.0.0.1/x'), url: 'not a url' }), (err: unknown) => {
+    await assert.rejects(t.modules.deliveries.enqueue({ ...job('http://127.0.0.1/x'), url: 'not a url' }), (err: unknown) => {
       assert.ok(err instanceof ReflexError);
       assert.equal(err.issues[0].path, 'url');
       return true;
@@ -305,7 +304,7 @@ describe('private destinations', () => {
   for (const url of ['http://127.0.0.1:9/x', 'http://localhost:9/x', 'http://2130706433:9/x', 'http://0177.0.0.1:9/x', 'http://[::1]:9/x', 'http://[::ffff:127.0.0.1]:9/x']) {
     it(`refuses ${url} without the allow list, at once`, async () => {
       const j = job(url);
-      await enqueueDelivery(t.rt, j);
+      await t.modules.deliveries.enqueue(j);
       const d = await waitFor(async () => {
         const res = await t.api('GET', `/api/webhook-deliveries/${j.delivery_id}`);
         return res.body?.status === 'failed' ? res.body : null;

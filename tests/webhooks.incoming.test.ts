@@ -160,8 +160,11 @@ describe('incoming webhooks', () => {
     const otherSecret = new Webhook(`whsec_${randomBytes(24).toString('base64')}`).sign(msgId, now, body);
     assert.equal((await hook(e.slug, { body, headers: { ...headers, 'webhook-signature': otherSecret } })).status, 401);
     assert.equal((await hook(e.slug, { body, headers: { 'content-type': 'application/json' } })).status, 401);
-    // Nothing was published for the rejected requests: a later good request is the only new event.
-    const again = await hook(e.slug, { body, headers });
+    // Nothing was published for the rejected requests: a later good request is the only new event. (A new
+    // message: the same webhook-id again is a replay, refused; see tests/security.incoming.test.ts.)
+    const nextId = `msg_${randomUUID()}`;
+    const next = { ...headers, 'webhook-id': nextId, 'webhook-signature': new Webhook(swSecret).sign(nextId, now, body) };
+    const again = await hook(e.slug, { body, headers: next });
     assert.equal(again.status, 202);
     await stored(again.body.id);
     assert.equal(await eventCount(`reflex.webhook.${e.id}`), before + 1);

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Queue } from 'bullmq';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
-import { deliveryQueue, enqueueDelivery } from '../modules/webhooks/enqueue.ts';
 import { Receiver } from './support/receiver.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import { PrivatePostgres, skipWithout } from './support/private-services.ts';
@@ -25,7 +24,7 @@ describe('a webhook delivery survives a PostgreSQL outage', { skip: skipWithout.
     cluster = await PrivatePostgres.create();
     await cluster.start();
     t = await startTestEngine({ services: ['webhooks', 'api'], config: { databaseUrl: cluster.url, webhookAllowHosts: ['127.0.0.1'] } });
-    queue = deliveryQueue(t.rt);
+    queue = t.modules.deliveries.queue();
   });
 
   after(async () => {
@@ -62,7 +61,7 @@ describe('a webhook delivery survives a PostgreSQL outage', { skip: skipWithout.
 
     // A delivery before the outage leaves the pool with idle connections, which the kill breaks under it.
     const warm = job('/before');
-    await enqueueDelivery(engine.rt, warm);
+    await engine.modules.deliveries.enqueue(warm);
     await waitFor(async () => (await deliveryOf(warm.delivery_id))?.status === 'succeeded', { timeoutMs: 15_000, what: 'the delivery before the outage' });
     assert.ok(engine.rt.pg.idleCount > 0, 'the pool holds idle connections when Postgres goes away');
 
@@ -71,7 +70,7 @@ describe('a webhook delivery survives a PostgreSQL outage', { skip: skipWithout.
 
     const j = job(`/during/${randomUUID()}`);
     const path = new URL(j.url).pathname;
-    await enqueueDelivery(engine.rt, j);
+    await engine.modules.deliveries.enqueue(j);
     // Two failures, as many as the receiver's attempts. Delayed, not failed: the job records each failure,
     // then moves itself back to delayed to try again.
     const failed = await waitFor(

@@ -48,7 +48,7 @@ describe('crash detection', () => {
     process.kill(-child.pid!, 'SIGKILL');
     const killedAt = Date.now();
 
-    survivor = await createWorkerService(t.rt, { pool: 'crash', flowsModule: FLOWS, heartbeatSeconds: 1 });
+    survivor = await createWorkerService(t.rt, t.modules, { pool: 'crash', flowsModule: FLOWS, heartbeatSeconds: 1 });
     await survivor.start();
 
     const crashed = await waitFor(async () => {

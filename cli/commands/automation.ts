@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { openRuntime } from '../../infra/runtime.ts';
-import { applyAutomationFiles, readAutomationFiles } from '../../modules/automations/files.ts';
-import { announceAutomationChange } from '../../services/automations/cache.ts';
+import { announceAutomationChange, applyAutomationFiles, readAutomationFiles } from '../../modules/automations/index.ts';
 
 /** `reflex automation apply|validate <dir|file>`: automations as files, upserted by name. */
 export function registerAutomation(program: Command): void {
@@ -20,7 +19,7 @@ export function registerAutomation(program: Command): void {
       const rt = await openRuntime(config, createLogger({ level: 'warn' }));
       try {
         const report = await applyAutomationFiles(rt.pg, path);
-        if (report.created.length || report.changed.length) announceAutomationChange(rt);
+        if (report.created.length || report.changed.length) announceAutomationChange(rt.nats, rt.names, rt.log);
         const line = (label: string, names: string[]) => process.stdout.write(`${label.padEnd(10)} ${names.length ? names.join(', ') : '-'}\n`);
         line('created', report.created);
         line('changed', report.changed);

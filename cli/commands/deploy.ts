@@ -1,52 +1,34 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
-import { toFieldIssues } from '../../core/errors.ts';
+import { ValidationError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
+import { readJsonFiles } from '../../infra/json-files.ts';
 import { openRuntime } from '../../infra/runtime.ts';
+import { deleteConcurrencyLimit, listConcurrencyLimits, setConcurrencyLimit } from '../../modules/runs/index.ts';
 import { DeploymentDeclarationSchema, type DeploymentDeclaration } from '../../schemas/deployment.ts';
-import { applyDeployments } from '../../modules/runs/deployments.ts';
-import { deleteConcurrencyLimit, listConcurrencyLimits, setConcurrencyLimit } from '../../modules/runs/concurrency-limits.ts';
+import { createModules } from '../../services/modules.ts';
 import { fail } from '../output.ts';
 
 /**
  * Reads every deployment declared in a file or a directory of `.json` files, validating all of them
  * before anything is written; a problem names the file and the field.
  */
-export function readDeploymentDeclarations(path: string): DeploymentDeclaration[] {
-  let files: string[];
-  try {
-    files = statSync(path).isDirectory()
-      ? readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f))
-      : [path];
-  } catch {
-    fail(`cannot read "${path}": no such file or directory`);
-  }
-  if (files.length === 0) fail(`no .json deployment files in "${path}"`);
+export async function readDeploymentDeclarations(path: string): Promise<DeploymentDeclaration[]> {
   const out: DeploymentDeclaration[] = [];
   const seen = new Map<string, string>();
-  for (const file of files) {
-    const shown = relative(process.cwd(), file) || file;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      fail(`${shown}: not valid JSON (${(err as Error).message})`);
-    }
+  for (const f of await readJsonFiles(path, 'deployment')) {
+    if (!f.ok) fail(`${f.shown}: ${f.error}`);
+    const doc = f.value;
     const wrapped = doc && typeof doc === 'object' && !Array.isArray(doc) && 'deployments' in doc && !('name' in doc);
-    const items: unknown[] = Array.isArray(doc) ? doc : wrapped ? ((doc as { deployments: unknown }).deployments as unknown[]) : [doc];
-    if (!Array.isArray(items)) fail(`${shown}: deployments: must be a list`);
-    items.forEach((item, i) => {
+    const items: unknown = Array.isArray(doc) ? doc : wrapped ? (doc as { deployments: unknown }).deployments : [doc];
+    if (!Array.isArray(items)) fail(`${f.shown}: deployments: must be a list`);
+    items.forEach((item: unknown, i: number) => {
       const prefix: Array<string | number> = Array.isArray(doc) ? [i] : wrapped ? ['deployments', i] : [];
       const parsed = DeploymentDeclarationSchema.safeParse(item);
-      if (!parsed.success) {
-        const issues = toFieldIssues(parsed.error.issues, prefix);
-        fail(`${shown}: invalid deployment: ${issues.map((x) => `${x.path || '(root)'}: ${x.message}`).join('; ')}`);
-      }
+      if (!parsed.success) fail(`${f.shown}: ${ValidationError.fromIssues('deployment', parsed.error.issues, prefix).message}`);
       const previous = seen.get(parsed.data.name);
-      if (previous) fail(`${shown}: deployment "${parsed.data.name}" is also declared in ${previous}`);
-      seen.set(parsed.data.name, shown);
+      if (previous) fail(`${f.shown}: deployment "${parsed.data.name}" is also declared in ${previous}`);
+      seen.set(parsed.data.name, f.shown);
       out.push(parsed.data);
     });
   }
@@ -59,11 +41,11 @@ export function registerDeploy(program: Command): void {
     .description('create or update deployments declared in a JSON file or a directory of them (idempotent on name)')
     .argument('<path>', 'a .json file or a directory of .json files')
     .action(async (path: string) => {
-      const declarations = readDeploymentDeclarations(path);
+      const declarations = await readDeploymentDeclarations(path);
       const config = loadConfig();
       const rt = await openRuntime(config, createLogger({ level: 'warn' }));
       try {
-        const report = await applyDeployments(rt, declarations);
+        const report = await createModules(rt).runs.deployments.apply(declarations);
         for (const r of report) process.stdout.write(`${r.outcome.padEnd(10)} ${r.name}  (${r.id})\n`);
         const count = (o: string) => report.filter((r) => r.outcome === o).length;
         process.stdout.write(`${report.length} deployment(s): ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged\n`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { openRuntime } from '../../infra/runtime.ts';
-import { orchestration } from '../../modules/runs/run-store.ts';
+import { createModules } from '../../services/modules.ts';
 import { createWorkerService } from '../../services/worker/main.ts';
 import { fail } from '../output.ts';
 
@@ -20,9 +20,10 @@ export function registerWorker(program: Command): void {
       const config = loadConfig();
       const log = createLogger({ level: config.logLevel });
       const rt = await openRuntime(config, log);
+      const modules = createModules(rt);
       let service;
       try {
-        service = await createWorkerService(rt, { pool: opts.pool, ...(opts.flows ? { flowsModule: opts.flows } : {}), ...(concurrency ? { concurrency } : {}) });
+        service = await createWorkerService(rt, modules, { pool: opts.pool, ...(opts.flows ? { flowsModule: opts.flows } : {}), ...(concurrency ? { concurrency } : {}) });
         await service.start();
       } catch (err) {
         await rt.close();
@@ -34,7 +35,7 @@ export function registerWorker(program: Command): void {
         if (++signals > 1) process.exit(1);
         process.stdout.write(`\n${signal}: finishing running flows and stopping...\n`);
         await service.stop();
-        await orchestration(rt).drain().catch(() => {});
+        await modules.runs.drain().catch(() => {});
         await rt.close();
         process.exit(0);
       };

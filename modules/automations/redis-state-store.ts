@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Names } from '../../core/names.ts';
+import { stateKeys, type Names } from '../../core/names.ts';
 import type { Firing } from './engine/firing.ts';
 import type { Commit, StateStore, Versioned } from './engine/state-store.ts';
 
@@ -69,19 +69,19 @@ export class RedisStateStore implements StateStore {
   private readonly pendingKey: string;
 
   constructor(private readonly redis: Redis, private readonly names: Names) {
-    this.timersKey = names.redisKey('automations', 'timers');
-    this.pendingKey = names.redisKey('automations', 'pending');
+    this.timersKey = names.keys.automationTimers;
+    this.pendingKey = names.keys.automationPending;
     if (!(redis as unknown as { reflexAutomationCommit?: CommitCommand }).reflexAutomationCommit) {
       redis.defineCommand('reflexAutomationCommit', { lua: COMMIT_SCRIPT });
     }
   }
 
   private stateKey(key: string): string {
-    return this.names.redisKey('automations', 'state', key);
+    return this.names.keys.automationState(key);
   }
 
   private blockKey(block: number): string {
-    return this.names.redisKey('automations', 'applied', String(block));
+    return this.names.keys.automationApplied(block);
   }
 
   async applied(seqs: number[]): Promise<Set<number>> {
@@ -189,10 +189,10 @@ export class RedisStateStore implements StateStore {
   /** Removes every timer and state key of an automation (on delete). */
   async forget(automationId: string): Promise<void> {
     const members = await this.redis.zrange(this.timersKey, 0, -1);
-    const mine = members.filter((m) => m.split('|')[1] === automationId);
+    const mine = members.filter((m) => stateKeys.automationOf(m) === automationId);
     if (mine.length > 0) await this.redis.zrem(this.timersKey, ...mine);
     let cursor = '0';
-    const pattern = `${this.stateKey('')}*|${automationId}|*`;
+    const pattern = stateKeys.scanPattern(this.names.keys.automationStatePrefix, automationId);
     do {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;

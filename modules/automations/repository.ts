@@ -1,10 +1,14 @@
 import { uuidv7 } from 'uuidv7';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { isUuid } from '../../core/ids.ts';
 import type { Pool, PoolClient } from '../../infra/db.ts';
+import { isUniqueViolation } from '../../infra/pg-errors.ts';
 import type { Automation, AutomationDocument } from '../../schemas/automation.ts';
-import type { Firing } from './engine/firing.ts';
+import type { ActionOutcome, Firing, FiringWrite } from './engine/firing.ts';
 
-/** Postgres access for automations and their firing history. Tables: migrations/0002_automations.sql. */
+export type { ActionOutcome, FiringWrite };
+
+/** The `automations` and `automation_firings` tables (migrations/0002_automations.sql): every statement on them. */
 
 type Db = Pool | PoolClient;
 
@@ -19,10 +23,6 @@ interface AutomationRow {
 
 function toAutomation(r: AutomationRow): Automation {
   return { ...r.document, id: r.id, name: r.name, enabled: r.enabled, created: r.created.toISOString(), updated: r.updated.toISOString() };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === '23505';
 }
 
 const COLUMNS = 'id, name, enabled, document, created, updated';
@@ -84,23 +84,6 @@ export async function deleteAutomation(db: Db, id: string): Promise<void> {
 export async function automationsVersion(db: Db): Promise<string> {
   const res = await db.query<{ v: string }>(`SELECT count(*)::text || '/' || coalesce(max(updated)::text, '') AS v FROM automations`);
   return res.rows[0].v;
-}
-
-export interface ActionOutcome {
-  index: number;
-  type: string;
-  status: 'pending' | 'executed' | 'failed';
-  reason?: string;
-  detail?: Record<string, unknown>;
-  updated?: string;
-}
-
-export interface FiringWrite {
-  firing: Firing;
-  /** Types of all actions of the firing (the row lists them, `pending` until their outcome is in). */
-  actionTypes: string[];
-  /** An action's outcome to record; without one, only the firing (if new). */
-  outcome?: ActionOutcome;
 }
 
 /**
@@ -176,6 +159,22 @@ export async function listFirings(db: Db, automationId: string, limit: number, c
   return { items, next_cursor: rows.length > limit && last ? `${last.fired_at}|${last.id}` : null };
 }
 
-export function isUuid(s: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+/** Sets an automation's enabled flag (pause/resume-automation actions); false when it does not exist. */
+export async function setAutomationEnabled(db: Db, id: string, enabled: boolean): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const res = await db.query(
+    `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
+    [id, enabled],
+  );
+  return Boolean(res.rowCount);
+}
+
+/** The keys (`<firing>-<index>`) of the actions of these firings whose outcome is recorded. */
+export async function recordedOutcomes(db: Db, firingIds: string[]): Promise<Set<string>> {
+  const res = await db.query<{ key: string }>(
+    `SELECT f.id || '-' || (a->>'index') AS key FROM automation_firings f, jsonb_array_elements(f.actions) AS a
+     WHERE f.id = ANY($1::uuid[]) AND a->>'status' <> 'pending'`,
+    [firingIds],
+  );
+  return new Set(res.rows.map((r) => r.key));
 }

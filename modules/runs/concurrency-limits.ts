@@ -13,7 +13,7 @@ import type { Names } from '../../core/names.ts';
 /** Thrown when no slot frees up within `timeoutMs`. */
 export class ConcurrencySlotTimeoutError extends ReflexError {
   constructor(name: string, timeoutMs: number) {
-    super('conflict', `no slot of concurrency limit "${name}" became free within ${timeoutMs} ms`);
+    super('concurrency_timeout', `no slot of concurrency limit "${name}" became free within ${timeoutMs} ms`);
   }
 }
 
@@ -70,9 +70,9 @@ for i = 1, tonumber(ARGV[2]) do
 end
 return held`;
 
-export const concurrencyKeys = {
-  limits: (n: Names) => n.redisKey('concurrency-limits'),
-  holders: (n: Names, name: string) => n.redisKey('concurrency', name, 'holders'),
+const concurrencyKeys = {
+  limits: (n: Names) => n.keys.concurrencyLimits,
+  holders: (n: Names, name: string) => n.keys.concurrencyHolders(name),
 };
 
 /** Lower-level acquire used by named limits and by run slots; `limit` given explicitly or read from the hash. */

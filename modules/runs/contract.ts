@@ -1,20 +1,11 @@
 import type { FlowRun, LogLine, State, StateInput, TaskRun } from '../../schemas/flow-run.ts';
 
 /**
- * Implementations and companions (services/orchestration/):
- * - `orchestration(rt)` in store.ts: THE implementation of this interface (one per runtime; it batches
- *   state writes, so share it). `await orchestration(rt).drain()` before closing the runtime.
- * - concurrency.ts: `acquireSlot(redis, names, name, { occupy?, leaseSeconds?, timeoutMs? }) -> Lease`,
- *   `release(lease)` / `lease.release()`: global concurrency limits by name (no limit set = unlimited).
- * - slots.ts: `acquireRunSlot(rt, run) -> { acquired, slot | reason }`: deployment and work-pool limits.
- * - cancellation.ts: `watchCancellation(rt, runId, onCancel) -> stop`, `requestCancel(rt, runId)`.
- * - enqueue.ts: `enqueueFlowRun(rt, run, { attempt, scheduledTime })` (e.g. a retry after AwaitingRetry),
- *   `workPoolQueue(rt, pool)`; job name `flow-run`, id `flowRunJobId(run id, attempt)` (schemas/jobs.ts).
- * - states.ts: the transition rules; RUNNING after a previous run is named Retrying automatically.
- *
- * What the SDK and the worker need from orchestration. The orchestration module implements it on top of
- * Postgres (batched state writes with an outbox row per transition); the SDK and worker code only against
- * this interface, so a flow called directly in a script and one served by a worker record the same way.
+ * What the SDK and the worker need from the runs module: the RunStore implements it on top of Postgres
+ * (batched state writes with an outbox row per transition); the SDK and the worker code only against this
+ * interface, so a flow called directly in a script and one served by a worker record the same way. The
+ * module's other parts (queues, cancellation, slots, concurrency limits, the transition rules) are listed
+ * in modules/runs/index.ts.
  */
 export interface CreateFlowRunInput {
   /** A UUID chosen by the caller (UUID v7 recommended, ids order runs by creation); generated when absent. */

@@ -1,11 +1,11 @@
 import { ConflictError } from '../../core/errors.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import type { Pool } from '../../infra/db.ts';
 import type { Deployment } from '../../schemas/deployment.ts';
-import { enqueueFlowRun, removeQueuedFlowRun } from './run-queues.ts';
 import { validateParameters } from './engine/parameters.ts';
 import type { FlowRunRecord } from './rows.ts';
-import { orchestration } from './run-store.ts';
-import { readWorkPool } from './work-pools.ts';
+import type { RunQueues } from './run-queues.ts';
+import type { RunStore } from './run-store.ts';
+import type { WorkPools } from './work-pools.ts';
 
 /** Idempotency keys of runs: the scheduler's is (deployment, start time), so replicas never duplicate. */
 export const runKeys = {
@@ -27,51 +27,57 @@ export interface DeploymentRunRequest {
   raw_idempotency_key?: string;
 }
 
-/**
- * Creates a run of a deployment: parameters merged over the defaults and validated against the
- * deployment's parameter_schema (400 with field paths), a SCHEDULED run, then the job on the pool's queue,
- * delayed to its scheduled time. A paused deployment or work pool refuses manual runs (409).
- */
-export async function createDeploymentRun(
-  rt: Runtime,
-  deployment: Deployment,
-  request: DeploymentRunRequest = {},
-): Promise<{ run: FlowRunRecord; created: boolean }> {
-  if (request.source !== 'schedule') {
-    if (deployment.paused) throw new ConflictError(`deployment "${deployment.name}" is paused; resume it to create runs`);
-    const pool = await readWorkPool(rt, deployment.work_pool);
-    if (pool?.paused) throw new ConflictError(`work pool "${deployment.work_pool}" is paused; resume it to create runs`);
-  }
-  const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
-  validateParameters(deployment.parameter_schema, parameters);
-  const scheduled = request.scheduled_time ? new Date(request.scheduled_time) : new Date();
-  const idempotencyKey = request.raw_idempotency_key ?? (request.idempotency_key ? runKeys.caller(deployment.id, request.idempotency_key) : null);
-  const result = await orchestration(rt).createFlowRunDetailed({
-    flow_name: deployment.flow,
-    name: request.name,
-    parameters,
-    deployment_id: deployment.id,
-    deployment_name: deployment.name,
-    work_pool: deployment.work_pool,
-    tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
-    state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
-    idempotency_key: idempotencyKey,
-  });
-  // Only the request that created the run enqueues it: a repeat must not resurrect a finished job.
-  if (result.created) await enqueueFlowRun(rt, result.run, { attempt: 1, scheduledTime: scheduled });
-  return result;
-}
+/** Runs of deployments: creating one (manual, scheduled, from an automation) and clearing planned ones. */
+export class DeploymentRuns {
+  constructor(
+    private readonly pg: Pool,
+    private readonly store: RunStore,
+    private readonly workPools: WorkPools,
+    private readonly queues: RunQueues,
+  ) {}
 
-/**
- * Deletes the not-yet-started runs the scheduler created for a deployment (and their queued jobs), so a
- * paused deployment runs nothing more and a changed schedule is planned afresh.
- */
-export async function clearScheduledRuns(rt: Runtime, deploymentId: string): Promise<number> {
-  const res = await rt.pg.query<{ id: string; work_pool: string | null; run_count: number }>(
-    `DELETE FROM flow_runs WHERE deployment_id = $1 AND state_type = 'SCHEDULED' AND run_count = 0 AND idempotency_key LIKE $2
-     RETURNING id, work_pool, run_count`,
-    [deploymentId, `${runKeys.schedulePrefix(deploymentId)}%`],
-  );
-  await Promise.all(res.rows.map((r) => removeQueuedFlowRun(rt, r)));
-  return res.rowCount ?? 0;
+  /**
+   * Creates a run of a deployment: parameters merged over the defaults and validated against the
+   * deployment's parameter_schema (400 with field paths), a SCHEDULED run, then the job on the pool's
+   * queue, delayed to its scheduled time. A paused deployment or work pool refuses manual runs (409).
+   */
+  async create(deployment: Deployment, request: DeploymentRunRequest = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
+    if (request.source !== 'schedule') {
+      if (deployment.paused) throw new ConflictError(`deployment "${deployment.name}" is paused; resume it to create runs`, 'deployment_paused');
+      const pool = await this.workPools.read(deployment.work_pool);
+      if (pool?.paused) throw new ConflictError(`work pool "${deployment.work_pool}" is paused; resume it to create runs`, 'work_pool_paused');
+    }
+    const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
+    validateParameters(deployment.parameter_schema, parameters);
+    const scheduled = request.scheduled_time ? new Date(request.scheduled_time) : new Date();
+    const idempotencyKey = request.raw_idempotency_key ?? (request.idempotency_key ? runKeys.caller(deployment.id, request.idempotency_key) : null);
+    const result = await this.store.createFlowRunDetailed({
+      flow_name: deployment.flow,
+      name: request.name,
+      parameters,
+      deployment_id: deployment.id,
+      deployment_name: deployment.name,
+      work_pool: deployment.work_pool,
+      tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
+      state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
+      idempotency_key: idempotencyKey,
+    });
+    // Only the request that created the run enqueues it: a repeat must not resurrect a finished job.
+    if (result.created) await this.queues.enqueue(result.run, { attempt: 1, scheduledTime: scheduled });
+    return result;
+  }
+
+  /**
+   * Deletes the not-yet-started runs the scheduler created for a deployment (and their queued jobs), so a
+   * paused deployment runs nothing more and a changed schedule is planned afresh.
+   */
+  async clearScheduled(deploymentId: string): Promise<number> {
+    const res = await this.pg.query<{ id: string; work_pool: string | null; run_count: number }>(
+      `DELETE FROM flow_runs WHERE deployment_id = $1 AND state_type = 'SCHEDULED' AND run_count = 0 AND idempotency_key LIKE $2
+       RETURNING id, work_pool, run_count`,
+      [deploymentId, `${runKeys.schedulePrefix(deploymentId)}%`],
+    );
+    await Promise.all(res.rows.map((r) => this.queues.remove(r)));
+    return res.rowCount ?? 0;
+  }
 }

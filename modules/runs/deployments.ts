@@ -1,17 +1,20 @@
 import { uuidv7 } from 'uuidv7';
-import { inTransaction, type Pool, type PoolClient } from '../../infra/db.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import { isUuid } from '../../core/ids.ts';
+import { canonicalJson } from '../../core/json.ts';
+import { inTransaction, type Pool, type PoolClient } from '../../infra/db.ts';
+import { isUniqueViolation } from '../../infra/pg-errors.ts';
 import type { Deployment, DeploymentInput, DeploymentPatch } from '../../schemas/deployment.ts';
+import type { DeploymentRuns } from './deployment-runs.ts';
 import { parameterSchemaProblem } from './engine/parameters.ts';
 import { iso } from './rows.ts';
-import { clearScheduledRuns } from './deployment-runs.ts';
-import { isUuid } from './run-store.ts';
 import { ensureWorkPool } from './work-pools.ts';
+
+/** Deployments: owns the `deployments` table. Reads are functions of a connection; changes go through Deployments. */
 
 type Db = Pool | PoolClient;
 
-/** Fields compared by `applyDeployments` to tell `updated` from `unchanged`. */
+/** Fields compared by `apply` to tell `updated` from `unchanged`. */
 const DECLARED = ['flow', 'description', 'parameters', 'parameter_schema', 'work_pool', 'schedules', 'tags', 'concurrency_limit', 'paused'] as const;
 
 function fromRow(r: Record<string, unknown>): Deployment {
@@ -38,7 +41,7 @@ function checkParameterSchema(schema: Record<string, unknown> | null | undefined
   if (problem) throw new ValidationError(`invalid ${path}: ${problem}`, [{ path, message: problem }]);
 }
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+const nameTaken = (name: string) => new ConflictError(`a deployment named "${name}" already exists`);
 
 async function insertDeployment(db: Db, d: DeploymentInput): Promise<Deployment> {
   await ensureWorkPool(db, d.work_pool);
@@ -50,7 +53,7 @@ async function insertDeployment(db: Db, d: DeploymentInput): Promise<Deployment>
     );
     return fromRow(res.rows[0]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`a deployment named "${d.name}" already exists`);
+    if (isUniqueViolation(err)) throw nameTaken(d.name);
     throw err;
   }
 }
@@ -67,14 +70,9 @@ async function writeDeployment(db: Db, id: string, d: Omit<Deployment, 'id' | 'c
     if (!res.rows[0]) throw new NotFoundError('deployment', id);
     return fromRow(res.rows[0]);
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`a deployment named "${d.name}" already exists`);
+    if (isUniqueViolation(err)) throw nameTaken(d.name);
     throw err;
   }
-}
-
-export async function createDeployment(rt: Runtime, input: DeploymentInput): Promise<Deployment> {
-  checkParameterSchema(input.parameter_schema);
-  return insertDeployment(rt.pg, input);
 }
 
 /** Finds a deployment by id or, when the reference is not a UUID or no id matches, by name or `<flow>/<name>`. */
@@ -108,78 +106,93 @@ export async function listDeployments(db: Db, options: { limit: number; cursor?:
   return { items, next_cursor: res.rows.length > options.limit ? items[items.length - 1].name : null };
 }
 
-/** Applies a partial update. Changing schedules or pausing removes the runs the scheduler created ahead. */
-export async function updateDeployment(rt: Runtime, ref: string, patch: DeploymentPatch): Promise<Deployment> {
-  checkParameterSchema(patch.parameter_schema);
-  const { before, after } = await inTransaction(rt.pg, async (client) => {
-    const current = await getDeployment(client, ref, true);
-    if (!current) throw new NotFoundError('deployment', ref);
-    const { id: _id, created: _c, updated: _u, ...rest } = current;
-    const next = { ...rest };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
-    return { before: current, after: await writeDeployment(client, current.id, next) };
-  });
-  await afterChange(rt, before, after);
-  return after;
+/** The concurrency limit of a deployment (null: none), for the worker's slot check. */
+export async function deploymentLimit(db: Db, id: string): Promise<number | null> {
+  const r = await db.query<{ concurrency_limit: number | null }>('SELECT concurrency_limit FROM deployments WHERE id = $1', [id]);
+  return r.rows[0]?.concurrency_limit ?? null;
 }
 
-async function afterChange(rt: Runtime, before: Deployment, after: Deployment): Promise<void> {
-  const schedulesChanged = stableJson(before.schedules) !== stableJson(after.schedules) || before.work_pool !== after.work_pool;
-  if (schedulesChanged || (!before.paused && after.paused)) await clearScheduledRuns(rt, after.id);
-}
-
-export async function setDeploymentPaused(rt: Runtime, ref: string, paused: boolean): Promise<Deployment> {
-  return updateDeployment(rt, ref, { paused });
-}
-
-export async function deleteDeployment(rt: Runtime, ref: string): Promise<void> {
-  const d = await requireDeployment(rt.pg, ref);
-  await rt.pg.query('DELETE FROM deployments WHERE id = $1', [d.id]);
-  await clearScheduledRuns(rt, d.id);
+/** The ids of deployments whose schedules the scheduler plans: not paused, pool not paused, with schedules. */
+export async function schedulableDeploymentIds(db: Db): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `SELECT d.id FROM deployments d LEFT JOIN work_pools p ON p.name = d.work_pool
+     WHERE NOT d.paused AND NOT coalesce(p.paused, false) AND jsonb_array_length(d.schedules) > 0`,
+  );
+  return res.rows.map((r) => r.id);
 }
 
 export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
 
-/**
- * Creates or updates deployments by name, all in one transaction (nothing is half-written). A declaration
- * without `paused` keeps the current paused flag, so re-deploying does not resume a paused deployment.
- */
-export async function applyDeployments(
-  rt: Runtime,
-  inputs: Array<Omit<DeploymentInput, 'paused'> & { paused?: boolean }>,
-): Promise<Array<{ name: string; id: string; outcome: ApplyOutcome }>> {
-  inputs.forEach((d, i) => checkParameterSchema(d.parameter_schema, `[${i}].parameter_schema`));
-  const changes: Array<{ before: Deployment; after: Deployment }> = [];
-  const report = await inTransaction(rt.pg, async (client) => {
-    const out: Array<{ name: string; id: string; outcome: ApplyOutcome }> = [];
-    for (const input of inputs) {
-      const current = await getDeployment(client, input.name, true);
-      if (!current || current.name !== input.name) {
-        const created = await insertDeployment(client, { ...input, paused: input.paused ?? false });
-        out.push({ name: created.name, id: created.id, outcome: 'created' });
-        continue;
-      }
-      const next = { ...input, paused: input.paused ?? current.paused };
-      const same = DECLARED.every((k) => stableJson(current[k]) === stableJson(next[k]));
-      if (same) {
-        out.push({ name: current.name, id: current.id, outcome: 'unchanged' });
-        continue;
-      }
-      const after = await writeDeployment(client, current.id, next);
-      changes.push({ before: current, after });
-      out.push({ name: after.name, id: after.id, outcome: 'updated' });
-    }
-    return out;
-  });
-  for (const c of changes) await afterChange(rt, c.before, c.after);
-  return report;
-}
+/** Changes to deployments: each one that changes schedules or pauses removes the runs planned ahead. */
+export class Deployments {
+  constructor(
+    private readonly pg: Pool,
+    private readonly runs: DeploymentRuns,
+  ) {}
 
-/** JSON with sorted object keys, for comparing declarations. */
-export function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : value,
-  ) ?? 'null';
+  async create(input: DeploymentInput): Promise<Deployment> {
+    checkParameterSchema(input.parameter_schema);
+    return insertDeployment(this.pg, input);
+  }
+
+  /** Applies a partial update. Changing schedules or pausing removes the runs the scheduler created ahead. */
+  async update(ref: string, patch: DeploymentPatch): Promise<Deployment> {
+    checkParameterSchema(patch.parameter_schema);
+    const { before, after } = await inTransaction(this.pg, async (client) => {
+      const current = await getDeployment(client, ref, true);
+      if (!current) throw new NotFoundError('deployment', ref);
+      const { id: _id, created: _c, updated: _u, ...rest } = current;
+      const next = { ...rest };
+      for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+      return { before: current, after: await writeDeployment(client, current.id, next) };
+    });
+    await this.afterChange(before, after);
+    return after;
+  }
+
+  setPaused(ref: string, paused: boolean): Promise<Deployment> {
+    return this.update(ref, { paused });
+  }
+
+  async delete(ref: string): Promise<void> {
+    const d = await requireDeployment(this.pg, ref);
+    await this.pg.query('DELETE FROM deployments WHERE id = $1', [d.id]);
+    await this.runs.clearScheduled(d.id);
+  }
+
+  /**
+   * Creates or updates deployments by name, all in one transaction (nothing is half-written). A declaration
+   * without `paused` keeps the current paused flag, so re-deploying does not resume a paused deployment.
+   */
+  async apply(inputs: Array<Omit<DeploymentInput, 'paused'> & { paused?: boolean }>): Promise<Array<{ name: string; id: string; outcome: ApplyOutcome }>> {
+    inputs.forEach((d, i) => checkParameterSchema(d.parameter_schema, `[${i}].parameter_schema`));
+    const changes: Array<{ before: Deployment; after: Deployment }> = [];
+    const report = await inTransaction(this.pg, async (client) => {
+      const out: Array<{ name: string; id: string; outcome: ApplyOutcome }> = [];
+      for (const input of inputs) {
+        const current = await getDeployment(client, input.name, true);
+        if (!current || current.name !== input.name) {
+          const created = await insertDeployment(client, { ...input, paused: input.paused ?? false });
+          out.push({ name: created.name, id: created.id, outcome: 'created' });
+          continue;
+        }
+        const next = { ...input, paused: input.paused ?? current.paused };
+        if (DECLARED.every((k) => canonicalJson(current[k]) === canonicalJson(next[k]))) {
+          out.push({ name: current.name, id: current.id, outcome: 'unchanged' });
+          continue;
+        }
+        const after = await writeDeployment(client, current.id, next);
+        changes.push({ before: current, after });
+        out.push({ name: after.name, id: after.id, outcome: 'updated' });
+      }
+      return out;
+    });
+    for (const c of changes) await this.afterChange(c.before, c.after);
+    return report;
+  }
+
+  private async afterChange(before: Deployment, after: Deployment): Promise<void> {
+    const schedulesChanged = canonicalJson(before.schedules) !== canonicalJson(after.schedules) || before.work_pool !== after.work_pool;
+    if (schedulesChanged || (!before.paused && after.paused)) await this.runs.clearScheduled(after.id);
+  }
 }

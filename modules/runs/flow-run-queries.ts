@@ -1,8 +1,9 @@
+import { isUuid } from '../../core/ids.ts';
 import type { Pool } from '../../infra/db.ts';
 import { ValidationError } from '../../core/errors.ts';
 import type { FlowRun, LogLine, State, TaskRun } from '../../schemas/flow-run.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, iso, publicFlowRun, publicTaskRun, stateFromHistoryRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow } from './rows.ts';
-import { isUuid } from './run-store.ts';
+
 
 /** Read side of flow runs for the API: filtered newest-first pages, one run's details, its logs. */
 
@@ -94,4 +95,32 @@ export async function getFlowRunLogs(
     fields: (r.fields as Record<string, unknown>) ?? {},
   }));
   return { items, next_cursor: res.rows.length > options.limit ? items[items.length - 1].id : null };
+}
+
+/** RUNNING or CANCELLING runs whose state is older than `olderThanMs`: candidates of the crash sweep. */
+export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>> {
+  const res = await pg.query<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>(
+    `SELECT id, state_type FROM flow_runs
+     WHERE state_type IN ('RUNNING', 'CANCELLING') AND state_timestamp < now() - make_interval(secs => $1)
+     ORDER BY state_timestamp LIMIT $2`,
+    [olderThanMs / 1000, limit],
+  );
+  return res.rows;
+}
+
+/** SCHEDULED runs not yet Late whose scheduled time is before `before`, oldest first. */
+export async function overdueRuns(pg: Pool, before: Date, limit: number): Promise<Array<{ id: string; scheduled: Date }>> {
+  const res = await pg.query<{ id: string; scheduled: Date }>(
+    `SELECT id, state_scheduled_time AS scheduled FROM flow_runs
+     WHERE state_type = 'SCHEDULED' AND state_name <> 'Late' AND state_scheduled_time < $1
+     ORDER BY state_scheduled_time LIMIT $2`,
+    [before, limit],
+  );
+  return res.rows;
+}
+
+/** Which of these idempotency keys runs already hold. */
+export async function existingRunKeys(pg: Pool, keys: string[]): Promise<Set<string>> {
+  const res = await pg.query<{ idempotency_key: string }>('SELECT idempotency_key FROM flow_runs WHERE idempotency_key = ANY($1::text[])', [keys]);
+  return new Set(res.rows.map((r) => r.idempotency_key));
 }

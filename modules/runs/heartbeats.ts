@@ -8,7 +8,7 @@ import type { Names } from '../../core/names.ts';
  * pay a Redis round trip per run.
  */
 
-export const heartbeatKey = (names: Names, runId: string): string => names.redisKey('flow-run-heartbeat', runId);
+export const heartbeatKey = (names: Names, runId: string): string => names.keys.heartbeat(runId);
 
 /** A run is presumed dead once its heartbeat has been silent this long. */
 export const heartbeatTtlMs = (intervalSeconds: number): number => Math.round(intervalSeconds * 3000);

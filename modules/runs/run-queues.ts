@@ -1,39 +1,11 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Runtime } from '../../infra/runtime.ts';
-import { flowRunJobId, type FlowRunJob } from '../../schemas/jobs.ts';
+import { JOBS } from '../../core/jobs.ts';
+import type { Queues } from '../../infra/queues.ts';
+import { flowRunJobId } from '../../schemas/jobs.ts';
 
 /**
- * Hands flow runs to workers: one BullMQ queue per work pool (names.queues.workPool), one job per run
- * attempt with a deterministic id, delayed until the run's scheduled time.
+ * Hands flow runs to workers: one BullMQ queue per work pool, one job per run attempt with a
+ * deterministic id (`<run id>-<attempt>`), delayed until the run's scheduled time.
  */
-
-export const FLOW_RUN_JOB_NAME = 'flow-run';
-
-/** bullmq bundles its own ioredis (5.11) whose types differ from ours (5.9); the instances are compatible. */
-export function bullConnection(redis: Redis): ConnectionOptions {
-  return redis as unknown as ConnectionOptions;
-}
-
-const queues = new WeakMap<Runtime, Map<string, Queue<FlowRunJob>>>();
-
-/** The queue of a work pool (shared per runtime; closed by `closeWorkPoolQueues`). */
-export function workPoolQueue(rt: Runtime, pool: string): Queue<FlowRunJob> {
-  let byPool = queues.get(rt);
-  if (!byPool) queues.set(rt, (byPool = new Map()));
-  const existing = byPool.get(pool);
-  if (existing) return existing;
-  const q: Queue<FlowRunJob> = new Queue(rt.names.queues.workPool(pool), { connection: bullConnection(rt.redis), prefix: rt.names.bullPrefix });
-  byPool.set(pool, q);
-  return q;
-}
-
-export async function closeWorkPoolQueues(rt: Runtime): Promise<void> {
-  const byPool = queues.get(rt);
-  if (!byPool) return;
-  queues.delete(rt);
-  await Promise.allSettled([...byPool.values()].map((q) => q.close()));
-}
 
 export interface EnqueueOptions {
   /** Attempt number (1 for the first run; the worker passes run_count + 1 for a retry). */
@@ -42,31 +14,30 @@ export interface EnqueueOptions {
   scheduledTime?: string | Date | null;
 }
 
-/**
- * Enqueues a run on its pool's queue. Idempotent: the job id is `<run id>-<attempt>`, so a second call for
- * the same attempt while the job exists adds nothing.
- */
-export async function enqueueFlowRun(
-  rt: Runtime,
-  run: { id: string; flow_name: string; work_pool: string | null },
-  options: EnqueueOptions = {},
-): Promise<string> {
-  const attempt = options.attempt ?? 1;
-  const at = options.scheduledTime ? new Date(options.scheduledTime).getTime() : Date.now();
-  const delay = Math.max(0, at - Date.now());
-  const jobId = flowRunJobId(run.id, attempt);
-  const job: FlowRunJob = { flow_run_id: run.id, flow_name: run.flow_name, attempt };
-  await workPoolQueue(rt, run.work_pool ?? 'default').add(FLOW_RUN_JOB_NAME, job, {
-    jobId,
-    delay,
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 24 * 3600, count: 10_000 },
-  });
-  return jobId;
-}
+type QueuedRun = { id: string; flow_name: string; work_pool: string | null };
 
-/** Removes a run's job if it is still waiting or delayed (a cancelled or deleted scheduled run). */
-export async function removeQueuedFlowRun(rt: Runtime, run: { id: string; work_pool: string | null; run_count: number }): Promise<void> {
-  const q = workPoolQueue(rt, run.work_pool ?? 'default');
-  await q.remove(flowRunJobId(run.id, run.run_count + 1)).catch(() => 0);
+export class RunQueues {
+  constructor(private readonly queues: Queues) {}
+
+  /** The queue of a work pool (pause, resume, counts). */
+  queue(pool: string) {
+    return this.queues.queue(JOBS.flowRun, pool);
+  }
+
+  /** Enqueues a run on its pool's queue. Idempotent: a second call for the same attempt adds nothing. */
+  async enqueue(run: QueuedRun, options: EnqueueOptions = {}): Promise<string> {
+    const attempt = options.attempt ?? 1;
+    const at = options.scheduledTime ? new Date(options.scheduledTime).getTime() : Date.now();
+    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()) });
+  }
+
+  /** Removes a run's job if it is still waiting or delayed (a cancelled or deleted scheduled run). */
+  async remove(run: { id: string; work_pool: string | null; run_count: number }): Promise<void> {
+    await this.queue(run.work_pool ?? 'default').remove(flowRunJobId(run.id, run.run_count + 1)).catch(() => 0);
+  }
+
+  /** Waiting, active, delayed, failed and paused job counts of a pool's queue. */
+  counts(pool: string): Promise<Record<string, number>> {
+    return this.queue(pool).getJobCounts('waiting', 'active', 'delayed', 'failed', 'paused', 'prioritized');
+  }
 }

@@ -1,29 +1,35 @@
 import { uuidv7 } from 'uuidv7';
-import { coalesced } from '../../infra/coalesce.ts';
 import { ValidationError } from '../../core/errors.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import { isUuid } from '../../core/ids.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Names } from '../../core/names.ts';
+import { coalesced } from '../../infra/coalesce.ts';
+import type { Pool } from '../../infra/db.ts';
 import type { FlowRun, LogLine, StateInput, TaskRun } from '../../schemas/flow-run.ts';
 import type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOptions, SetStateResult } from './contract.ts';
 import { LogWriter } from './run-logs.ts';
-import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, publicFlowRun, publicTaskRun, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, publicFlowRun, publicTaskRun, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 import { generateRunName } from './engine/run-names.ts';
 import { StateWriter } from './state-writer.ts';
 import { decideTransition } from './engine/states.ts';
 
-export { isUuid };
-
 /**
- * The Postgres implementation of the Orchestration contract. One instance per runtime (see
- * `orchestration(rt)`), because its state writer batches every proposal made in the process.
+ * The Postgres implementation of the Orchestration contract: owns `flow_runs`, `task_runs`, their state
+ * history, the outbox rows written with them, and `logs`. One instance per process (built by createRuns),
+ * because its state writer batches every proposal made in the process.
  */
-export class OrchestrationStore implements Orchestration {
+export class RunStore implements Orchestration {
   readonly writer: StateWriter;
   private readonly logs: LogWriter;
 
-  constructor(private readonly rt: Runtime) {
-    const log = rt.log.child({ module: 'orchestration' });
-    this.writer = new StateWriter(rt.pg, log, { notifyChannel: rt.names.pgChannels.outbox });
-    this.logs = new LogWriter(rt.pg, log);
+  constructor(
+    private readonly pg: Pool,
+    names: Names,
+    log: Logger,
+  ) {
+    const moduleLog = log.child({ module: 'runs' });
+    this.writer = new StateWriter(pg, moduleLog, { notifyChannel: names.pgChannels.outbox });
+    this.logs = new LogWriter(pg, moduleLog);
   }
 
   async createFlowRun(input: CreateFlowRunInput, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<FlowRun> {
@@ -72,7 +78,7 @@ export class OrchestrationStore implements Orchestration {
   }
 
   private readonly readFlowRun = coalesced(async (ids: readonly string[]) => {
-    const res = await this.rt.pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[])`, [ids]);
+    const res = await this.pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY($1::uuid[])`, [ids]);
     return new Map(res.rows.map((r) => [r.id as string, flowRunFromRow(r)]));
   });
 
@@ -112,12 +118,12 @@ export class OrchestrationStore implements Orchestration {
 
   async getTaskRun(id: string): Promise<TaskRun | null> {
     if (!isUuid(id)) return null;
-    const res = await this.rt.pg.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = $1`, [id]);
+    const res = await this.pg.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = $1`, [id]);
     return res.rows[0] ? publicTaskRun(taskRunFromRow(res.rows[0])) : null;
   }
 
   async findCachedTaskResult(cacheKey: string): Promise<{ task_run_id: string; result: unknown } | null> {
-    const res = await this.rt.pg.query<{ id: string; result: unknown }>(
+    const res = await this.pg.query<{ id: string; result: unknown }>(
       `SELECT id, result FROM task_runs
        WHERE cache_key = $1 AND state_type = 'COMPLETED' AND (cache_expiration IS NULL OR cache_expiration > now())
        ORDER BY end_time DESC LIMIT 1`,
@@ -168,16 +174,4 @@ function checkedId(id: string | undefined): string {
 
 function emptyTiming() {
   return { state: null, run_count: 0, start_time: null, end_time: null, total_run_time_seconds: 0 };
-}
-
-const instances = new WeakMap<Runtime, OrchestrationStore>();
-
-/** The orchestration store of this runtime (created on first use, shared by every service in the process). */
-export function orchestration(rt: Runtime): OrchestrationStore {
-  let store = instances.get(rt);
-  if (!store) {
-    store = new OrchestrationStore(rt);
-    instances.set(rt, store);
-  }
-  return store;
 }

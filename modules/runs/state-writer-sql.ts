@@ -1,7 +1,8 @@
 import pg from 'pg';
+import { isUuid } from '../../core/ids.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
-import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, isUuid, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 
 /**
  * Multi-row statements of the state writer: each takes a whole batch as one JSON document, so a batch of

@@ -1,4 +1,5 @@
 import { uuidv7 } from 'uuidv7';
+import { isUuid } from '../../core/ids.ts';
 import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../infra/db.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../core/errors.ts';
@@ -6,7 +7,7 @@ import type { Logger } from '../../core/log.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
-import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, isUuid, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 import { flowRunsByKeySql, insertFlowRunsSql, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';

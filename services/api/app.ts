@@ -1,31 +1,37 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { ReflexError, ValidationError } from '../../core/errors.ts';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { ReflexError, ValidationError, type ErrorCode } from '../../core/errors.ts';
 import { jsonValueIssues } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { ErrorResponseSchema } from '../../schemas/common.ts';
+import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
-import { OpenApiRegistry } from './openapi.ts';
+import type { ApiApp } from './route-module.ts';
 import { routeModules } from './routes/index.ts';
+import { serializerCompiler, validatorCompiler } from './schema-compilers.ts';
 
-export interface ApiContext {
-  rt: Runtime;
-  docs: OpenApiRegistry;
-}
-
-/** A route module: registers its routes and documents them in the OpenAPI registry. */
-export type RouteModule = (app: FastifyInstance, ctx: ApiContext) => void | Promise<void>;
-
-/** Fastify's own error codes that are the client's fault, with the status they answer. */
-const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_request' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_request' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request' },
-  FST_ERR_VALIDATION: { status: 400, code: 'invalid_request' },
+/** Fastify's own error codes that are the client's fault, with the code they answer. */
+const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_VALIDATION: 'invalid_request',
 };
 
+/** The interactive API reference; its page and assets are public, the document it shows is not. */
+export const API_REFERENCE_PREFIX = '/api/reference';
+
+/** The one error envelope of the API: `{ error: { code, message, issues } }`. */
+export function errorBody(err: ReflexError): { error: ReturnType<ReflexError['toJSON']> } {
+  return { error: err.toJSON() };
+}
+
 /** Builds the API without listening, so tests drive it with `app.inject()` or a real port alike. */
-export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
+export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: rt.log.child({ service: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -34,8 +40,9 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     // Longer than the idle timeout of common clients and proxies, so a reused connection is never
     // closed under a request in flight (an ECONNRESET for the client).
     keepAliveTimeout: 65_000,
-  });
-  const docs = new OpenApiRegistry();
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
 
   // Every JSON body (CloudEvents content types are JSON too) is checked for what PostgreSQL cannot store
   // and for hostile nesting before any route sees it: a 400 naming the field, never a 500 later or a
@@ -57,29 +64,56 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   );
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  registerApiKeyCheck(app, rt.config.apiKey);
+  registerApiKeyCheck(app, rt.config.apiKey, { publicPrefixes: [API_REFERENCE_PREFIX] });
 
   app.setErrorHandler((error: FastifyError | ReflexError, req, reply) => {
     if (error instanceof ReflexError) {
       if (error.status >= 500) req.log.error({ err: error }, error.message);
-      return reply.code(error.status).send({ error: error.toJSON() });
+      return reply.code(error.status).send(errorBody(error));
     }
     const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
     if (known || (error.statusCode && error.statusCode < 500)) {
-      const status = known?.status ?? error.statusCode ?? 400;
-      return reply.code(status).send({ error: { code: known?.code ?? 'invalid_request', message: error.message, issues: [] } });
+      const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 400;
+      return reply.code(status).send({ error: { code: known ?? 'invalid_request', message: error.message, issues: [] } });
     }
     req.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the server log', issues: [] } });
+    return reply.code(500).send(errorBody(new ReflexError('internal', 'internal error; see the server log')));
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, issues: [] } }),
-  );
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(new ReflexError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`))));
 
-  const ctx: ApiContext = { rt, docs };
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Reflex API', version: '0.1.0', description: 'Events, automations, deployments, flow runs and webhooks. Every error answers `{ error: { code, message, issues } }` (docs/errors.md lists the codes).' },
+      servers: [{ url: rt.config.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'REFLEX_API_KEY, when the server sets one.' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: documentTransform(),
+    transformObject: createJsonSchemaTransformObject({}),
+  });
+  await app.register(swaggerUi, { routePrefix: API_REFERENCE_PREFIX, uiConfig: { url: '/api/docs' }, staticCSP: true });
+
+  const ctx = { rt, modules };
   for (const register of routeModules) await register(app, ctx);
 
-  app.get('/api/docs', async () => docs.document(rt.config.publicUrl));
+  app.get('/api/docs', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/**
+ * Route schemas to OpenAPI: every operation documents the error envelope as its default answer, and a
+ * public route (health, incoming webhooks) needs no key.
+ */
+function documentTransform(): ReturnType<typeof createJsonSchemaTransform> {
+  const zodTransform = createJsonSchemaTransform({ skipList: [] });
+  return (doc) => {
+    if (!doc.schema) return zodTransform(doc);
+    const route = doc.route as { config?: { public?: boolean } } | undefined;
+    const schema = { ...doc.schema, response: { ...(doc.schema.response as object), default: ErrorResponseSchema } } as typeof doc.schema;
+    const out = zodTransform({ ...doc, schema });
+    if (route?.config?.public) (out.schema as Record<string, unknown>).security = [];
+    return out;
+  };
 }

@@ -24,11 +24,16 @@ export function keyMatches(given: string | undefined, key: string): boolean {
  * dot segments or doubled slashes reach the same route and meet the same check. Requests that match no
  * route are refused too, so a 404 tells an unauthenticated client nothing about what exists.
  */
-export function registerApiKeyCheck(app: FastifyInstance, key: string | undefined): void {
+export function registerApiKeyCheck(app: FastifyInstance, key: string | undefined, options: { publicPrefixes?: string[] } = {}): void {
   if (!key) return;
   const expected = `Bearer ${key}`;
+  const prefixes = options.publicPrefixes ?? [];
+  // Routes registered by plugins (the API reference's page and assets) cannot carry our config: they are
+  // public by the pattern the router matched, except the documents they serve.
+  const publicPattern = (pattern: string | undefined) =>
+    pattern !== undefined && prefixes.some((p) => (pattern === p || pattern.startsWith(`${p}/`)) && !/\/(json|yaml)$/.test(pattern));
   app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.config?.public === true) return;
+    if (req.routeOptions.config?.public === true || publicPattern(req.routeOptions.url)) return;
     if (keyMatches(req.headers.authorization, expected)) return;
     const err = new ReflexError('unauthorized', 'missing or wrong API key: send `Authorization: Bearer <REFLEX_API_KEY>`');
     return reply.code(401).send({ error: err.toJSON() });

@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
-import type { Runtime, Service } from '../../infra/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import type { Modules } from '../modules.ts';
+import type { Service } from '../service.ts';
 import { buildApp } from './app.ts';
+import type { ApiApp } from './route-module.ts';
 
 export interface ApiService extends Service {
   /** Where the API listens once started (with the real port when REFLEX_PORT=0). */
@@ -8,8 +10,8 @@ export interface ApiService extends Service {
 }
 
 /** The HTTP API: ingest, queries, automations, deployments, flow runs and webhooks. */
-export function createApiService(rt: Runtime): ApiService {
-  let app: FastifyInstance | undefined;
+export function createApiService(rt: Runtime, modules: Modules): ApiService {
+  let app: ApiApp | undefined;
   let address = '';
   return {
     name: 'api',
@@ -17,12 +19,12 @@ export function createApiService(rt: Runtime): ApiService {
       return address;
     },
     async start() {
-      app = await buildApp(rt);
+      app = await buildApp(rt, modules);
       address = await app.listen({ host: rt.config.host, port: rt.config.port });
     },
     async stop() {
       await app?.close();
     },
-    describe: () => `listening on ${address} (OpenAPI at ${address}/api/docs)`,
+    describe: () => `listening on ${address} (OpenAPI at ${address}/api/docs, reference at ${address}/api/reference)`,
   };
 }

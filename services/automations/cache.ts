@@ -1,15 +1,14 @@
-import type { Subscription } from '@nats-io/nats-core';
-import type { Runtime } from '../../infra/runtime.ts';
-import { compilePlan, PlanIndex, type AutomationPlan } from '../../modules/automations/engine/plan.ts';
-import { automationsVersion, listAutomations } from '../../modules/automations/repository.ts';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Logger } from '../../core/log.ts';
+import type { Pool } from '../../infra/db.ts';
+import { automationsVersion, compilePlan, listAutomations, PlanIndex, type AutomationPlan } from '../../modules/automations/index.ts';
 
-/** Tells every replica that automations changed (they reload within a second). */
-export function announceAutomationChange(rt: Runtime): void {
-  try {
-    rt.nats.publish(rt.names.controlSubjects.automationChanges, '');
-  } catch (err) {
-    rt.log.warn({ err }, 'could not announce an automation change; replicas pick it up at their next check');
-  }
+export interface AutomationCacheDeps {
+  pg: Pool;
+  nats: NatsConnection;
+  /** The NATS core subject of change notices. */
+  changes: string;
+  log: Logger;
 }
 
 /**
@@ -25,7 +24,7 @@ export class AutomationCache {
   private again = false;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly deps: AutomationCacheDeps,
     private readonly onLoaded: (added: AutomationPlan[], index: PlanIndex) => Promise<void>,
     private readonly checkEveryMs = 1000,
   ) {}
@@ -36,8 +35,8 @@ export class AutomationCache {
 
   async start(): Promise<void> {
     await this.reload();
-    this.sub = this.rt.nats.subscribe(this.rt.names.controlSubjects.automationChanges, {
-      callback: () => void this.reload().catch((err) => this.rt.log.error({ err }, 'automation reload failed')),
+    this.sub = this.deps.nats.subscribe(this.deps.changes, {
+      callback: () => void this.reload().catch((err) => this.deps.log.error({ err }, 'automation reload failed')),
     });
     this.timer = setInterval(() => void this.check(), this.checkEveryMs);
     this.timer.unref();
@@ -51,9 +50,9 @@ export class AutomationCache {
 
   private async check(): Promise<void> {
     try {
-      if ((await automationsVersion(this.rt.pg)) !== this.version) await this.reload();
+      if ((await automationsVersion(this.deps.pg)) !== this.version) await this.reload();
     } catch (err) {
-      this.rt.log.warn({ err }, 'automation version check failed');
+      this.deps.log.warn({ err }, 'automation version check failed');
     }
   }
 
@@ -66,8 +65,8 @@ export class AutomationCache {
     this.reloading = (async () => {
       do {
         this.again = false;
-        const version = await automationsVersion(this.rt.pg);
-        const automations = await listAutomations(this.rt.pg, { enabledOnly: true });
+        const version = await automationsVersion(this.deps.pg);
+        const automations = await listAutomations(this.deps.pg, { enabledOnly: true });
         const before = this.current.plans;
         const plans = automations.map((a) => {
           const old = before.get(a.id);

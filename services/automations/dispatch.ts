@@ -1,20 +1,39 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import { JOBS } from '../../core/jobs.ts';
 import { systemEvent } from '../../core/events.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import { deterministicUuid } from '../../core/ids.ts';
+import type { Logger } from '../../core/log.ts';
+import { EventNames } from '../../core/names.ts';
+import type { EventBus } from '../../infra/bus.ts';
+import type { Pool } from '../../infra/db.ts';
+import type { Queues } from '../../infra/queues.ts';
+import {
+  actionJobId,
+  actionsOf,
+  automationResource,
+  causedRelated,
+  executeAction,
+  recordedOutcomes,
+  recordFirings,
+  type ActionDeps,
+  type ActionJobData,
+  type Firing,
+  type FiringWrite,
+  type StateStore,
+} from '../../modules/automations/index.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
-import type { ActionDeps } from '../../modules/automations/engine/actions.ts';
-import { executeAction } from './executor.ts';
-import { actionJobId, actionsOf, automationResource, causedRelated, deterministicUuid, type ActionJobData, type Firing } from '../../modules/automations/engine/firing.ts';
-import { recordFirings, type FiringWrite } from '../../modules/automations/repository.ts';
-import type { StateStore } from '../../modules/automations/engine/state-store.ts';
+import type { FlowRun } from '../../schemas/flow-run.ts';
 
 export interface DispatchDeps {
-  /** The automation-actions queue: actions that met an infrastructure error are retried from there. */
-  queue: Queue;
+  pg: Pool;
+  bus: EventBus;
+  /** Where actions that met an infrastructure error are queued for the executor's retries. */
+  queues: Queues;
+  log: Logger;
   store: StateStore;
   automations: (id: string) => Automation | undefined;
   actions: ActionDeps;
+  flowRun: (id: string) => Promise<FlowRun | null>;
 }
 
 /**
@@ -26,11 +45,11 @@ export interface DispatchDeps {
  * key), so running this twice for a firing is safe: that is how a crashed replica's firings are finished
  * by another. The pending copies in Redis are forgotten last.
  */
-export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: Firing[], options: { again?: boolean } = {}): Promise<void> {
+export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], options: { again?: boolean } = {}): Promise<void> {
   if (firings.length === 0) return;
   const known = firings.filter((f) => deps.automations(f.automation_id));
   // A firing dispatched again (its first dispatch died) skips the actions whose outcome was recorded.
-  const done = options.again ? await recordedOutcomes(rt, known.map((f) => f.id)) : new Set<string>();
+  const done = options.again ? await recordedOutcomes(deps.pg, known.map((f) => f.id)) : new Set<string>();
   const actions: ActionJobData[] = [];
   const events: ReflexEvent[] = [];
   const records: FiringWrite[] = [];
@@ -46,7 +65,7 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
     const resource = automationResource(automation);
     if (automation.trigger.type === 'event') resource['reflex.posture'] = automation.trigger.posture;
     events.push(
-      systemEvent(`reflex.automation.${firing.state}`, resource, {
+      systemEvent(EventNames.automationFiring(firing.state), resource, {
         id: deterministicUuid(`${firing.key}/event`),
         occurred: firing.fired_at,
         related: causedRelated(automation.id, firing.triggering_event),
@@ -62,39 +81,21 @@ export async function dispatchFirings(rt: Runtime, deps: DispatchDeps, firings: 
     );
   }
 
-  const retries: { name: string; data: ActionJobData; opts: JobsOptions }[] = [];
-  const performed = await Promise.allSettled(actions.map((data) => executeAction(rt, deps.actions, data)));
+  const retries: ActionJobData[] = [];
+  const performed = await Promise.allSettled(actions.map((data) => executeAction(deps.actions, data, deps.flowRun)));
   performed.forEach((p, i) => {
+    const data = actions[i];
     if (p.status === 'fulfilled') {
       records.push(p.value.write);
       events.push(p.value.event);
+      if (p.value.outcome.status === 'failed') deps.log.warn({ automation_id: data.automation.id, firing_id: data.firing.id, reason: p.value.outcome.reason }, 'automation action failed');
     } else {
-      const data = actions[i];
-      rt.log.warn({ err: p.reason, firing_id: data.firing.id, action_index: data.index }, 'action failed on an outage; queued for retry');
-      retries.push({ name: data.action.type, data, opts: actionJobOptions(actionJobId(data.firing.id, data.index)) });
+      deps.log.warn({ err: p.reason, firing_id: data.firing.id, action_index: data.index }, 'action failed on an outage; queued for retry');
+      retries.push(data);
     }
   });
   // Triggered events are published before the action events of the same firings (same connection, in order).
-  await Promise.all([
-    recordFirings(rt.pg, records),
-    retries.length > 0 ? deps.queue.addBulk(retries) : undefined,
-    rt.bus.publishMany(events),
-  ]);
+  await Promise.all([recordFirings(deps.pg, records), deps.queues.addBulk(JOBS.automationAction, retries, []), deps.bus.publishMany(events)]);
   // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
-  deps.store.clearPending(firings.map((f) => f.key)).catch((err) => rt.log.warn({ err }, 'could not clear pending firings'));
-}
-
-/** The keys (`<firing>-<index>`) of the actions of these firings whose outcome is recorded. */
-async function recordedOutcomes(rt: Runtime, firingIds: string[]): Promise<Set<string>> {
-  const res = await rt.pg.query<{ key: string }>(
-    `SELECT f.id || '-' || (a->>'index') AS key FROM automation_firings f, jsonb_array_elements(f.actions) AS a
-     WHERE f.id = ANY($1::uuid[]) AND a->>'status' <> 'pending'`,
-    [firingIds],
-  );
-  return new Set(res.rows.map((r) => r.key));
-}
-
-/** A retried action: the job id is the action's key, so a repeat adds nothing. */
-function actionJobOptions(jobId: string): JobsOptions {
-  return { jobId, attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } };
+  deps.store.clearPending(firings.map((f) => f.key)).catch((err) => deps.log.warn({ err }, 'could not clear pending firings'));
 }

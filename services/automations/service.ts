@@ -1,16 +1,16 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { Queue } from 'bullmq';
-import { BatchConsumer } from '../../infra/batch-consumer.ts';
+import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
-import type { Runtime, Service } from '../../infra/runtime.ts';
+import { BatchConsumer } from '../../infra/batch-consumer.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, RedisStateStore, type Op } from '../../modules/automations/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
-import { announceAutomationChange, AutomationCache } from './cache.ts';
-import { liveActionDeps } from '../../modules/automations/engine/actions.ts';
+import type { Modules } from '../modules.ts';
+import type { Service } from '../service.ts';
+import { AutomationCache } from './cache.ts';
 import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
-import { eventOps, Evaluator, parseBucketStateKey, type Op } from '../../modules/automations/engine/evaluator.ts';
 import { ActionExecutor } from './executor.ts';
-import { RedisStateStore } from '../../modules/automations/redis-state-store.ts';
-import { applyAutomationFiles } from '../../modules/automations/files.ts';
+import { liveActionDeps } from './live-actions.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;
@@ -32,7 +32,6 @@ export class AutomationsService implements Service {
   private readonly log;
   private readonly store: RedisStateStore;
   private readonly evaluator: Evaluator;
-  private readonly queue: Queue;
   private readonly executor: ActionExecutor;
   private readonly cache: AutomationCache;
   private consumer: BatchConsumer | undefined;
@@ -44,24 +43,41 @@ export class AutomationsService implements Service {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly dispatchDeps: DispatchDeps;
 
-  constructor(private readonly rt: Runtime, private readonly options: AutomationsOptions = {}) {
+  private readonly config: Pick<Config, 'automationsDir'>;
+
+  constructor(
+    private readonly rt: Runtime,
+    modules: Modules,
+    private readonly options: AutomationsOptions = {},
+  ) {
     this.log = rt.log.child({ service: 'automations' });
+    this.config = rt.config;
     this.store = new RedisStateStore(rt.redis, rt.names);
     this.evaluator = new Evaluator(this.store);
-    this.queue = new Queue(rt.names.queues.automationActions, { connection: rt.redis, prefix: rt.names.bullPrefix });
-    this.executor = new ActionExecutor(rt, rt.config.actionConcurrency);
-    this.dispatchDeps = { queue: this.queue, store: this.store, automations: (id) => this.lookup(id), actions: liveActionDeps(rt) };
-    this.cache = new AutomationCache(rt, async (added) => {
+    const actions = liveActionDeps({
+      pg: rt.pg,
+      bus: rt.bus,
+      nats: rt.nats,
+      names: rt.names,
+      log: this.log,
+      commands: modules.runs.commands,
+      deliveries: modules.deliveries,
+      maxPayloadBytes: rt.config.maxPayloadBytes,
+    });
+    const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
+    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun }, rt.config.actionConcurrency);
+    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun };
+    this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
     });
   }
 
   async start(): Promise<void> {
-    const dir = this.rt.config.automationsDir;
+    const dir = this.config.automationsDir;
     if (dir) {
       const report = await applyAutomationFiles(this.rt.pg, dir);
-      if (report.created.length || report.changed.length) announceAutomationChange(this.rt);
+      if (report.created.length || report.changed.length) announceAutomationChange(this.rt.nats, this.rt.names, this.log);
       this.log.info(report, `applied automation files from ${dir}`);
     }
     await this.cache.start();
@@ -80,7 +96,6 @@ export class AutomationsService implements Service {
     await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
     await this.executor.stop();
-    await this.queue.close().catch(() => {});
   }
 
   describe(): string {
@@ -122,7 +137,7 @@ export class AutomationsService implements Service {
     const ops = eventOps(this.cache.index, events, seqs);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
-    const done = dispatchFirings(this.rt, this.dispatchDeps, result.firings).then(
+    const done = dispatchFirings(this.dispatchDeps, result.firings).then(
       () => {
         for (const m of good) m.ack();
       },
@@ -165,7 +180,7 @@ export class AutomationsService implements Service {
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
       const result = await this.evaluator.run(ops, now);
-      await dispatchFirings(this.rt, this.dispatchDeps, result.firings);
+      await dispatchFirings(this.dispatchDeps, result.firings);
     } catch (err) {
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');
     } finally {
@@ -181,7 +196,7 @@ export class AutomationsService implements Service {
       const stale = await this.store.stalePending(this.options.pendingGraceMs ?? 10_000);
       if (stale.length > 0) {
         this.log.warn({ count: stale.length }, 'dispatching firings left pending by another replica');
-        await dispatchFirings(this.rt, this.dispatchDeps, stale, { again: true });
+        await dispatchFirings(this.dispatchDeps, stale, { again: true });
       }
     } catch (err) {
       this.log.error({ err }, 'pending firing sweep failed');

@@ -1,9 +1,21 @@
-import { createHash } from 'node:crypto';
-import type { QueryResult } from 'pg';
-import type { PoolClient } from '../../infra/db.ts';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime, Service } from '../../infra/runtime.ts';
-import { orchestration } from '../../modules/runs/run-store.ts';
+import type { EventBus } from '../../infra/bus.ts';
+import type { Pool, PoolClient } from '../../infra/db.ts';
+import { outboxLockKey, relayOutbox } from '../../modules/runs/index.ts';
+import type { Service } from '../service.ts';
+
+export interface OutboxRelayDeps {
+  pg: Pool;
+  nats: NatsConnection;
+  bus: EventBus;
+  log: Logger;
+  /** The namespace's schema (the advisory lock is per namespace) and its LISTEN/NOTIFY channel. */
+  pgSchema: string;
+  channel: string;
+  /** Subscribes to commits of this process's state writer (the relay wakes at once). */
+  onCommit(listener: () => void): () => void;
+}
 
 export interface OutboxRelayOptions {
   /** Rows published per transaction. */
@@ -40,25 +52,25 @@ export class OutboxRelay implements Service {
   published = 0;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly deps: OutboxRelayDeps,
     options: OutboxRelayOptions = {},
   ) {
-    this.log = rt.log.child({ service: 'outbox' });
-    this.lockKey = createHash('sha256').update(`reflex-outbox:${rt.names.pgSchema}`).digest().readInt32BE(0);
+    this.log = deps.log.child({ service: 'outbox' });
+    this.lockKey = outboxLockKey(deps.pgSchema);
     this.batchSize = Math.max(1, Math.trunc(options.batchSize ?? 1000));
     this.pollMs = options.pollMs ?? 1000;
   }
 
   async start(): Promise<void> {
     this.running = true;
-    this.unsubscribe = orchestration(this.rt).writer.onCommit(() => this.wake());
+    this.unsubscribe = this.deps.onCommit(() => this.wake());
     await this.listen();
     void this.watchNats();
     this.loop = this.run();
   }
 
   private async watchNats(): Promise<void> {
-    for await (const s of this.rt.nats.status()) {
+    for await (const s of this.deps.nats.status()) {
       if (s.type === 'disconnect') this.natsDown = true;
       else if (s.type === 'reconnect') {
         this.natsDown = false;
@@ -75,7 +87,7 @@ export class OutboxRelay implements Service {
     const l = this.listener;
     this.listener = undefined;
     if (l) {
-      await l.query(`UNLISTEN "${this.rt.names.pgChannels.outbox}"`).catch(() => {});
+      await l.query(`UNLISTEN "${this.deps.channel}"`).catch(() => {});
       l.release();
     }
   }
@@ -92,7 +104,7 @@ export class OutboxRelay implements Service {
 
   private async listen(): Promise<void> {
     try {
-      const client = await this.rt.pg.connect();
+      const client = await this.deps.pg.connect();
       client.on('notification', () => this.wake());
       client.on('error', (err) => {
         this.log.warn({ err }, 'outbox LISTEN connection lost; polling until it is back');
@@ -100,7 +112,7 @@ export class OutboxRelay implements Service {
         client.release(true);
         if (this.running) setTimeout(() => void this.listen(), 1000).unref();
       });
-      await client.query(`LISTEN "${this.rt.names.pgChannels.outbox}"`);
+      await client.query(`LISTEN "${this.deps.channel}"`);
       this.listener = client;
     } catch (err) {
       this.log.warn({ err }, 'could not LISTEN for outbox notifications; polling');
@@ -147,35 +159,14 @@ export class OutboxRelay implements Service {
   }
 
   /**
-   * Publishes one batch; returns how many rows it published (0 when another replica holds the lock). Two
-   * round trips to Postgres: BEGIN with the lock and the rows, then the DELETE with COMMIT. Events go out
-   * as the JSON text Postgres holds, not parsed and re-encoded.
+   * Publishes one batch; returns how many rows it published (0 when another replica holds the lock).
+   * Issued in seq order on one connection, so JetStream stores them in that order.
    */
   async relayOnce(): Promise<number> {
-    const client = await this.rt.pg.connect();
-    try {
-      const [, lock, rows] = (await client.query(
-        `BEGIN;
-         SELECT pg_try_advisory_xact_lock(${this.lockKey}) AS ok;
-         SELECT seq, id, event->>'event' AS name, event::text AS json FROM outbox ORDER BY seq LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED`,
-      )) as unknown as [QueryResult, QueryResult<{ ok: boolean }>, QueryResult<{ seq: string; id: string; name: string; json: string }>];
-      if (!lock.rows[0]?.ok || rows.rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
-      // Issued in seq order on one connection, so JetStream stores them in that order.
-      const results = await Promise.allSettled(rows.rows.map((r) => this.rt.bus.publishSerialized(r.name, r.id, r.json)));
-      const done = rows.rows.filter((_, i) => results[i].status === 'fulfilled').map((r) => r.seq);
-      await client.query(done.length > 0 ? `DELETE FROM outbox WHERE seq = ANY('{${done.join(',')}}'::bigint[]); COMMIT` : 'COMMIT');
-      this.published += done.length;
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      return done.length;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    const n = await relayOutbox(this.deps.pg, this.lockKey, this.batchSize, (rows) =>
+      Promise.allSettled(rows.map((r) => this.deps.bus.publishSerialized(r.name, r.id, r.json))),
+    );
+    this.published += n;
+    return n;
   }
 }

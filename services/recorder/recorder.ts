@@ -1,8 +1,21 @@
 import type { JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '../../core/log.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
-import type { Runtime, Service } from '../../infra/runtime.ts';
-import { insertDeadLetter } from '../../modules/events/dead-letters.ts';
-import { insertEventDocuments } from '../../modules/events/event-inserts.ts';
+import type { EventBus } from '../../infra/bus.ts';
+import type { Pool } from '../../infra/db.ts';
+import { pgErrorKind } from '../../infra/pg-errors.ts';
+import { insertDeadLetter, insertEventDocuments } from '../../modules/events/index.ts';
+import type { Service } from '../service.ts';
+
+export interface RecorderDeps {
+  bus: EventBus;
+  pg: Pool;
+  log: Logger;
+  /** The durable consumer's name. */
+  durable: string;
+  /** Shown at start-up. */
+  schema: string;
+}
 
 /**
  * Stores every event of the stream in Postgres, in batches, acknowledging each message only after the
@@ -11,15 +24,15 @@ import { insertEventDocuments } from '../../modules/events/event-inserts.ts';
 export class Recorder implements Service {
   readonly name = 'recorder';
   private consumer: BatchConsumer | undefined;
-  private readonly log;
+  private readonly log: Logger;
   private readonly decoder = new TextDecoder();
 
-  constructor(private readonly rt: Runtime) {
-    this.log = rt.log.child({ service: 'recorder' });
+  constructor(private readonly deps: RecorderDeps) {
+    this.log = deps.log.child({ service: 'recorder' });
   }
 
   async start(): Promise<void> {
-    const durable = await this.rt.bus.consumer(this.rt.names.consumers.recorder);
+    const durable = await this.deps.bus.consumer(this.deps.durable);
     // A 5 ms linger: at a steady trickle, one insert and one ack flush per few events instead of per event.
     this.consumer = new BatchConsumer(durable, (batch) => this.record(batch), this.log, { maxBatch: 1000, prefetch: 4000, minBatchIntervalMs: 5 });
     await this.consumer.start();
@@ -30,17 +43,17 @@ export class Recorder implements Service {
   }
 
   describe(): string {
-    return `recording events into postgres schema "${this.rt.names.pgSchema}"`;
+    return `recording events into postgres schema "${this.deps.schema}"`;
   }
 
   private async record(batch: JsMsg[]): Promise<void> {
     const docs = batch.map((m) => this.decoder.decode(m.data));
     try {
-      await insertEventDocuments(this.rt.pg, docs);
+      await insertEventDocuments(this.deps.pg, docs);
       for (const m of batch) m.ack();
     } catch (err) {
       // Only bad data is isolated; an outage is thrown so the batch is redelivered later.
-      if (!isDataError(err)) throw err;
+      if (pgErrorKind(err) !== 'data') throw err;
       if (batch.length > 1) {
         // Halves, so a batch of a thousand with one bad message costs about twenty inserts, not a thousand.
         const mid = Math.ceil(batch.length / 2);
@@ -52,7 +65,7 @@ export class Recorder implements Service {
       // comes back (a redelivered message would block the consumer once enough of them are pending).
       const [m] = batch;
       const code = (err as { code?: string }).code ?? null;
-      const id = await insertDeadLetter(this.rt.pg, {
+      const id = await insertDeadLetter(this.deps.pg, {
         consumer: 'recorder',
         subject: m.subject,
         streamSeq: m.seq,
@@ -64,10 +77,4 @@ export class Recorder implements Service {
       m.ack();
     }
   }
-}
-
-/** SQLSTATE classes 22 (data exception) and 23 (integrity violation): the message, not Postgres, is at fault. */
-function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -1,6 +1,6 @@
-import type { Runtime, Service } from '../../infra/runtime.ts';
-import { closeWorkPoolQueues } from '../../modules/runs/run-queues.ts';
-import { orchestration } from '../../modules/runs/run-store.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import type { Service } from '../service.ts';
+import type { Modules } from '../modules.ts';
 import { Scheduler } from './scheduler.ts';
 
 export interface SchedulerService extends Service {
@@ -8,10 +8,10 @@ export interface SchedulerService extends Service {
 }
 
 /** Creates scheduled runs ahead of time and marks Late runs. */
-export function createSchedulerService(rt: Runtime): SchedulerService {
+export function createSchedulerService(rt: Runtime, modules: Modules): SchedulerService {
   const log = rt.log.child({ service: 'scheduler' });
   const c = rt.config;
-  const scheduler = new Scheduler(rt, log, {
+  const scheduler = new Scheduler(rt.pg, modules.runs, log, {
     loopMs: c.schedulerLoopSeconds * 1000,
     horizonMs: c.scheduleHorizonSeconds * 1000,
     maxRuns: c.scheduleMaxRuns,
@@ -25,8 +25,7 @@ export function createSchedulerService(rt: Runtime): SchedulerService {
     },
     async stop() {
       await scheduler.stop();
-      await orchestration(rt).drain();
-      await closeWorkPoolQueues(rt);
+      await modules.runs.drain();
     },
     describe: () =>
       `scheduling runs ${c.scheduleHorizonSeconds}s ahead every ${c.schedulerLoopSeconds}s, Late after ${c.lateAfterSeconds}s`,

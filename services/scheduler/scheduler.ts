@@ -1,11 +1,7 @@
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import type { Pool } from '../../infra/db.ts';
+import { existingRunKeys, overdueRuns, requireDeployment, runKeys, schedulableDeploymentIds, StateNames, upcomingStartTimes, type Runs } from '../../modules/runs/index.ts';
 import { ScheduleSchema, type Deployment } from '../../schemas/deployment.ts';
-import { requireDeployment } from '../../modules/runs/deployments.ts';
-import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
-import { createDeploymentRun, runKeys } from '../../modules/runs/deployment-runs.ts';
-import { orchestration } from '../../modules/runs/run-store.ts';
-import { upcomingStartTimes } from '../../modules/runs/engine/schedule.ts';
 
 export interface SchedulerOptions {
   loopMs: number;
@@ -26,7 +22,8 @@ export class Scheduler {
   private stopped = true;
 
   constructor(
-    private readonly rt: Runtime,
+    private readonly pg: Pool,
+    private readonly runs: Runs,
     private readonly log: Logger,
     private readonly options: SchedulerOptions,
   ) {}
@@ -64,14 +61,10 @@ export class Scheduler {
   }
 
   async planRuns(now: Date): Promise<number> {
-    const res = await this.rt.pg.query<{ id: string }>(
-      `SELECT d.id FROM deployments d LEFT JOIN work_pools p ON p.name = d.work_pool
-       WHERE NOT d.paused AND NOT coalesce(p.paused, false) AND jsonb_array_length(d.schedules) > 0`,
-    );
     let created = 0;
-    for (const { id } of res.rows) {
+    for (const id of await schedulableDeploymentIds(this.pg)) {
       try {
-        created += await this.planDeployment(await requireDeployment(this.rt.pg, id), now);
+        created += await this.planDeployment(await requireDeployment(this.pg, id), now);
       } catch (err) {
         this.log.error({ err, deployment_id: id }, 'could not create scheduled runs');
       }
@@ -88,34 +81,26 @@ export class Scheduler {
     }
     if (times.size === 0) return 0;
     const keys = [...times.values()].map((t) => runKeys.schedule(deployment.id, t));
-    const existing = await this.rt.pg.query<{ idempotency_key: string }>('SELECT idempotency_key FROM flow_runs WHERE idempotency_key = ANY($1::text[])', [keys]);
-    const have = new Set(existing.rows.map((r) => r.idempotency_key));
+    const have = await existingRunKeys(this.pg, keys);
     const missing = [...times.values()].filter((t) => !have.has(runKeys.schedule(deployment.id, t)));
     const results = await Promise.all(
-      missing.map((t) =>
-        createDeploymentRun(this.rt, deployment, { source: 'schedule', raw_idempotency_key: runKeys.schedule(deployment.id, t), scheduled_time: t }),
-      ),
+      missing.map((t) => this.runs.deploymentRuns.create(deployment, { source: 'schedule', raw_idempotency_key: runKeys.schedule(deployment.id, t), scheduled_time: t })),
     );
     return results.filter((r) => r.created).length;
   }
 
   /** SCHEDULED runs past their time by more than the grace period become SCHEDULED/Late (with their event). */
   async markLate(now: Date): Promise<number> {
-    const res = await this.rt.pg.query<{ id: string; scheduled: Date }>(
-      `SELECT id, state_scheduled_time AS scheduled FROM flow_runs
-       WHERE state_type = 'SCHEDULED' AND state_name <> 'Late' AND state_scheduled_time < $1
-       ORDER BY state_scheduled_time LIMIT 1000`,
-      [new Date(now.getTime() - this.options.lateAfterMs)],
-    );
-    const store = orchestration(this.rt);
+    const overdue = await overdueRuns(this.pg, new Date(now.getTime() - this.options.lateAfterMs), 1000);
+    const { writer } = this.runs.store;
     const results = await Promise.all(
-      res.rows.map((r) =>
-        store.writer.setFlowRunState(r.id, { type: 'SCHEDULED', name: 'Late', scheduled_time: r.scheduled.toISOString(), message: 'the run did not start on time' }),
+      overdue.map((r) =>
+        writer.setFlowRunState(r.id, { type: 'SCHEDULED', name: StateNames.Late, scheduled_time: r.scheduled.toISOString(), message: 'the run did not start on time' }),
       ),
     );
     const late = results.filter((r) => r.accepted);
     // Re-adding the job is a no-op while it exists; it repairs a run whose creator died before enqueueing it.
-    await Promise.all(late.map((r) => (r.run.work_pool ? enqueueFlowRun(this.rt, r.run, { attempt: r.run.run_count + 1 }).catch(() => {}) : null)));
+    await Promise.all(late.map((r) => (r.run.work_pool ? this.runs.queues.enqueue(r.run, { attempt: r.run.run_count + 1 }).catch(() => {}) : null)));
     return late.length;
   }
 }

@@ -3,14 +3,15 @@ import { Webhook } from 'standardwebhooks';
 import { chainRelated, systemEvent } from '../../core/events.ts';
 import { deterministicUuid } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../infra/runtime.ts';
-import type { ReflexEvent } from '../../schemas/event.ts';
-import type { AddressGuard } from './address-guard.ts';
+import { EventNames, resourceId, Roles } from '../../core/names.ts';
 import { Batcher } from '../../infra/batcher.ts';
-import { DeliveryAttemptJobSchema, type DeliveryAttemptJob } from '../../modules/webhooks/enqueue.ts';
+import type { EventBus } from '../../infra/bus.ts';
+import type { DeliveryLog, DeliveryState } from '../../modules/webhooks/index.ts';
+import type { ReflexEvent } from '../../schemas/event.ts';
+import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
+import type { AddressGuard } from './address-guard.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
-import type { DeliveryLog, DeliveryState } from '../../modules/webhooks/delivery-log.ts';
 import { judge, retryDelayMs } from './retry.ts';
 
 const USER_AGENT = 'Reflex-Webhooks/0.1';
@@ -25,19 +26,20 @@ export class DeliveryProcessor {
   private readonly outcomes: Batcher<ReflexEvent, void>;
 
   constructor(
-    rt: Runtime,
+    bus: EventBus,
+    hostConcurrency: number,
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
   ) {
-    this.limiter = new HostLimiter(rt.config.webhookHostConcurrency);
+    this.limiter = new HostLimiter(hostConcurrency);
     this.outcomes = new Batcher(async (events) => {
-      await rt.bus.publishMany(events);
+      await bus.publishMany(events);
       return events.map(() => undefined);
     }, log, { minIntervalMs: 2 });
   }
 
-  async process(job: Job, token: string | undefined): Promise<void> {
+  async process(job: Job<DeliveryAttemptJob>, token: string | undefined): Promise<void> {
     try {
       await this.deliver(job, token);
     } catch (err) {
@@ -45,20 +47,18 @@ export class DeliveryProcessor {
       // The delivery log is unreachable (or Redis failed mid-job): keep the job and try again, backing off
       // up to a minute, rather than lose the delivery to a Postgres restart. The attempt number is
       // unchanged, so the receiver's budget of attempts is not spent on our own outage.
-      const failures = Number((job.data as { service_failures?: number }).service_failures ?? 0) + 1;
-      this.log.error({ err, delivery_id: (job.data as { delivery_id?: string }).delivery_id, failures }, 'delivery could not be processed; trying again');
+      const failures = (job.data.service_failures ?? 0) + 1;
+      this.log.error({ err, delivery_id: job.data.delivery_id, failures }, 'delivery could not be processed; trying again');
       await job.updateData({ ...job.data, service_failures: failures });
       await job.moveToDelayed(Date.now() + Math.min(500 * 2 ** failures, 60_000), token);
       throw new DelayedError();
     }
   }
 
-  private async deliver(job: Job, token: string | undefined): Promise<void> {
-    const parsed = DeliveryAttemptJobSchema.safeParse(job.data);
-    if (!parsed.success) {
-      throw new UnrecoverableError(`not a webhook delivery job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    const d = parsed.data;
+  private async deliver(job: Job<DeliveryAttemptJob>, token: string | undefined): Promise<void> {
+    // Validated where it entered the queue (infra/queues.ts); a job without a delivery id is not ours.
+    const d = job.data;
+    if (typeof d?.delivery_id !== 'string' || typeof d.url !== 'string') throw new UnrecoverableError('not a webhook delivery job');
 
     const host = safeHost(d.url);
     if (!this.limiter.tryAcquire(host)) {
@@ -137,13 +137,13 @@ export class DeliveryProcessor {
 
   private async publishOutcome(d: DeliveryAttemptJob, verdict: 'succeeded' | 'failed', status: number | null): Promise<void> {
     const related: Record<string, string>[] = [];
-    if (d.automation_id) related.push({ 'reflex.resource.id': `reflex.automation.${d.automation_id}`, 'reflex.resource.role': 'automation' });
-    if (d.event_id) related.push({ 'reflex.resource.id': `reflex.event.${d.event_id}`, 'reflex.resource.role': 'triggering-event' });
+    if (d.automation_id) related.push({ 'reflex.resource.id': resourceId('automation', d.automation_id), 'reflex.resource.role': Roles.automation });
+    if (d.event_id) related.push({ 'reflex.resource.id': resourceId('event', d.event_id), 'reflex.resource.role': Roles.triggeringEvent });
     related.push(...chainRelated(d.chain));
     const url = new URL(d.url);
     const event = systemEvent(
-      `reflex.webhook.delivery.${verdict}`,
-      { 'reflex.resource.id': `reflex.webhook-delivery.${d.delivery_id}`, 'reflex.webhook.host': url.host },
+      EventNames.webhookDelivery(verdict),
+      { 'reflex.resource.id': resourceId('webhook-delivery', d.delivery_id), 'reflex.webhook.host': url.host },
       {
         id: deterministicUuid(`${d.delivery_id}/${d.series}/${verdict}`),
         related,

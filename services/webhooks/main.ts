@@ -1,25 +1,24 @@
-import { Worker } from 'bullmq';
-import type { Runtime, Service } from '../../infra/runtime.ts';
+import type { Worker } from 'bullmq';
+import { JOBS } from '../../core/jobs.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import { DeliveryLog } from '../../modules/webhooks/index.ts';
+import type { Modules } from '../modules.ts';
+import type { Service } from '../service.ts';
 import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
-import { DeliveryLog } from '../../modules/webhooks/delivery-log.ts';
 
 /** The webhook service: delivers the jobs of the webhook-deliveries queue. Any number of replicas. */
-export function createWebhooksService(rt: Runtime): Service {
+export function createWebhooksService(rt: Runtime, _modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
-  const processor = new DeliveryProcessor(rt, new AddressGuard(rt.config.webhookAllowHosts), new DeliveryLog(rt.pg, log), log);
+  const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
+  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log);
   let worker: Worker | undefined;
   return {
     name: 'webhooks',
     async start() {
-      worker = new Worker(rt.names.queues.webhookDeliveries, (job, token) => processor.process(job, token), {
-        connection: rt.redisConnection('webhooks'),
-        prefix: rt.names.bullPrefix,
-        concurrency: rt.config.webhookWorkerConcurrency,
-        // For producers that enqueue without these: the delivery log in Postgres is the record, and a
-        // re-enqueued delivery whose job is gone is recognised there (see staleReason in delivery.ts).
-        removeOnComplete: { age: 24 * 3600, count: 10_000 },
-        removeOnFail: { age: 7 * 24 * 3600 },
+      worker = rt.queues.worker(JOBS.webhookDelivery, [], (job, token) => processor.process(job, token), {
+        connectionName: 'webhooks',
+        concurrency: webhookWorkerConcurrency,
       });
       worker.on('error', (err) => log.error({ err }, 'webhook worker error'));
       worker.on('failed', (job, err) => log.warn({ job_id: job?.id, err: err.message }, 'delivery job failed'));
@@ -28,6 +27,6 @@ export function createWebhooksService(rt: Runtime): Service {
       await worker?.close();
     },
     describe: () =>
-      `delivering webhooks (${rt.config.webhookWorkerConcurrency} at once, ${rt.config.webhookHostConcurrency} per host; allow list: ${rt.config.webhookAllowHosts.join(', ') || 'none'})`,
+      `delivering webhooks (${webhookWorkerConcurrency} at once, ${webhookHostConcurrency} per host; allow list: ${webhookAllowHosts.join(', ') || 'none'})`,
   };
 }

@@ -1,8 +1,8 @@
-import type { Runtime } from '../../infra/runtime.ts';
+import type { Redis } from 'ioredis';
+import type { Names } from '../../core/names.ts';
+import type { Pool } from '../../infra/db.ts';
+import { heartbeatTtlMs, longActiveRuns, StateNames, type Runs } from '../../modules/runs/index.ts';
 import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
-import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
-import { orchestration } from '../../modules/runs/run-store.ts';
-import { heartbeatKey, heartbeatTtlMs } from '../../modules/runs/heartbeats.ts';
 
 /**
  * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process
@@ -25,25 +25,27 @@ export interface SweepResult {
   cancelled: string[];
 }
 
-export async function sweepCrashedRuns(rt: Runtime, options: CrashSweepOptions): Promise<SweepResult> {
+export interface CrashSweepDeps {
+  pg: Pool;
+  redis: Redis;
+  names: Names;
+  runs: Pick<Runs, 'store' | 'queues'>;
+}
+
+export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweepOptions): Promise<SweepResult> {
   const result: SweepResult = { crashed: [], retried: [], cancelled: [] };
   const ttlMs = heartbeatTtlMs(options.heartbeatSeconds);
-  const lock = await rt.redis.set(rt.names.redisKey('crash-sweeper-lock'), '1', 'PX', Math.max(500, Math.round(options.heartbeatSeconds * 1000)), 'NX');
+  const lock = await deps.redis.set(deps.names.keys.crashSweeperLock, '1', 'PX', Math.max(500, Math.round(options.heartbeatSeconds * 1000)), 'NX');
   if (lock !== 'OK') return result;
   // Only runs that have been in their state longer than the TTL: a run that just started may not have its first beat yet.
-  const res = await rt.pg.query<{ id: string; state_type: string }>(
-    `SELECT id, state_type FROM flow_runs
-     WHERE state_type IN ('RUNNING', 'CANCELLING') AND state_timestamp < now() - make_interval(secs => $1)
-     ORDER BY state_timestamp LIMIT $2`,
-    [ttlMs / 1000, options.limit ?? 1000],
-  );
-  if (res.rows.length === 0) return result;
-  const pipe = rt.redis.pipeline();
-  for (const r of res.rows) pipe.exists(heartbeatKey(rt.names, r.id));
+  const rows = await longActiveRuns(deps.pg, ttlMs, options.limit ?? 1000);
+  if (rows.length === 0) return result;
+  const pipe = deps.redis.pipeline();
+  for (const r of rows) pipe.exists(deps.names.keys.heartbeat(r.id));
   const alive = ((await pipe.exec()) ?? []).map(([, v]) => Number(v) === 1);
-  const store = orchestration(rt);
+  const store = deps.runs.store;
   const silentFor = `${Math.round(ttlMs / 1000)} s`;
-  for (const [i, row] of res.rows.entries()) {
+  for (const [i, row] of rows.entries()) {
     if (alive[i]) continue;
     if (row.state_type === 'CANCELLING') {
       const r = await store.setFlowRunState(row.id, { type: 'CANCELLED', message: `the process running it stopped (no heartbeat for ${silentFor}) while cancelling` });
@@ -57,9 +59,9 @@ export async function sweepCrashedRuns(rt: Runtime, options: CrashSweepOptions):
     const policy = options.retryPolicy(run.flow_name);
     if (!run.work_pool || !policy || !canRetry(policy, run.run_count)) continue;
     const scheduledTime = new Date(Date.now() + retryDelayMs(policy, run.run_count)).toISOString();
-    const retry = await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: scheduledTime, message: 'retrying after a crash' });
+    const retry = await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: StateNames.AwaitingRetry, scheduled_time: scheduledTime, message: 'retrying after a crash' });
     if (!retry.accepted) continue;
-    await enqueueFlowRun(rt, run, { attempt: run.run_count + 1, scheduledTime });
+    await deps.runs.queues.enqueue(run, { attempt: run.run_count + 1, scheduledTime });
     result.retried.push(run.id);
   }
   return result;

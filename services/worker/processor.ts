@@ -1,11 +1,9 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime } from '../../infra/runtime.ts';
+import type { Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import type { EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
-import { enqueueFlowRun } from '../../modules/runs/run-queues.ts';
-import { acquireRunSlot } from '../../modules/runs/run-slots.ts';
 import type { AnyFlow } from './flows-module.ts';
 
 /**
@@ -22,7 +20,7 @@ import type { AnyFlow } from './flows-module.ts';
 export type JobOutcome = 'missing' | 'not-startable' | 'stale' | 'unknown-flow' | 'refused' | 'completed' | 'failed' | 'retry' | 'cancelled';
 
 export interface ProcessorContext {
-  rt: Runtime;
+  runs: Pick<Runs, 'slots' | 'queues'>;
   client: EngineClient;
   flows: ReadonlyMap<string, AnyFlow>;
   flowsModule: string;
@@ -47,7 +45,7 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
     return 'unknown-flow';
   }
 
-  const slot = await acquireRunSlot(ctx.rt, run, { leaseSeconds: 30 });
+  const slot = await ctx.runs.slots.acquire(run, { leaseSeconds: 30 });
   if (!slot.acquired) {
     log.debug({ reason: slot.reason }, 'no concurrency slot; delaying the run');
     await job.moveToDelayed(Date.now() + ctx.slotRetryMs + Math.floor(Math.random() * 200), token);
@@ -68,7 +66,7 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
         log.debug({ reason: result.reason }, 'run not started');
         return 'refused';
       case 'retry':
-        await enqueueFlowRun(ctx.rt, run, { attempt: run.run_count + 2, scheduledTime: result.scheduledTime });
+        await ctx.runs.queues.enqueue(run, { attempt: run.run_count + 2, scheduledTime: result.scheduledTime });
         return 'retry';
     }
   } finally {

@@ -1,11 +1,12 @@
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
+import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
-import type { Runtime, Service } from '../../infra/runtime.ts';
+import type { Runtime } from '../../infra/runtime.ts';
+import type { Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
-import { bindRuntime, unbindRuntime, type EngineClient } from '../../sdk/client.ts';
+import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
-import { bullConnection } from '../../modules/runs/run-queues.ts';
-import { ensureWorkPool } from '../../modules/runs/work-pools.ts';
+import type { Service } from '../service.ts';
 import type { WorkerOptions } from './config.ts';
 import { sweepCrashedRuns } from './crash-sweeper.ts';
 import type { AnyFlow } from './flows-module.ts';
@@ -30,6 +31,7 @@ export class FlowWorker implements Service {
 
   constructor(
     private readonly rt: Runtime,
+    private readonly runs: Runs,
     private readonly options: WorkerOptions,
     readonly flows: ReadonlyMap<string, AnyFlow>,
   ) {
@@ -37,13 +39,12 @@ export class FlowWorker implements Service {
   }
 
   async start(): Promise<void> {
-    const { rt, options } = this;
-    await ensureWorkPool(rt.pg, options.pool);
-    const client = (this.client = bindRuntime(rt));
-    const ctx = { rt, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
-    this.worker = new Worker<FlowRunJob, JobOutcome>(rt.names.queues.workPool(options.pool), (job, token) => processFlowRunJob(ctx, job, token), {
-      connection: bullConnection(rt.redisConnection(`worker-${options.pool}`)),
-      prefix: rt.names.bullPrefix,
+    const { rt, runs, options } = this;
+    await runs.workPools.ensure(options.pool);
+    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
+    const ctx = { runs, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
+    this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => processFlowRunJob(ctx, job as Parameters<typeof processFlowRunJob>[1], token), {
+      connectionName: `worker-${options.pool}`,
       concurrency: options.concurrency,
       lockDuration: 15_000,
       stalledInterval: 5_000,
@@ -62,7 +63,7 @@ export class FlowWorker implements Service {
   /** One crash sweep now (also run on a timer); resolves with what it changed. */
   sweep(): Promise<Awaited<ReturnType<typeof sweepCrashedRuns>> | undefined> {
     if (this.sweeping) return this.sweeping as Promise<undefined>;
-    const p = sweepCrashedRuns(this.rt, {
+    const p = sweepCrashedRuns({ pg: this.rt.pg, redis: this.rt.redis, names: this.rt.names, runs: this.runs }, {
       heartbeatSeconds: this.options.heartbeatSeconds,
       retryPolicy: (name) => {
         const f = this.flows.get(name);
@@ -95,7 +96,7 @@ export class FlowWorker implements Service {
       }
     }
     if (this.client) {
-      unbindRuntime(this.client);
+      unbindEngine(this.client);
       await this.client.store.flushLogs().catch(() => {});
     }
   }

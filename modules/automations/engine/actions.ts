@@ -1,29 +1,31 @@
-import { ReflexError } from '../../../core/errors.ts';
-import { CHAIN_ROLE, chainOf, normalizeEvents } from '../../../core/events.ts';
-import type { Runtime } from '../../../infra/runtime.ts';
+import { describeIssues, ReflexError, toFieldIssues } from '../../../core/errors.ts';
+import { chainOf, normalizeEvents } from '../../../core/events.ts';
+import { deterministicUuid, isUuid } from '../../../core/ids.ts';
+import { resourceId, Roles, type ResourceKind } from '../../../core/names.ts';
 import type { Action } from '../../../schemas/automation.ts';
 import type { ReflexEvent } from '../../../schemas/event.ts';
-import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../../schemas/jobs.ts';
-import { executeCommand } from '../../runs/commands.ts';
-import { enqueueDelivery } from '../../webhooks/enqueue.ts';
-import { announceAutomationChange } from '../../../services/automations/cache.ts';
-import { causedRelated, type ActionJobData } from './firing.ts';
-import { actionJobId, deterministicUuid } from './firing.ts';
+import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type ActionJobData, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../../schemas/jobs.ts';
+import { actionJobId, causedRelated } from './firing.ts';
 import { renderString, renderValue, type TemplateContext } from './render.ts';
 
 /**
- * Performs one action of a firing. A webhook is rendered here and handed to the webhook service as a job
- * (schemas/jobs.ts) with the firing's idempotency key as job id; flow-run commands (schemas/jobs.ts,
- * idempotent on the same key) are executed by the orchestration module; emit-event,
- * pause/resume-automation and do-nothing are done here. An expected failure (template error, nothing to
- * infer, target missing, command refused) is an outcome, not an exception.
+ * Performs one action of a firing, through ports (ActionDeps): the automations service passes the real
+ * side effects (the webhook queue, the runs module's commands, the bus), a dry run records them. A webhook
+ * is rendered here and handed over as a job with the firing's idempotency key; flow-run commands are
+ * idempotent on the same key. An expected failure (template error, nothing to infer, target missing,
+ * command refused) is an outcome, not an exception.
  */
 
 export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: Record<string, unknown>; target?: string };
 
-export class ActionFailure extends Error {}
+/** An action that cannot succeed as written: recorded as a failed outcome with this reason, not retried. */
+export class ActionFailure extends ReflexError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('action_failed', message, options);
+  }
+}
 
-/** The side effects an action may have; the executor performs them, a dry run only records them. */
+/** The side effects an action may have; the service performs them, a dry run only records them. */
 export interface ActionDeps {
   /** Hands a delivery to the webhook service's queue (job id: its idempotency key); answers the queue's name. */
   deliver(data: WebhookDeliveryJob): Promise<string>;
@@ -38,58 +40,19 @@ export interface ActionDeps {
   maxPayloadBytes: number;
 }
 
-/** The real side effects, used by the executor. */
-export function liveActionDeps(rt: Runtime): ActionDeps {
-  return {
-    async deliver(data) {
-      await enqueueDelivery(rt, data);
-      return rt.names.queues.webhookDeliveries;
-    },
-    // Executed here rather than queued for another service: one queue hop less between an event and the
-    // flow run it starts, and the outcome names the run.
-    async command(data) {
-      try {
-        return await executeCommand(rt, data);
-      } catch (err) {
-        if (err instanceof ReflexError && err.status < 500) throw new ActionFailure(err.message);
-        throw err;
-      }
-    },
-    publish: async (event) => {
-      await rt.bus.publish(event);
-    },
-    async setEnabled(id, enabled) {
-      const res = await rt.pg
-        .query(
-          `UPDATE automations SET enabled = $2, document = jsonb_set(document, '{enabled}', to_jsonb($2::boolean)), updated = clock_timestamp() WHERE id = $1::uuid`,
-          [id, enabled],
-        )
-        .catch((err: { code?: string }) => {
-          if (err.code === '22P02') return { rowCount: 0 };
-          throw err;
-        });
-      if (res.rowCount) announceAutomationChange(rt);
-      return Boolean(res.rowCount);
-    },
-    maxPayloadBytes: rt.config.maxPayloadBytes,
-  };
-}
-
 /** The resources of the triggering event, primary first (Prefect's inference order). */
 function resourcesOf(event: ReflexEvent | null): string[] {
   if (!event) return [];
-  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== CHAIN_ROLE).map((r) => r['reflex.resource.id'])];
+  return [event.resource['reflex.resource.id'], ...event.related.filter((r) => r['reflex.resource.role'] !== Roles.automationChain).map((r) => r['reflex.resource.id'])];
 }
 
-const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
-
 /** Finds `reflex.<kind>.<uuid>` in the triggering labels, then in the event's resources. */
-export function inferId(kind: string, job: Pick<ActionJobData, 'firing'>): string | null {
-  const re = new RegExp(`^reflex\\.${kind}\\.(${UUID})$`);
+export function inferId(kind: ResourceKind, job: Pick<ActionJobData, 'firing'>): string | null {
+  const prefix = resourceId(kind, '');
   const candidates = [job.firing.triggering_labels['reflex.resource.id'] ?? '', ...resourcesOf(job.firing.triggering_event)];
   for (const c of candidates) {
-    const m = re.exec(c);
-    if (m) return m[1];
+    const id = c.startsWith(prefix) ? c.slice(prefix.length) : '';
+    if (isUuid(id)) return id;
   }
   return null;
 }
@@ -104,7 +67,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
   };
   const command = async (data: FlowRunCommandJob, target?: string): Promise<Outcome> => {
     const result = await deps.command(data);
-    const run = typeof result.flow_run_id === 'string' ? `reflex.flow-run.${result.flow_run_id}` : undefined;
+    const run = typeof result.flow_run_id === 'string' ? resourceId('flow-run', result.flow_run_id) : undefined;
     return { status: 'executed', detail: { command: data, result }, target: run ?? target };
   };
   const a: Action = action;
@@ -122,7 +85,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         tags: a.tags,
         triggered_by,
       });
-      const out = await command(data, a.deployment_id ? `reflex.deployment.${a.deployment_id}` : undefined);
+      const out = await command(data, a.deployment_id ? resourceId('deployment', a.deployment_id) : undefined);
       return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
     }
     case 'pause-deployment':
@@ -130,7 +93,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       const deployment_id = a.deployment_id ?? (a.deployment_name ? undefined : inferId('deployment', job) ?? undefined);
       if (!deployment_id && !a.deployment_name) throw new ActionFailure('no deployment could be inferred from the triggering event');
       const data = FlowRunCommandJobSchema.parse({ type: a.type, idempotency_key: key, deployment_id, deployment_name: a.deployment_name, triggered_by });
-      return command(data, deployment_id ? `reflex.deployment.${deployment_id}` : undefined);
+      return command(data, deployment_id ? resourceId('deployment', deployment_id) : undefined);
     }
     case 'cancel-flow-run':
     case 'change-flow-run-state': {
@@ -148,7 +111,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
               force: a.force,
               triggered_by,
             });
-      return command(data, `reflex.flow-run.${flow_run_id}`);
+      return command(data, resourceId('flow-run', flow_run_id));
     }
     case 'call-webhook': {
       const url = (await renderString(a.url, ctx)).trim();
@@ -171,7 +134,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         event_id: firing.triggering_event?.id ?? null,
         chain: chainOf({ related: causedRelated(automation.id, firing.triggering_event) }),
       });
-      if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${describeIssues(toFieldIssues(parsed.error.issues))}`);
       const out = await deliver(parsed.data);
       return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
     }
@@ -188,14 +151,14 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         throw new ActionFailure(`rendered event is invalid: ${(err as Error).message}`);
       }
       await deps.publish(event);
-      return { status: 'executed', detail: { emitted_event: event.id, event }, target: `reflex.event.${event.id}` };
+      return { status: 'executed', detail: { emitted_event: event.id, event }, target: resourceId('event', event.id) };
     }
     case 'pause-automation':
     case 'resume-automation': {
       const target = a.automation_id ?? inferId('automation', job) ?? automation.id;
       const enabled = a.type === 'resume-automation';
       if (!(await deps.setEnabled(target, enabled))) throw new ActionFailure(`automation ${target} does not exist`);
-      return { status: 'executed', detail: { automation_id: target, enabled }, target: `reflex.automation.${target}` };
+      return { status: 'executed', detail: { automation_id: target, enabled }, target: resourceId('automation', target) };
     }
     default: {
       const never: never = a;
@@ -204,8 +167,8 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
   }
 }
 
-/** A delivery as recorded in the outcome: never with the signing secret. */
-function redact(data: WebhookDeliveryJob): Record<string, unknown> {
+/** A delivery as recorded in an outcome or shown by a dry run: never with the signing secret. */
+export function redact(data: WebhookDeliveryJob): Record<string, unknown> {
   const { secret, ...rest } = data;
   return secret ? { ...rest, signed: true } : rest;
 }

@@ -1,11 +1,12 @@
+import { stateKeys } from '../../../core/names.ts';
 import type { Automation, AutomationDocument } from '../../../schemas/automation.ts';
 import type { ReflexEvent } from '../../../schemas/event.ts';
-import { performAction, type ActionDeps } from './actions.ts';
+import { performAction, redact, type ActionDeps } from './actions.ts';
 import type { BucketState } from './buckets.ts';
 import { actionsOf, type ActionJobData } from './firing.ts';
 import { eventOps, Evaluator, parseBucketStateKey, type Note, type Op } from './evaluator.ts';
-import { failureReason, templateContext } from '../../../services/automations/executor.ts';
 import type { Firing } from './firing.ts';
+import { failureReason, templateContext } from './outcomes.ts';
 import { compilePlan, PlanIndex } from './plan.ts';
 import { MemoryStateStore } from './state-store.ts';
 
@@ -22,8 +23,8 @@ const MAX_FIRINGS = 1000;
 const MAX_STEPS = 200_000;
 /** Wall-clock time a dry run may take; it yields to other requests as it goes. */
 const DEFAULT_BUDGET_MS = 5000;
-/** Steps between yields to the event loop, so a long dry run never stalls the process. */
-const YIELD_EVERY = 100;
+/** A dry run gives the event loop back at least this often, so a long one never stalls the process. */
+const YIELD_AFTER_MS = 5;
 
 export interface DryRunAction {
   index: number;
@@ -84,9 +85,13 @@ export async function dryRun(
   const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   let steps = 0;
   let stopped: string | undefined;
+  let yielded = performance.now();
   const step = async (): Promise<boolean> => {
     steps += 1;
-    if (steps % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    if (performance.now() - yielded >= YIELD_AFTER_MS) {
+      await new Promise((r) => setImmediate(r));
+      yielded = performance.now();
+    }
     if (firings.length >= MAX_FIRINGS) stopped ??= `stopped at ${MAX_FIRINGS} firings`;
     else if (steps > MAX_STEPS) stopped ??= `stopped after ${MAX_STEPS} evaluation steps`;
     else if (Date.now() > deadline) stopped ??= `stopped after ${options.budgetMs ?? DEFAULT_BUDGET_MS} ms at ${new Date(clock).toISOString()} of event time`;
@@ -125,7 +130,7 @@ export async function dryRun(
       const captured: Record<string, unknown> = {};
       const deps: ActionDeps = {
         deliver: async (data) => {
-          captured.job = data;
+          captured.job = redact(data);
           return 'webhook-deliveries';
         },
         command: async (data) => {
@@ -142,7 +147,7 @@ export async function dryRun(
         maxPayloadBytes: options.maxPayloadBytes,
       };
       try {
-        const outcome = await performAction(deps, job, await templateContext(null, job));
+        const outcome = await performAction(deps, job, await templateContext(job, null));
         actions.push({ index: i, type: action.type, status: 'would-run', rendered: { ...outcome.detail, ...captured } });
       } catch (err) {
         actions.push({ index: i, type: action.type, status: 'failed', reason: failureReason(err) ?? (err as Error).message });
@@ -159,7 +164,7 @@ export async function dryRun(
     const count = firings.filter((f) => f.trigger_path === n.trigger_path && JSON.stringify(f.triggering_labels) === labelsKey).length;
     buckets.push({
       trigger_path: n.trigger_path,
-      key: n.state_key.startsWith('c|') ? '' : labelsKey === '{}' ? '' : labelsKey,
+      key: stateKeys.isComposite(n.state_key) ? '' : labelsKey === '{}' ? '' : labelsKey,
       labels: n.labels,
       fired: count > 0,
       firings: count,

@@ -1,7 +1,9 @@
 import type { ReflexEvent } from '../../../schemas/event.ts';
 import { applyEvent, applyTick, emptyBucket, type BucketFiring, type BucketState } from './buckets.ts';
 import { applyChildFiring, emptyComposite, type ChildFiring, type CompositeState } from './composite.ts';
-import { deterministicUuid, firingKey, shortHash, type Firing } from './firing.ts';
+import { deterministicUuid } from '../../../core/ids.ts';
+import { stateKeys } from '../../../core/names.ts';
+import { firingKey, shortHash, type Firing } from './firing.ts';
 import { bucketKeyOfLabels, bucketOf, type Bucketing } from './match.ts';
 import { chainOf } from '../../../core/events.ts';
 import { automationResourceId, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
@@ -36,19 +38,15 @@ export interface Computed {
 export function bucketStateKey(plan: AutomationPlan, leaf: LeafPlan, bucketKey: string): string {
   // Short keys are used as they are (cheap); long ones are hashed to bound the Redis key length.
   const k = bucketKey.length <= 96 && !bucketKey.includes('|') ? bucketKey : `#${shortHash(bucketKey)}`;
-  return `b|${plan.automation.id}|${plan.hash}|${leaf.path}|${k}`;
+  return stateKeys.bucket(plan.automation.id, plan.hash, leaf.path, k);
 }
 
 function compositeStateKey(plan: AutomationPlan, path: string): string {
-  return `c|${plan.automation.id}|${plan.hash}|${path}`;
+  return stateKeys.composite(plan.automation.id, plan.hash, path);
 }
 
 /** Splits a bucket state key (also the timer member) back into its parts. */
-export function parseBucketStateKey(key: string): { automationId: string; hash: string; path: string } | null {
-  const parts = key.split('|');
-  if (parts.length < 5 || parts[0] !== 'b') return null;
-  return { automationId: parts[1], hash: parts[2], path: parts[3] };
-}
+export const parseBucketStateKey = stateKeys.parseBucket;
 
 /**
  * Matches events to trigger leaves. Pure; the loop guard drops events an automation itself caused.
@@ -167,7 +165,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     const { plan, leaf } = op;
     if (op.kind === 'event') {
       if (leaf.immediate) {
-        const stateKey = `i|${plan.automation.id}|${leaf.path}|${op.bucket.key}`;
+        const stateKey = stateKeys.immediate(plan.automation.id, leaf.path, op.bucket.key);
         note({ automation_id: plan.automation.id, trigger_path: leaf.path, state_key: stateKey, labels: op.bucket.labels, note: 'fired (every matching event fires)' });
         handle(plan, leaf, op.bucket.key, op.bucket.labels, {
           kind: 'triggered',

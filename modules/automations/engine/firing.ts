@@ -1,28 +1,13 @@
 import { createHash } from 'node:crypto';
+import { chainOf, chainRelated } from '../../../core/events.ts';
+import { resourceId, Roles } from '../../../core/names.ts';
 import type { Action, Automation } from '../../../schemas/automation.ts';
 import type { RelatedResource, ReflexEvent } from '../../../schemas/event.ts';
-import { chainOf, chainRelated } from '../../../core/events.ts';
-import { automationResourceId } from './plan.ts';
+import type { Firing } from '../../../schemas/jobs.ts';
 
-/** One firing of an automation's trigger (triggered or resolved), before and after it is recorded. */
-export interface Firing {
-  /** Deterministic UUID derived from `key`. */
-  id: string;
-  /** Deterministic firing key (hashed): automation, trigger hash, path, bucket, window/sequence. */
-  key: string;
-  automation_id: string;
-  state: 'triggered' | 'resolved';
-  trigger_path: string;
-  bucket_key: string;
-  triggering_labels: Record<string, string>;
-  triggering_event: ReflexEvent | null;
-  count: number;
-  window_start: string | null;
-  window_end: string | null;
-  fired_at: string;
-}
+/** Firings (schemas/jobs.ts `FiringSchema`): their keys, actions and the related resources of what they cause. */
 
-export { deterministicUuid } from '../../../core/ids.ts';
+export type { Firing, ActionJobData } from '../../../schemas/jobs.ts';
 
 export function firingKey(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex');
@@ -33,21 +18,12 @@ export function shortHash(text: string): string {
 }
 
 /**
- * BullMQ job id (and idempotency key of forwarded jobs) of one action of a firing. A triggered firing runs
- * `actions`, a resolved one `actions_on_resolve`; the firing id already differs between the two.
+ * Key of one action of a firing: the BullMQ job id of its retry and the idempotency key of what it
+ * forwards. A triggered firing runs `actions`, a resolved one `actions_on_resolve`; the firing id already
+ * differs between the two.
  */
 export function actionJobId(firingId: string, index: number): string {
   return `${firingId}-${index}`;
-}
-
-/** The data of one job on the automation-actions queue: everything the executor needs, no lookups. */
-export interface ActionJobData {
-  firing: Firing;
-  automation: Pick<Automation, 'id' | 'name' | 'description' | 'tags'>;
-  action: Action;
-  index: number;
-  /** Types of all actions of the firing (the executor may create the firing row). */
-  action_types: string[];
 }
 
 export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>): Action[] {
@@ -60,11 +36,30 @@ export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>)
  */
 export function causedRelated(automationId: string, triggering: ReflexEvent | null): RelatedResource[] {
   const related: RelatedResource[] = [];
-  if (triggering) related.push({ 'reflex.resource.id': `reflex.event.${triggering.id}`, 'reflex.resource.role': 'triggering-event' });
-  related.push(...chainRelated([...(triggering ? chainOf(triggering) : []), automationResourceId(automationId)]));
+  if (triggering) related.push({ 'reflex.resource.id': resourceId('event', triggering.id), 'reflex.resource.role': Roles.triggeringEvent });
+  related.push(...chainRelated([...(triggering ? chainOf(triggering) : []), resourceId('automation', automationId)]));
   return related;
 }
 
 export function automationResource(automation: Pick<Automation, 'id' | 'name'>): Record<string, string> {
-  return { 'reflex.resource.id': automationResourceId(automation.id), 'reflex.resource.name': automation.name };
+  return { 'reflex.resource.id': resourceId('automation', automation.id), 'reflex.resource.name': automation.name };
 }
+
+/** An action's outcome as the firing history keeps it. */
+export interface ActionOutcome {
+  index: number;
+  type: string;
+  status: 'pending' | 'executed' | 'failed';
+  reason?: string;
+  detail?: Record<string, unknown>;
+  updated?: string;
+}
+
+export interface FiringWrite {
+  firing: Firing;
+  /** Types of all actions of the firing (the row lists them, `pending` until their outcome is in). */
+  actionTypes: string[];
+  /** An action's outcome to record; without one, only the firing (if new). */
+  outcome?: ActionOutcome;
+}
+

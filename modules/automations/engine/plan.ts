@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Automation, EventTrigger, Trigger } from '../../../schemas/automation.ts';
-import { ENGINE_EVENT_PREFIX } from '../../../core/events.ts';
+import { ENGINE_EVENT_PREFIX, resourceId } from '../../../core/names.ts';
 import type { ReflexEvent } from '../../../schemas/event.ts';
 import type { BucketParams } from './buckets.ts';
 import type { CompositeParams } from './composite.ts';
@@ -120,5 +120,5 @@ export class PlanIndex {
 export const MAX_CHAIN = 4;
 
 export function automationResourceId(id: string): string {
-  return `reflex.automation.${id}`;
+  return resourceId('automation', id);
 }

@@ -1,22 +1,23 @@
 import type { Subscription } from '@nats-io/nats-core';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { ValidationError } from '../../../core/errors.ts';
 import { eventMatcher } from '../../../core/event-filter.ts';
 import { EventFilterFieldsSchema } from '../../../schemas/event-filter.ts';
-import type { RouteModule } from '../app.ts';
-import { parseInput } from '../validate.ts';
+import type { RouteModule } from '../route-module.ts';
+import { documentOnly } from '../schema-compilers.ts';
 
 const HEARTBEAT_MS = 15_000;
 /** A client this far behind is cut off rather than buffered without bound; it reconnects and resumes live. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /** Documents the query string; the route reads it with `queryToFilter` (labels come as `label.<name>`). */
-const StreamQueryDoc = z.object({
+const StreamQueryDoc = documentOnly(z.object({
   event: z.string().optional().describe('Event name or `prefix.*`; repeat the parameter or separate with commas for several.'),
   resource_id: z.string().optional().describe('Resource id, exact or with a `*` suffix; repeat for several.'),
   related_id: z.string().optional().describe('Id of a related resource; repeat for several.'),
   'label.<name>': z.string().optional().describe('A resource label that must match, e.g. `label.region=eu`; repeat for several values.'),
-});
+}));
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -47,22 +48,24 @@ export function queryToFilter(query: Query): unknown {
  * own NATS core subscription on the narrowest subjects for its event patterns (no durable state), and the
  * rest of the filter runs in process. Live only: nothing is replayed; use /api/events/filter for history.
  */
-export const eventStreamRoutes: RouteModule = (app, { rt, docs }) => {
+export const eventStreamRoutes: RouteModule = (app, { rt }) => {
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
     // An open stream would keep the server from closing.
     for (const res of open) res.end();
   });
 
-  docs.add({
-    method: 'get',
-    path: '/api/events/stream',
-    summary: 'Live events matching a filter, as Server-Sent Events (`data:` is the event JSON; `: ping` every 15 s)',
+  const schema = {
+    operationId: 'streamEvents',
     tags: ['events'],
-    query: StreamQueryDoc,
-  });
-  app.get('/api/events/stream', async (req, reply) => {
-    const filter = parseInput(EventFilterFieldsSchema.strict(), queryToFilter(req.query as Query), 'stream filter');
+    summary: 'Live events matching a filter, as Server-Sent Events (`data:` is the event JSON; `: ping` every 15 s)',
+    querystring: StreamQueryDoc,
+    produces: ['text/event-stream'],
+  };
+  app.get('/api/events/stream', { schema }, async (req, reply) => {
+    const parsed = EventFilterFieldsSchema.strict().safeParse(queryToFilter(req.query as Query));
+    if (!parsed.success) throw ValidationError.fromIssues('stream filter', parsed.error.issues);
+    const filter = parsed.data;
     const matches = eventMatcher(filter);
     const patterns = filter.event && !filter.event.includes('*') ? filter.event : ['*'];
     const subjectTests = patterns.map((p) => eventMatcher({ event: [p] }));

@@ -2,33 +2,39 @@ import { z } from 'zod';
 import { ReflexError } from '../../../core/errors.ts';
 import { normalizeEvents } from '../../../core/events.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
-import type { RouteModule } from '../app.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
+import type { RouteModule } from '../route-module.ts';
+import { documentOnly } from '../schema-compilers.ts';
 
-const IngestBodySchema = z.union([EventInputSchema, z.array(EventInputSchema).max(1000)]);
+// The body is one event, a batch, or CloudEvents (structured, batch, binary); normalizeEvents validates each
+// event against EventInputSchema, so a batch is refused whole with the path of every bad field.
+const IngestBodySchema = documentOnly(z.union([EventInputSchema, z.array(EventInputSchema).max(1000)]));
 const ACCEPTED =
   'send application/json, application/cloudevents+json, application/cloudevents-batch+json, or a CloudEvent in binary mode (ce-* headers)';
 const IngestResponseSchema = z.object({ ids: z.array(z.uuid()) });
 
 /** Ingest: answers 202 only after JetStream has stored every event of the request. */
-export const eventIngestRoutes: RouteModule = (app, { rt, docs }) => {
-  docs.add({
-    method: 'post',
-    path: '/api/events',
-    summary: 'Emit one event or a batch (up to 1,000); also takes CloudEvents 1.0 in structured, batch and binary mode',
-    tags: ['events'],
-    body: IngestBodySchema,
-    status: 202,
-    response: IngestResponseSchema,
-  });
-  app.post('/api/events', async (req, reply) => {
-    const cloudEvents = isCloudEventRequest(req);
-    if (!cloudEvents && (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') {
-      throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);
-    }
-    const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
-    const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
-    await rt.bus.publishMany(events);
-    return reply.code(202).send({ ids: events.map((e) => e.id) });
-  });
+export const eventIngestRoutes: RouteModule = (app, { rt }) => {
+  app.post(
+    '/api/events',
+    {
+      schema: {
+        operationId: 'ingestEvents',
+        tags: ['events'],
+        summary: 'Emit one event or a batch (up to 1,000); also takes CloudEvents 1.0 in structured, batch and binary mode',
+        body: IngestBodySchema,
+        response: { 202: IngestResponseSchema },
+      },
+    },
+    async (req, reply) => {
+      const cloudEvents = isCloudEventRequest(req);
+      if (!cloudEvents && (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') {
+        throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);
+      }
+      const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
+      const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
+      await rt.bus.publishMany(events);
+      return reply.code(202).send({ ids: events.map((e) => e.id) });
+    },
+  );
 };

@@ -1,4 +1,4 @@
-import type { RouteModule } from '../app.ts';
+import type { RouteModule } from '../route-module.ts';
 import { automationRoutes } from './automations.ts';
 import { concurrencyLimitRoutes } from './concurrency-limits.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
@@ -13,4 +13,17 @@ import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolRoutes } from './work-pools.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
-export const routeModules: RouteModule[] = [healthRoutes, eventIngestRoutes, eventQueryRoutes, eventStreamRoutes, deploymentRoutes, flowRunRoutes, workPoolRoutes, concurrencyLimitRoutes, automationRoutes, webhookDeliveryRoutes, incomingWebhookRoutes, deadLetterRoutes];
+export const routeModules: RouteModule[] = [
+  healthRoutes,
+  eventIngestRoutes,
+  eventQueryRoutes,
+  eventStreamRoutes,
+  deploymentRoutes,
+  flowRunRoutes,
+  workPoolRoutes,
+  concurrencyLimitRoutes,
+  automationRoutes,
+  webhookDeliveryRoutes,
+  incomingWebhookRoutes,
+  deadLetterRoutes,
+];

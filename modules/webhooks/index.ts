@@ -1,0 +1,25 @@
+/**
+ * The webhooks module: outgoing deliveries (the delivery log: `webhook_deliveries`, `webhook_attempts`,
+ * the webhook-deliveries queue) and incoming endpoints (`webhook_endpoints`, `webhook_failed_requests`,
+ * rendering a request into an event, signature checks). The webhook service sends; the API manages and
+ * receives. Services use only what this file exports.
+ */
+export { DeliveryQueue } from './enqueue.ts';
+export { DeliveryLog, type DeliveryState, type AttemptWrite } from './delivery-log.ts';
+export { getDelivery, listDeliveries, startReplay, type DeliveryView, type AttemptRecord, type DeliveryFilter, type DeliveryStatus } from './deliveries.ts';
+export {
+  createEndpoint,
+  deleteEndpoint,
+  endpointView,
+  getEndpoint,
+  getEndpointBySlug,
+  listEndpoints,
+  listFailedRequests,
+  recordFailedRequest,
+  renderIncomingEvent,
+  IncomingRequestError,
+  type EndpointRecord,
+  type EndpointView,
+  type IncomingRequest,
+} from './incoming.ts';
+export { verifyRequest, secretProblem, SIGNATURE_TOLERANCE_SECONDS, type Verification, type Verdict } from './incoming-verify.ts';

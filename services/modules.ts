@@ -1,0 +1,21 @@
+import type { Runtime } from '../infra/runtime.ts';
+import { createRuns, type Runs } from '../modules/runs/index.ts';
+import { DeliveryQueue } from '../modules/webhooks/index.ts';
+
+/**
+ * The modules' stateful parts, built once per process from its runtime and handed to every service it
+ * runs: one state writer batches every run change of the process, one cancellation subscriber serves
+ * every worker slot, one set of queues serves every producer. Stateless parts (the SQL functions of each
+ * module) are imported directly.
+ */
+export interface Modules {
+  readonly runs: Runs;
+  readonly deliveries: DeliveryQueue;
+}
+
+export function createModules(rt: Runtime): Modules {
+  return {
+    runs: createRuns({ pg: rt.pg, redis: rt.redis, names: rt.names, log: rt.log, queues: rt.queues, redisConnection: rt.redisConnection }),
+    deliveries: new DeliveryQueue(rt.queues),
+  };
+}
