@@ -8,6 +8,7 @@ import type { Runtime } from '../../infra/runtime.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
 import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
+import { apiComponents } from './components.ts';
 import type { ApiApp } from './route-module.ts';
 import { routeModules } from './routes/index.ts';
 import { serializerCompiler, validatorCompiler } from './schema-compilers.ts';
@@ -91,7 +92,7 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
       security: [{ bearer: [] }],
     },
     transform: documentTransform(),
-    transformObject: createJsonSchemaTransformObject({}),
+    transformObject: createJsonSchemaTransformObject({ schemaRegistry: apiComponents }),
   });
   await app.register(swaggerUi, { routePrefix: API_REFERENCE_PREFIX, uiConfig: { url: '/api/docs' }, staticCSP: true });
 
@@ -107,7 +108,7 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
  * public route (health, incoming webhooks) needs no key.
  */
 function documentTransform(): ReturnType<typeof createJsonSchemaTransform> {
-  const zodTransform = createJsonSchemaTransform({ skipList: [] });
+  const zodTransform = createJsonSchemaTransform({ skipList: [], schemaRegistry: apiComponents });
   return (doc) => {
     if (!doc.schema) return zodTransform(doc);
     const route = doc.route as { config?: { public?: boolean } } | undefined;

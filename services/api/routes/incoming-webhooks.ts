@@ -103,59 +103,61 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt }) => {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    scope.withTypeProvider<ZodTypeProvider>().route({
-      method: [...RECEIVER_METHODS],
-      url: '/hooks/:slug',
-      // A HEAD is a probe, not a delivery: it must not publish an event (Fastify would answer it with the GET handler).
-      exposeHeadRoute: false,
-      // Public: a sender proves itself with the endpoint's signature, not with the API key.
-      config: { public: true },
-      schema: {
-        operationId: 'receiveWebhook',
-        tags,
-        summary: 'The receiver of an incoming webhook endpoint: verifies the signature, renders the request into one event and publishes it',
-        description: 'Takes any body (JSON, form or text, rendered by the endpoint template), with GET, POST, PUT, PATCH or DELETE.',
-        params: SlugParams,
-        response: { 202: ReceivedSchema, 400: ErrorResponseSchema, 401: ErrorResponseSchema, 404: ErrorResponseSchema },
-      },
-      handler: async (req, reply) => {
-        const endpoint = await getEndpointBySlug(rt.pg, req.params.slug);
-        // The same answer as for any unknown path, so probing cannot tell a slug exists.
-        if (!endpoint) return reply.code(404).send(errorBody(new ReflexError('not_found', `no route ${req.method} /hooks/${req.params.slug}`)));
-        const incoming: IncomingRequest = {
-          method: req.method,
-          headers: flattenHeaders(req.headers),
-          query: { ...(req.query as Record<string, unknown>) },
-          contentType: req.headers['content-type'] ?? '',
-          rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-        };
-        const verdict = verifyRequest(endpoint.verification, endpoint.secret, incoming.rawBody, incoming.headers);
-        const refuse = (reason: string) => {
-          req.log.info({ endpoint_id: endpoint.id, reason }, 'incoming webhook signature rejected');
-          return reply.code(401).send(errorBody(new ReflexError('unauthorized', `signature verification failed: ${reason}`)));
-        };
-        if (!verdict.ok) return refuse(verdict.reason);
-        // A signed request is valid for its whole tolerance window: its id is claimed before anything is
-        // published, so a copy (replayed, or sent twice at once) is refused; a request that fails gives the
-        // id back, so the sender's retry after a fix is taken.
-        const claim = verdict.messageId === null ? null : rt.names.keys.incomingMessage(endpoint.id, verdict.messageId);
-        if (claim !== null) {
-          if ((verdict.messageId as string).length > MAX_MESSAGE_ID) return refuse('message id too long');
-          if ((await rt.redis.set(claim, '1', 'EX', 2 * SIGNATURE_TOLERANCE_SECONDS, 'NX')) !== 'OK') {
-            return refuse(`message ${verdict.messageId} was already received (a replayed request)`);
+    for (const method of RECEIVER_METHODS) {
+      scope.withTypeProvider<ZodTypeProvider>().route({
+        method,
+        url: '/hooks/:slug',
+        // A HEAD is a probe, not a delivery: it must not publish an event (Fastify would answer it with the GET handler).
+        exposeHeadRoute: false,
+        // Public: a sender proves itself with the endpoint's signature, not with the API key.
+        config: { public: true },
+        schema: {
+          operationId: `receiveWebhook${method[0]}${method.slice(1).toLowerCase()}`,
+          tags,
+          summary: `The receiver of an incoming webhook endpoint (${method}): verifies the signature, renders the request into one event and publishes it`,
+          description: 'Takes any body (JSON, form or text, rendered by the endpoint template).',
+          params: SlugParams,
+          response: { 202: ReceivedSchema, 400: ErrorResponseSchema, 401: ErrorResponseSchema, 404: ErrorResponseSchema },
+        },
+        handler: async (req, reply) => {
+          const endpoint = await getEndpointBySlug(rt.pg, req.params.slug);
+          // The same answer as for any unknown path, so probing cannot tell a slug exists.
+          if (!endpoint) return reply.code(404).send(errorBody(new ReflexError('not_found', `no route ${req.method} /hooks/${req.params.slug}`)));
+          const incoming: IncomingRequest = {
+            method: req.method,
+            headers: flattenHeaders(req.headers),
+            query: { ...(req.query as Record<string, unknown>) },
+            contentType: req.headers['content-type'] ?? '',
+            rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+          };
+          const verdict = verifyRequest(endpoint.verification, endpoint.secret, incoming.rawBody, incoming.headers);
+          const refuse = (reason: string) => {
+            req.log.info({ endpoint_id: endpoint.id, reason }, 'incoming webhook signature rejected');
+            return reply.code(401).send(errorBody(new ReflexError('unauthorized', `signature verification failed: ${reason}`)));
+          };
+          if (!verdict.ok) return refuse(verdict.reason);
+          // A signed request is valid for its whole tolerance window: its id is claimed before anything is
+          // published, so a copy (replayed, or sent twice at once) is refused; a request that fails gives the
+          // id back, so the sender's retry after a fix is taken.
+          const claim = verdict.messageId === null ? null : rt.names.keys.incomingMessage(endpoint.id, verdict.messageId);
+          if (claim !== null) {
+            if ((verdict.messageId as string).length > MAX_MESSAGE_ID) return refuse('message id too long');
+            if ((await rt.redis.set(claim, '1', 'EX', 2 * SIGNATURE_TOLERANCE_SECONDS, 'NX')) !== 'OK') {
+              return refuse(`message ${verdict.messageId} was already received (a replayed request)`);
+            }
           }
-        }
-        try {
-          const event = await renderIncomingEvent(endpoint, incoming, rt.config.maxPayloadBytes);
-          await rt.bus.publish(event);
-          return reply.code(202).send({ id: event.id });
-        } catch (err) {
-          if (claim !== null) await rt.redis.del(claim).catch(() => {});
-          if (!(err instanceof IncomingRequestError)) throw err;
-          await recordFailedRequest(rt.pg, endpoint.id, incoming, err.message);
-          return reply.code(400).send(errorBody(err));
-        }
-      },
-    });
+          try {
+            const event = await renderIncomingEvent(endpoint, incoming, rt.config.maxPayloadBytes);
+            await rt.bus.publish(event);
+            return reply.code(202).send({ id: event.id });
+          } catch (err) {
+            if (claim !== null) await rt.redis.del(claim).catch(() => {});
+            if (!(err instanceof IncomingRequestError)) throw err;
+            await recordFailedRequest(rt.pg, endpoint.id, incoming, err.message);
+            return reply.code(400).send(errorBody(err));
+          }
+        },
+      });
+    }
   });
 };
