@@ -1,125 +1,84 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError, describeIssues, toFieldIssues } from './errors.ts';
 
 /** A namespace is used verbatim as a NATS subject token, a JetStream name prefix and a Postgres schema. */
 export const NamespaceSchema = z
   .string()
   .regex(/^[a-z][a-z0-9_]{0,39}$/, 'must start with a lowercase letter and hold only a-z, 0-9 and _ (at most 40)');
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z.string().transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean));
+const int = () => z.coerce.number().int();
+const positive = () => z.coerce.number().positive();
 
 /**
- * Every setting Reflex reads from the environment, with its local default.
- * docs/configuration.md documents each one; keep the two in step.
+ * Every setting Reflex reads from the environment, declared once: the variable, its schema and local
+ * default, and the Config field it fills. docs/configuration.md documents each one under a heading of
+ * its name (a test checks the two against each other).
  */
-export const EnvSchema = z.object({
-  REFLEX_NAMESPACE: NamespaceSchema.default('reflex'),
-  REFLEX_NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-  REFLEX_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  REFLEX_DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/reflex'),
-  REFLEX_HOST: z.string().default('127.0.0.1'),
-  REFLEX_PORT: z.coerce.number().int().min(0).max(65535).default(4200),
-  REFLEX_API_KEY: z.string().min(1).optional(),
-  REFLEX_PUBLIC_URL: z.string().url().optional(),
-  REFLEX_API_URL: z.string().url().optional(),
-  REFLEX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  REFLEX_MAX_PAYLOAD_BYTES: z.coerce.number().int().positive().default(256 * 1024),
-  REFLEX_MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
-  REFLEX_EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
-  REFLEX_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
-  REFLEX_AUTOMATIONS_DIR: z.string().default('automations'),
-  REFLEX_ACTION_CONCURRENCY: z.coerce.number().int().positive().default(100),
-  REFLEX_FLOWS: z.string().default('flows/index.ts'),
-  REFLEX_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(10),
-  REFLEX_WORKER_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
-  REFLEX_WEBHOOK_ALLOW_HOSTS: z.string().default(''),
-  REFLEX_WEBHOOK_HOST_CONCURRENCY: z.coerce.number().int().positive().default(10),
-  REFLEX_WEBHOOK_WORKER_CONCURRENCY: z.coerce.number().int().positive().default(100),
-  REFLEX_PRETTY_LOGS: bool.optional(),
-  REFLEX_LATE_AFTER_SECONDS: z.coerce.number().min(0).default(15),
-  REFLEX_SCHEDULER_LOOP_SECONDS: z.coerce.number().positive().default(5),
-  REFLEX_SCHEDULE_MAX_RUNS: z.coerce.number().int().positive().default(10),
-  REFLEX_SCHEDULE_HORIZON_SECONDS: z.coerce.number().positive().default(3600),
-});
-
-export type Env = z.infer<typeof EnvSchema>;
-
-export interface Config {
-  namespace: string;
-  natsUrl: string;
-  redisUrl: string;
-  databaseUrl: string;
-  host: string;
-  port: number;
-  apiKey: string | undefined;
-  /** The URL users reach the API at; printed at start and used for incoming webhook URLs. */
-  publicUrl: string;
-  /** Where CLI commands that talk HTTP (`reflex events tail|emit`) reach the API. */
-  apiUrl: string;
-  logLevel: Env['REFLEX_LOG_LEVEL'];
-  maxPayloadBytes: number;
-  maxBodyBytes: number;
-  eventRetentionDays: number;
-  connectTimeoutMs: number;
-  automationsDir: string;
+export const SETTINGS = {
+  namespace: { env: 'REFLEX_NAMESPACE', schema: NamespaceSchema.default('reflex') },
+  natsUrl: { env: 'REFLEX_NATS_URL', schema: z.string().default('nats://127.0.0.1:4222') },
+  redisUrl: { env: 'REFLEX_REDIS_URL', schema: z.string().url().default('redis://127.0.0.1:6379') },
+  databaseUrl: { env: 'REFLEX_DATABASE_URL', schema: z.string().url().default('postgres://postgres@127.0.0.1:5432/reflex') },
+  connectTimeoutMs: { env: 'REFLEX_CONNECT_TIMEOUT_MS', schema: int().positive().default(3000) },
+  host: { env: 'REFLEX_HOST', schema: z.string().default('127.0.0.1') },
+  port: { env: 'REFLEX_PORT', schema: int().min(0).max(65535).default(4200) },
+  apiKey: { env: 'REFLEX_API_KEY', schema: z.string().min(1).optional() },
+  /** The URL users reach the API at; printed at start and used for incoming webhook URLs (default from host and port). */
+  publicUrl: { env: 'REFLEX_PUBLIC_URL', schema: z.string().url().optional() },
+  /** Where CLI commands that talk HTTP reach the API (default: the public URL). */
+  apiUrl: { env: 'REFLEX_API_URL', schema: z.string().url().optional() },
+  maxBodyBytes: { env: 'REFLEX_MAX_BODY_BYTES', schema: int().positive().default(16 * 1024 * 1024) },
+  maxPayloadBytes: { env: 'REFLEX_MAX_PAYLOAD_BYTES', schema: int().positive().default(256 * 1024) },
+  eventRetentionDays: { env: 'REFLEX_EVENT_RETENTION_DAYS', schema: positive().default(7) },
+  logLevel: { env: 'REFLEX_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
+  /** Readable log lines instead of JSON (default: when stdout is a terminal). */
+  prettyLogs: { env: 'REFLEX_PRETTY_LOGS', schema: bool.optional() },
+  automationsDir: { env: 'REFLEX_AUTOMATIONS_DIR', schema: z.string().default('automations') },
   /** Automation actions executed at once per automations service process. */
-  actionConcurrency: number;
-  flowsModule: string;
-  workerConcurrency: number;
+  actionConcurrency: { env: 'REFLEX_ACTION_CONCURRENCY', schema: int().positive().default(100) },
+  flowsModule: { env: 'REFLEX_FLOWS', schema: z.string().default('flows/index.ts') },
+  workerConcurrency: { env: 'REFLEX_WORKER_CONCURRENCY', schema: int().positive().default(10) },
   /** Running flow runs refresh a heartbeat this often; one silent for 3 intervals is marked CRASHED. */
-  workerHeartbeatSeconds: number;
-  webhookAllowHosts: string[];
-  webhookHostConcurrency: number;
-  webhookWorkerConcurrency: number;
-  prettyLogs: boolean;
+  workerHeartbeatSeconds: { env: 'REFLEX_WORKER_HEARTBEAT_SECONDS', schema: positive().default(5) },
+  webhookAllowHosts: { env: 'REFLEX_WEBHOOK_ALLOW_HOSTS', schema: list.default([]) },
+  webhookHostConcurrency: { env: 'REFLEX_WEBHOOK_HOST_CONCURRENCY', schema: int().positive().default(10) },
+  webhookWorkerConcurrency: { env: 'REFLEX_WEBHOOK_WORKER_CONCURRENCY', schema: int().positive().default(100) },
   /** A SCHEDULED run not started this long after its time is marked Late. */
-  lateAfterSeconds: number;
+  lateAfterSeconds: { env: 'REFLEX_LATE_AFTER_SECONDS', schema: z.coerce.number().min(0).default(15) },
   /** How often the scheduler creates upcoming runs and marks Late ones. */
-  schedulerLoopSeconds: number;
+  schedulerLoopSeconds: { env: 'REFLEX_SCHEDULER_LOOP_SECONDS', schema: positive().default(5) },
   /** The scheduler creates at most this many upcoming runs per schedule... */
-  scheduleMaxRuns: number;
+  scheduleMaxRuns: { env: 'REFLEX_SCHEDULE_MAX_RUNS', schema: int().positive().default(10) },
   /** ...and only those starting within this many seconds. */
-  scheduleHorizonSeconds: number;
-}
+  scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
+} as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
+
+type Settings = typeof SETTINGS;
+
+/** The settings as parsed, with the derived ones resolved (no setting is left undefined that has a default). */
+export type Config = { -readonly [K in keyof Settings]: z.output<Settings[K]['schema']> } & {
+  publicUrl: string;
+  apiUrl: string;
+  prettyLogs: boolean;
+};
+
+/** Every environment variable Reflex reads. */
+export const SETTING_NAMES: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
 
 /** Parses the environment once; a bad value stops start-up with the variable's name and the reason. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid environment: ${lines.join('; ')}`);
-  }
-  const e = parsed.data;
+  const shape = Object.fromEntries(Object.values(SETTINGS).map((s) => [s.env, s.schema])) as Record<string, z.ZodType>;
+  const parsed = z.object(shape).safeParse(env);
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${describeIssues(toFieldIssues(parsed.error.issues))}`);
+  const values = parsed.data as Record<string, unknown>;
+  const raw = Object.fromEntries(Object.entries(SETTINGS).map(([key, s]) => [key, values[s.env]])) as { [K in keyof Settings]: z.output<Settings[K]['schema']> };
   const base: Config = {
-    namespace: e.REFLEX_NAMESPACE,
-    natsUrl: e.REFLEX_NATS_URL,
-    redisUrl: e.REFLEX_REDIS_URL,
-    databaseUrl: e.REFLEX_DATABASE_URL,
-    host: e.REFLEX_HOST,
-    port: e.REFLEX_PORT,
-    apiKey: e.REFLEX_API_KEY,
-    publicUrl: e.REFLEX_PUBLIC_URL ?? `http://${e.REFLEX_HOST}:${e.REFLEX_PORT}`,
-    apiUrl: (e.REFLEX_API_URL ?? e.REFLEX_PUBLIC_URL ?? `http://${e.REFLEX_HOST === '0.0.0.0' ? '127.0.0.1' : e.REFLEX_HOST}:${e.REFLEX_PORT}`).replace(/\/+$/, ''),
-    logLevel: e.REFLEX_LOG_LEVEL,
-    maxPayloadBytes: e.REFLEX_MAX_PAYLOAD_BYTES,
-    maxBodyBytes: e.REFLEX_MAX_BODY_BYTES,
-    eventRetentionDays: e.REFLEX_EVENT_RETENTION_DAYS,
-    connectTimeoutMs: e.REFLEX_CONNECT_TIMEOUT_MS,
-    automationsDir: e.REFLEX_AUTOMATIONS_DIR,
-    actionConcurrency: e.REFLEX_ACTION_CONCURRENCY,
-    flowsModule: e.REFLEX_FLOWS,
-    workerConcurrency: e.REFLEX_WORKER_CONCURRENCY,
-    workerHeartbeatSeconds: e.REFLEX_WORKER_HEARTBEAT_SECONDS,
-    webhookAllowHosts: e.REFLEX_WEBHOOK_ALLOW_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
-    webhookHostConcurrency: e.REFLEX_WEBHOOK_HOST_CONCURRENCY,
-    webhookWorkerConcurrency: e.REFLEX_WEBHOOK_WORKER_CONCURRENCY,
-    prettyLogs: e.REFLEX_PRETTY_LOGS ?? Boolean(process.stdout.isTTY),
-    lateAfterSeconds: e.REFLEX_LATE_AFTER_SECONDS,
-    schedulerLoopSeconds: e.REFLEX_SCHEDULER_LOOP_SECONDS,
-    scheduleMaxRuns: e.REFLEX_SCHEDULE_MAX_RUNS,
-    scheduleHorizonSeconds: e.REFLEX_SCHEDULE_HORIZON_SECONDS,
+    ...raw,
+    publicUrl: raw.publicUrl ?? `http://${raw.host}:${raw.port}`,
+    apiUrl: (raw.apiUrl ?? raw.publicUrl ?? `http://${raw.host === '0.0.0.0' ? '127.0.0.1' : raw.host}:${raw.port}`).replace(/\/+$/, ''),
+    prettyLogs: raw.prettyLogs ?? Boolean(process.stdout.isTTY),
   };
   const merged = { ...base, ...overrides };
   const ns = NamespaceSchema.safeParse(merged.namespace);

@@ -15,7 +15,7 @@ export function registerStart(program: Command): void {
       const unknown = requested.filter((s) => !SERVICE_NAMES.includes(s as ServiceName));
       if (unknown.length) fail(`unknown service "${unknown[0]}"; choose from: ${SERVICE_NAMES.join(', ')}`);
       const config = loadConfig();
-      const log = createLogger({ level: config.logLevel });
+      const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
       const engine = await startEngine(config, { services: requested as ServiceName[], log });
       const out = process.stdout;
       out.write(`Reflex is running (namespace "${config.namespace}")\n`);

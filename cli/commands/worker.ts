@@ -18,7 +18,7 @@ export function registerWorker(program: Command): void {
       const concurrency = opts.concurrency === undefined ? undefined : Number(opts.concurrency);
       if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) fail(`--concurrency must be a positive integer, got "${opts.concurrency}"`);
       const config = loadConfig();
-      const log = createLogger({ level: config.logLevel });
+      const log = createLogger({ level: config.logLevel, pretty: config.prettyLogs });
       const rt = await openRuntime(config, log);
       const modules = createModules(rt);
       let service;
