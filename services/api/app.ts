@@ -8,6 +8,7 @@ import type { Runtime } from '../../infra/runtime.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
 import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
+import { errorBody } from './error-body.ts';
 import { apiComponents } from './components.ts';
 import type { ApiApp } from './route-module.ts';
 import { routeModules } from './routes/index.ts';
@@ -25,11 +26,6 @@ const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
 
 /** The interactive API reference; its page and assets are public, the document it shows is not. */
 export const API_REFERENCE_PREFIX = '/api/reference';
-
-/** The one error envelope of the API: `{ error: { code, message, issues } }`. */
-export function errorBody(err: ReflexError): { error: ReturnType<ReflexError['toJSON']> } {
-  return { error: err.toJSON() };
-}
 
 /** Builds the API without listening, so tests drive it with `app.inject()` or a real port alike. */
 export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ReflexError } from '../../core/errors.ts';
+import { errorBody } from './error-body.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,6 +37,6 @@ export function registerApiKeyCheck(app: FastifyInstance, key: string | undefine
     if (req.routeOptions.config?.public === true || publicPattern(req.routeOptions.url)) return;
     if (keyMatches(req.headers.authorization, expected)) return;
     const err = new ReflexError('unauthorized', 'missing or wrong API key: send `Authorization: Bearer <REFLEX_API_KEY>`');
-    return reply.code(401).send({ error: err.toJSON() });
+    return reply.code(401).send(errorBody(err));
   });
 }

@@ -20,7 +20,7 @@ import {
 } from '../../../modules/webhooks/index.ts';
 import { ErrorResponseSchema, pageOf } from '../../../schemas/common.ts';
 import { FailedRequestSchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from '../../../schemas/webhook.ts';
-import { errorBody } from '../app.ts';
+import { errorBody } from '../error-body.ts';
 import type { RouteModule } from '../route-module.ts';
 
 const FailedQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
