@@ -1,3 +1,5 @@
+import { storableText } from './text.ts';
+
 /**
  * One error model. Every error Reflex raises on purpose is a ReflexError with a stable `code` from the
  * catalogue below: the code's HTTP status (where it has one: the API answers with it), and what a user
@@ -148,7 +150,7 @@ export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
     const raw = (err as Error & { code?: unknown }).code;
     const code = typeof raw === 'string' ? raw : null;
-    return { name: err.name, message: err.message.slice(0, 2000), code, stack: err.stack ? err.stack.slice(0, MAX_STACK) : null };
+    return { name: storableText(err.name), message: storableText(err.message.slice(0, 2000)), code, stack: err.stack ? storableText(err.stack.slice(0, MAX_STACK)) : null };
   }
-  return { name: 'Error', message: String(err).slice(0, 2000), code: null, stack: null };
+  return { name: 'Error', message: storableText(String(err).slice(0, 2000)), code: null, stack: null };
 }

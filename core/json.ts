@@ -1,4 +1,7 @@
 import { formatPath, type FieldIssue } from './errors.ts';
+import { LONE_SURROGATE, storableText, SURROGATE } from './text.ts';
+
+export { storableText };
 
 /**
  * What PostgreSQL (jsonb and text) can store, checked before anything is accepted: a value refused here
@@ -9,20 +12,6 @@ import { formatPath, type FieldIssue } from './errors.ts';
 
 /** Objects and arrays nest at most this deep in any JSON Reflex accepts. */
 export const MAX_JSON_DEPTH = 64;
-
-const SURROGATE = /[\uD800-\uDFFF]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
-
-/**
- * Text from outside (a receiver's answer, a rejected request body) made storable as it would read on the
- * wire: a lone surrogate becomes U+FFFD as UTF-8 encoding makes it, and so does NUL.
- */
-export function storableText(text: string): string {
-  const noNul = text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
-  return SURROGATE.test(noNul) ? noNul.replace(LONE_SURROGATES, '\uFFFD') : noNul;
-}
 
 /** A JSON value with every string and key made storable (storableText); deeper than MAX_JSON_DEPTH is cut. */
 export function storableJson(value: unknown, depth = 0): unknown {

@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, t
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { Names } from '../core/names.ts';
+import { isAlreadyCreated, isConsumerNotFound, isStreamNotFound } from './nats-errors.ts';
 
 /** How long JetStream remembers message ids to drop a republished event. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
@@ -60,12 +61,12 @@ export class EventBus {
       await this.jsm.streams.info(config.name);
       await this.jsm.streams.update(config.name, config);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isStreamNotFound(err)) throw err;
       try {
         await this.jsm.streams.add(config);
       } catch (addErr) {
         // A replica starting at the same moment created it first.
-        if (!String(addErr).includes('already in use')) throw addErr;
+        if (!isAlreadyCreated(addErr)) throw addErr;
       }
     }
   }
@@ -119,18 +120,13 @@ export class EventBus {
     try {
       await this.jsm.consumers.info(stream, durable);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isConsumerNotFound(err)) throw err;
       try {
         await this.jsm.consumers.add(stream, config);
       } catch (addErr) {
-        if (!String(addErr).includes('already')) throw addErr;
+        if (!isAlreadyCreated(addErr)) throw addErr;
       }
     }
     return this.js.consumers.get(stream, durable);
   }
-}
-
-function isNotFound(err: unknown): boolean {
-  const text = String((err as { message?: string })?.message ?? err);
-  return text.includes('not found');
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type { EventBus } from './bus.ts';
+import { isStreamNotFound } from './nats-errors.ts';
 import type { Pool } from './db.ts';
 
 export interface ResetReport {
@@ -32,7 +33,7 @@ export async function resetNamespace(deps: { bus: EventBus; redis: Redis; pg: Po
         await deps.bus.jsm.streams.delete(stream);
         report.streams.push(stream);
       } catch (err) {
-        if (!String(err).includes('not found')) throw err;
+        if (!isStreamNotFound(err)) throw err;
       }
     });
   }

@@ -30,6 +30,11 @@ export const DEFAULT_STATE_NAMES: Record<StateType, string> = {
   PAUSED: 'Paused',
 };
 
+/** An error as a run stores it: structured, never a bare string. */
+export const RunErrorSchema = z
+  .object({ name: z.string(), message: z.string(), code: z.string().nullable(), stack: z.string().nullable() })
+  .describe('The error that failed (or retried) the run: its class name, message, Reflex error code (docs/errors.md) and stack.');
+
 export const StateSchema = z.object({
   type: StateTypeSchema,
   name: z.string(),
@@ -37,6 +42,7 @@ export const StateSchema = z.object({
   message: z.string().nullable().default(null),
   /** For SCHEDULED states (incl. AwaitingRetry): when the run should start. */
   scheduled_time: z.iso.datetime({ offset: true }).nullable().optional(),
+  error: RunErrorSchema.nullable().optional().describe('The error behind a FAILED, CRASHED or AwaitingRetry state; null otherwise.'),
 });
 export type State = z.output<typeof StateSchema>;
 
@@ -46,6 +52,7 @@ export const StateInputSchema = z.object({
   name: z.string().optional(),
   message: z.string().optional(),
   scheduled_time: z.iso.datetime({ offset: true }).optional(),
+  error: RunErrorSchema.optional(),
 });
 export type StateInput = z.input<typeof StateInputSchema>;
 

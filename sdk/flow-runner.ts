@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { serializeError, toFieldIssues } from '../core/errors.ts';
 import type { FlowRun, State } from '../schemas/flow-run.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedFlowRun, runContext, type FlowScope, type RunContext } from './context.ts';
@@ -132,7 +133,7 @@ async function finish(
     const delayMs = retryDelayMs(def.options, runCount);
     const scheduledTime = new Date(Date.now() + delayMs).toISOString();
     if (store && id) {
-      const r = await store.setFlowRunState(id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: scheduledTime, message });
+      const r = await store.setFlowRunState(id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: scheduledTime, message, error: serializeError(error) });
       if (!r.accepted) {
         if (r.state.type === 'CANCELLING' || r.state.type === 'CANCELLED') {
           await store.setFlowRunState(id, { type: 'CANCELLED', message: 'cancelled while failing' });
@@ -143,7 +144,7 @@ async function finish(
     }
     return { kind: 'retry', error, delayMs, scheduledTime };
   }
-  if (store && id) await store.setFlowRunState(id, { type: 'FAILED', message });
+  if (store && id) await store.setFlowRunState(id, { type: 'FAILED', message, error: serializeError(error) });
   return { kind: 'failed', error };
 }
 
@@ -151,10 +152,7 @@ function validateParameters(def: FlowDefinition, args: readonly unknown[]): read
   if (!def.parameters) return args;
   const parsed = def.parameters.safeParse(args[0] ?? {});
   if (parsed.success) return [parsed.data, ...args.slice(1)];
-  throw new ParameterValidationError(
-    def.options.name,
-    parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-  );
+  throw new ParameterValidationError(def.options.name, toFieldIssues(parsed.error.issues));
 }
 
 /** A flow called as a function: records a run (a subflow inside another run), retries in-process. */

@@ -1,3 +1,4 @@
+import { serializeError } from '../core/errors.ts';
 import { uuidv7 } from 'uuidv7';
 import type { StateInput } from '../schemas/flow-run.ts';
 import type { SetStateOptions } from '../modules/runs/index.ts';
@@ -119,7 +120,7 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
     if (!(error instanceof NonRetriableError) && canRetry(def.options, attempt)) {
       const delayMs = retryDelayMs(def.options, attempt);
       log.warn({ err: error, attempt, retry_in_ms: delayMs }, 'task failed; retrying');
-      propose({ type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: new Date(Date.now() + delayMs).toISOString(), message });
+      propose({ type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: new Date(Date.now() + delayMs).toISOString(), message, error: serializeError(error) });
       try {
         await sleep(delayMs, scope.signal);
       } catch (cancelled) {
@@ -129,7 +130,7 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
       continue;
     }
     log.error({ err: error, attempt }, 'task failed');
-    propose({ type: 'FAILED', message });
+    propose({ type: 'FAILED', message, error: serializeError(error) });
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { inTransaction, type Pool } from '../../infra/db.ts';
 import { readJsonFiles } from '../../infra/json-files.ts';
-import { ValidationError, type FieldIssue } from '../../core/errors.ts';
+import { describeIssues, ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { canonicalJson } from '../../core/json.ts';
 import type { AutomationDocument } from '../../schemas/automation.ts';
 import { findAutomationByName, insertAutomation, replaceAutomation } from './repository.ts';
@@ -38,7 +38,7 @@ export async function readAutomationFiles(path: string): Promise<{ file: string;
     seen.set(doc.name, file);
   }
   if (issues.length > 0) {
-    throw new ValidationError(`nothing applied; invalid automation files: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    throw new ValidationError(`nothing applied; invalid automation files: ${describeIssues(issues)}`, issues);
   }
   return docs;
 }

@@ -2,6 +2,7 @@ import type { CountByRequest, CountItem, EventFilterFields } from '../../schemas
 import type { StoredEvent } from '../../schemas/event.ts';
 import type { Pool } from '../../infra/db.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { isUuid } from '../../core/ids.ts';
 
 /**
  * Reads the events the recorder stored (table `events`, migrations/0001_events.sql). The query API and
@@ -26,7 +27,6 @@ export interface EventPage {
   next_cursor: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Builds `$n` placeholders while collecting their values. */
 class Args {
@@ -93,7 +93,7 @@ function decodeCursor(cursor: string, order: EventOrder): CursorPosition {
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) throw bad();
   const [o, occurred, id] = parsed as unknown[];
-  if (o !== order || typeof occurred !== 'string' || Number.isNaN(Date.parse(occurred)) || typeof id !== 'string' || !UUID.test(id)) throw bad();
+  if (o !== order || typeof occurred !== 'string' || Number.isNaN(Date.parse(occurred)) || typeof id !== 'string' || !isUuid(id)) throw bad();
   return { order, occurred, id };
 }
 
@@ -164,7 +164,7 @@ export async function* streamStoredEvents(
 
 /** The stored event with this id, or null (also for a string that is not a UUID). */
 export async function getEvent(pg: Pool, id: string): Promise<StoredEvent | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const res = await pg.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE id = $1`, [id]);
   return res.rows[0] ? toStoredEvent(res.rows[0]) : null;
 }

@@ -59,7 +59,7 @@ export async function getFlowRunDetail(pg: Pool, id: string): Promise<FlowRunDet
   if (!isUuid(id)) return null;
   const [run, states, tasks] = await Promise.all([
     pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = $1`, [id]),
-    pg.query('SELECT type, name, timestamp, message, scheduled_time FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [id]),
+    pg.query('SELECT type, name, timestamp, message, scheduled_time, error FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [id]),
     pg.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.flow_run_id = $1 ORDER BY t.id`, [id]),
   ]);
   if (!run.rows[0]) return null;

@@ -17,6 +17,7 @@ export function stateFromColumns(row: Row, prefix = 'state_'): State {
     timestamp: iso(row[`${prefix}timestamp`]) as string,
     message: (row[`${prefix}message`] as string | null) ?? null,
     scheduled_time: iso(row[`${prefix}scheduled_time`]),
+    error: (row[`${prefix}error`] as State['error']) ?? null,
   };
 }
 
@@ -36,7 +37,7 @@ export interface TaskRunRecord extends TaskRun {
 }
 
 export const FLOW_RUN_COLUMNS = `f.id, f.name, f.flow_name, f.deployment_id, f.work_pool, f.parent_task_run_id, f.parent_flow_run_id,
-  f.parameters, f.tags, f.state_type, f.state_name, f.state_timestamp, f.state_message, f.state_scheduled_time, f.run_count,
+  f.parameters, f.tags, f.state_type, f.state_name, f.state_timestamp, f.state_message, f.state_scheduled_time, f.state_error, f.run_count,
   f.expected_start_time, f.start_time, f.end_time, f.total_run_time_seconds, f.created, f.updated, f.result, f.idempotency_key,
   d.name AS deployment_name`;
 
@@ -69,7 +70,7 @@ export function flowRunFromRow(row: Row): FlowRunRecord {
 }
 
 export const TASK_RUN_COLUMNS = `t.id, t.flow_run_id, t.task_name, t.dynamic_key, t.cache_key, t.cache_expiration, t.parameters, t.tags,
-  t.state_type, t.state_name, t.state_timestamp, t.state_message, t.state_scheduled_time, t.run_count, t.start_time, t.end_time,
+  t.state_type, t.state_name, t.state_timestamp, t.state_message, t.state_scheduled_time, t.state_error, t.run_count, t.start_time, t.end_time,
   t.created, t.result, f.name AS fr_name, f.flow_name AS fr_flow_name, f.deployment_id AS fr_deployment_id,
   d.name AS fr_deployment_name, f.work_pool AS fr_work_pool`;
 

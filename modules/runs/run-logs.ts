@@ -27,7 +27,14 @@ export class LogWriter {
       this.log.warn({ dropped }, 'run log buffer full; oldest lines dropped');
     }
     if (this.buffer.length >= (this.options.maxLines ?? 1000)) void this.flush().catch(() => {});
-    else this.timer ??= setTimeout(() => void this.flush().catch(() => {}), this.options.intervalMs ?? 100);
+    else this.timer ??= this.later(this.options.intervalMs ?? 100);
+  }
+
+  /** A flush soon; it never keeps the process alive (shutdown flushes explicitly, before closing the pool). */
+  private later(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => void this.flush().catch(() => {}), ms);
+    timer.unref();
+    return timer;
   }
 
   /** Writes everything buffered so far; resolves once it is committed. */
@@ -46,7 +53,7 @@ export class LogWriter {
       })
       .finally(() => {
         this.writing = undefined;
-        if (this.buffer.length > 0) this.timer ??= setTimeout(() => void this.flush().catch(() => {}), 1000);
+        if (this.buffer.length > 0) this.timer ??= this.later(1000);
       });
     await this.writing;
   }

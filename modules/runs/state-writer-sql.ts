@@ -11,14 +11,14 @@ import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, type FlowRunRecord, type TaskRunRecord
 
 const FLOW_RUN_TYPES = `id uuid, name text, flow_name text, deployment_id uuid, work_pool text, parent_task_run_id uuid,
   parent_flow_run_id uuid, parameters jsonb, tags text[], state_type text, state_name text, state_timestamp timestamptz,
-  state_message text, state_scheduled_time timestamptz, run_count int, expected_start_time timestamptz, start_time timestamptz,
+  state_message text, state_scheduled_time timestamptz, state_error jsonb, run_count int, expected_start_time timestamptz, start_time timestamptz,
   end_time timestamptz, total_run_time_seconds double precision, created timestamptz, updated timestamptz, result jsonb,
   idempotency_key text`;
 const FLOW_RUN_NAMES = FLOW_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
 
 const TASK_RUN_TYPES = `id uuid, flow_run_id uuid, task_name text, dynamic_key text, cache_key text, cache_expiration timestamptz,
   parameters jsonb, tags text[], state_type text, state_name text, state_timestamp timestamptz, state_message text,
-  state_scheduled_time timestamptz, run_count int, start_time timestamptz, end_time timestamptz, created timestamptz,
+  state_scheduled_time timestamptz, state_error jsonb, run_count int, start_time timestamptz, end_time timestamptz, created timestamptz,
   updated timestamptz, result jsonb`;
 const TASK_RUN_NAMES = TASK_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
 
@@ -29,7 +29,7 @@ export interface StateRow {
 }
 
 const STATE_TYPES = (fk: string) =>
-  `id uuid, ${fk} uuid, type text, name text, timestamp timestamptz, message text, scheduled_time timestamptz`;
+  `id uuid, ${fk} uuid, type text, name text, timestamp timestamptz, message text, scheduled_time timestamptz, error jsonb`;
 
 function stateColumns(s: State) {
   return {
@@ -38,6 +38,7 @@ function stateColumns(s: State) {
     state_timestamp: s.timestamp,
     state_message: s.message,
     state_scheduled_time: s.scheduled_time ?? null,
+    state_error: s.error ?? null,
   };
 }
 
@@ -53,7 +54,7 @@ function taskRunRow(r: TaskRunRecord) {
 
 /** What a state change rewrites on a run row (the rest of the row never changes after creation). */
 const STATE_UPDATE_TYPES = `id uuid, state_type text, state_name text, state_timestamp timestamptz, state_message text,
-  state_scheduled_time timestamptz, run_count int, start_time timestamptz, end_time timestamptz,
+  state_scheduled_time timestamptz, state_error jsonb, run_count int, start_time timestamptz, end_time timestamptz,
   total_run_time_seconds double precision, updated timestamptz, result jsonb`;
 
 function stateUpdateRow(r: FlowRunRecord | TaskRunRecord) {
@@ -118,7 +119,7 @@ export function uuidArray(ids: string[]): string {
 }
 
 const stateRows = (fk: string, rows: StateRow[]) =>
-  rows.map((r) => ({ id: r.id, [fk]: r.run_id, type: r.state.type, name: r.state.name, timestamp: r.state.timestamp, message: r.state.message, scheduled_time: r.state.scheduled_time ?? null }));
+  rows.map((r) => ({ id: r.id, [fk]: r.run_id, type: r.state.type, name: r.state.name, timestamp: r.state.timestamp, message: r.state.message, scheduled_time: r.state.scheduled_time ?? null, error: r.state.error ?? null }));
 
 /**
  * Every write of a batch as one statement (data-modifying CTEs): new task runs, state history rows, the
@@ -131,22 +132,22 @@ export function writeBatchSql(w: BatchWrites): string {
        INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
        SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(w.newTaskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES})
      ), flow_states AS (
-       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time)
-       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time
+       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time, error)
+       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time, error
        FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', w.flowStates))}) AS x(${STATE_TYPES('flow_run_id')})
      ), task_states AS (
-       INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time)
-       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time
+       INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time, error)
+       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time, error
        FROM jsonb_to_recordset(${jsonLiteral(stateRows('task_run_id', w.taskStates))}) AS x(${STATE_TYPES('task_run_id')})
      ), flows AS (
        UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
-         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
          updated = x.updated, result = x.result
        FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES}) WHERE f.id = x.id
      ), tasks AS (
        UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
-         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, run_count = x.run_count,
+         state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
        FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES}) WHERE t.id = x.id
      ), events AS (

@@ -3,6 +3,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Pool } from '../../infra/db.ts';
 import { ConflictError, ReflexError, ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { normalizeEvents } from '../../core/events.ts';
+import { isUuid } from '../../core/ids.ts';
 import { storableJson, storableText } from '../../core/json.ts';
 import { createSandboxedLiquid } from '../../core/liquid.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
@@ -122,7 +123,7 @@ export async function listEndpoints(pg: Pool): Promise<EndpointRecord[]> {
 }
 
 export async function getEndpoint(pg: Pool, id: string): Promise<EndpointRecord | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const { rows } = await pg.query<EndpointRecord>(`SELECT ${COLUMNS} FROM webhook_endpoints WHERE id = $1`, [id]);
   return rows[0] ? toRecord(rows[0]) : null;
 }
@@ -133,7 +134,7 @@ export async function getEndpointBySlug(pg: Pool, slug: string): Promise<Endpoin
 }
 
 export async function deleteEndpoint(pg: Pool, id: string): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const { rowCount } = await pg.query('DELETE FROM webhook_endpoints WHERE id = $1', [id]);
   return (rowCount ?? 0) > 0;
 }
@@ -236,7 +237,6 @@ export async function renderIncomingEvent(endpoint: EndpointRecord, req: Incomin
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toRecord(row: EndpointRecord & { created: Date | string }): EndpointRecord {
   return { ...row, created: new Date(row.created).toISOString() };

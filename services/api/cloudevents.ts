@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { toFieldIssues, ValidationError } from '../../core/errors.ts';
-import { deterministicUuid } from '../../core/ids.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { deterministicUuid, isUuid } from '../../core/ids.ts';
 
 /**
  * CloudEvents 1.0 → Reflex event mapping (docs/events.md):
@@ -29,7 +29,6 @@ const CloudEventSchema = z
   .catchall(z.unknown());
 
 type CloudEvent = z.infer<typeof CloudEventSchema>;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CORE = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'data', 'data_base64']);
 
 function mediaType(req: FastifyRequest): string {
@@ -55,7 +54,14 @@ export function eventsFromCloudEvents(req: FastifyRequest): unknown {
 function binaryModeEvent(req: FastifyRequest): Record<string, unknown> {
   const ce: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith('ce-') && typeof value === 'string') ce[name.slice(3)] = decodeURIComponent(value);
+    if (name.startsWith('ce-') && typeof value === 'string') {
+      try {
+        ce[name.slice(3)] = decodeURIComponent(value);
+      } catch {
+        // Binary-mode attributes are percent-encoded; a lone or broken `%` is the sender's mistake.
+        throw new ValidationError(`header ${name} is not valid percent-encoding`, [{ path: name, message: 'malformed percent-encoding' }]);
+      }
+    }
   }
   const contentType = req.headers['content-type'];
   if (contentType) ce.datacontenttype = contentType;
@@ -79,10 +85,7 @@ function safeJson(text: string): unknown {
 
 function parseCloudEvent(input: unknown, prefix: (string | number)[]): CloudEvent {
   const parsed = CloudEventSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error.issues, prefix);
-    throw new ValidationError(`invalid CloudEvent: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
-  }
+  if (!parsed.success) throw ValidationError.fromIssues('CloudEvent', parsed.error.issues, prefix);
   return parsed.data;
 }
 
@@ -100,7 +103,7 @@ function toReflex(ce: CloudEvent): Record<string, unknown> {
   else if (ce.data && typeof ce.data === 'object' && !Array.isArray(ce.data)) payload = ce.data as Record<string, unknown>;
   else payload = ce.data === undefined ? {} : { data: ce.data };
   const out: Record<string, unknown> = { event: ce.type, resource, payload };
-  if (UUID.test(ce.id)) out.id = ce.id.toLowerCase();
+  if (isUuid(ce.id)) out.id = ce.id.toLowerCase();
   else {
     resource['ce.id'] = ce.id;
     out.id = deterministicUuid(`${ce.source}\n${ce.id}`);

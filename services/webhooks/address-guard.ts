@@ -1,12 +1,12 @@
+import { ReflexError } from '../../core/errors.ts';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
-/** Why a destination was refused; `reason` names the range so the user knows what to allow. */
-export class BlockedDestinationError extends Error {
+/** Why a destination was refused; the message names the range so the user knows what to allow. */
+export class BlockedDestinationError extends ReflexError {
   constructor(readonly address: string, readonly range: string) {
-    super(`destination ${address} is in the ${range} range; add it to REFLEX_WEBHOOK_ALLOW_HOSTS to allow it`);
-    this.name = 'BlockedDestinationError';
+    super('destination_blocked', `destination ${address} is in the ${range} range; add it to REFLEX_WEBHOOK_ALLOW_HOSTS to allow it`);
   }
 }
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressGuard } from './address-guard.ts';
-import { literalAddress } from './address-guard.ts';
+import { BlockedDestinationError, literalAddress } from './address-guard.ts';
 
 /** The part of a response body kept in the attempt log. */
 export const KEPT_BODY_BYTES = 4096;
@@ -61,7 +61,7 @@ export function send(request: HttpRequest, guard: AddressGuard): Promise<HttpOut
     req.on('timeout', () => req.destroy(new Error(`timed out after ${request.timeoutMs} ms`)));
     req.on('error', (err) => {
       clearTimeout(deadline);
-      fail(err, err.name === 'BlockedDestinationError');
+      fail(err, err instanceof BlockedDestinationError);
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];

@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import { DelayedError, type Worker } from 'bullmq';
 import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
@@ -52,7 +52,7 @@ export class FlowWorker implements Service {
     });
     this.worker.on('completed', (_job, outcome) => this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1));
     this.worker.on('failed', (job, err) => {
-      if (err?.name !== 'DelayedError') this.log.error({ err, job_id: job?.id }, 'flow run job failed');
+      if (!(err instanceof DelayedError)) this.log.error({ err, job_id: job?.id }, 'flow run job failed');
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
     await this.worker.waitUntilReady();

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { ValidationError, type FieldIssue } from '../../../core/errors.ts';
+import { describeIssues, ValidationError, type FieldIssue } from '../../../core/errors.ts';
 
 // ajv-formats is CommonJS: under NodeNext its default export arrives wrapped.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
@@ -39,7 +39,7 @@ export function validateParameters(schema: Record<string, unknown> | null, param
   const validate = compile(schema);
   if (validate(parameters)) return;
   const issues = (validate.errors ?? []).map((e) => toIssue(e, prefix));
-  throw new ValidationError(`invalid parameters: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  throw new ValidationError(`invalid parameters: ${describeIssues(issues)}`, issues);
 }
 
 function toIssue(e: ErrorObject, prefix: string): FieldIssue {

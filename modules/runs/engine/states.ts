@@ -82,6 +82,7 @@ export function decideTransition(
     timestamp: now,
     message: proposed.message ?? null,
     scheduled_time: proposed.type === 'SCHEDULED' ? (proposed.scheduled_time ? new Date(proposed.scheduled_time).toISOString() : now) : null,
+    error: proposed.error ?? null,
   };
   return { accepted: true, state, timing: nextTiming(current, state, options.now) };
 }
