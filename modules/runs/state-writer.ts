@@ -4,6 +4,7 @@ import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../infra/db.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
+import { Batcher, ItemFailure } from '../../infra/batcher.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
@@ -12,18 +13,14 @@ import { flowRunsByKeySql, insertFlowRunsSql, uuidArray, writeBatchSql, type Out
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
 /** `waitUntil`: while PostgreSQL is unavailable the proposal is held and retried until then (epoch ms). */
 type Op = { waitUntil: number } & (
-  | { kind: 'create-flow'; run: FlowRunRecord; w: Waiter<{ run: FlowRunRecord; created: boolean }> }
-  | { kind: 'create-task'; run: TaskRunRecord; w: Waiter<TaskRunRecord> }
-  | { kind: 'flow-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<FlowRunRecord>> }
-  | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions; w: Waiter<SetStateResult<TaskRunRecord>> }
+  | { kind: 'create-flow'; run: FlowRunRecord }
+  | { kind: 'create-task'; run: TaskRunRecord }
+  | { kind: 'flow-state'; id: string; proposed: StateInput; options: SetStateOptions }
+  | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions }
 );
+type OpResult = { run: FlowRunRecord; created: boolean } | TaskRunRecord | SetStateResult<FlowRunRecord> | SetStateResult<TaskRunRecord>;
 
 export interface StateWriterOptions {
   maxBatch?: number;
@@ -31,32 +28,37 @@ export interface StateWriterOptions {
   notifyChannel: string;
 }
 
-/** Retries of a batch held during an outage start this far apart and double up to the maximum. */
-const OUTAGE_RETRY_MS = { first: 100, max: 2000 };
-
 /**
- * Groups proposed transitions from many runs into short batches: one transaction per batch, multi-row
- * statements, each run's rows locked and its transitions validated in the order they were proposed.
- * Batches commit one after another, so a run's transitions are stored in order; every caller's promise
- * settles only after the batch holding its transition is committed (with the outbox rows).
+ * Groups proposed transitions from many runs into short batches (infra/batcher.ts, the one group
+ * commit): one transaction per batch, multi-row statements, each run's rows locked and its transitions
+ * validated in the order they were proposed. Batches commit one after another, so a run's transitions are
+ * stored in order; every caller's promise settles only after the batch holding its transition is
+ * committed (with the outbox rows). While PostgreSQL is unavailable, proposals are held (each as long as
+ * its `waitForDatabaseMs` allows) and written when it is back.
  */
 export class StateWriter {
-  private queue: Op[] = [];
-  private scheduled = false;
-  private flushing: Promise<void> | undefined;
-  private readonly maxBatch: number;
+  private readonly batcher: Batcher<Op, OpResult>;
   private readonly commitListeners = new Set<() => void>();
   /** The connection batches are written on, held while there is work. */
   private client: PoolClient | undefined;
-  /** Since when PostgreSQL has been unavailable (null: it is not), and the retry delay reached. */
-  private outage: { since: number; delayMs: number; retryAt: number } | null = null;
 
   constructor(
     private readonly pg: Pool,
     private readonly log: Logger,
     private readonly options: StateWriterOptions,
   ) {
-    this.maxBatch = options.maxBatch ?? 500;
+    this.batcher = new Batcher((ops) => this.commit(ops), log, {
+      maxBatch: options.maxBatch ?? 500,
+      hold: {
+        when: (err) => pgErrorKind(err) === 'unavailable',
+        until: (op) => op.waitUntil,
+        giveUp: (err) => new DependencyUnavailableError('PostgreSQL', 'the state store', 'The change was not written; try again.', err),
+        onHold: (err, held) => log.warn({ err: (err as Error)?.message, held }, 'PostgreSQL is unavailable; holding state changes until it is back'),
+        onResume: (downMs) => log.info({ down_ms: downMs }, 'PostgreSQL is back; held state changes written'),
+      },
+      // Kept while proposals keep coming (no pool wait per batch), handed back when the writer goes idle.
+      onIdle: () => this.releaseClient(),
+    });
   }
 
   /** Called after every commit that wrote outbox rows (the relay in this process wakes up at once). */
@@ -71,122 +73,31 @@ export class StateWriter {
    * holding a running flow waits instead, so a database restart does not crash the runs it is executing.
    */
   createFlowRun(run: FlowRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
-    return new Promise((resolve, reject) => this.push({ kind: 'create-flow', run, w: { resolve, reject }, waitUntil: waitUntil(options) }));
+    return this.push({ kind: 'create-flow', run, waitUntil: waitUntil(options) }) as Promise<{ run: FlowRunRecord; created: boolean }>;
   }
 
   createTaskRun(run: TaskRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<TaskRunRecord> {
-    return new Promise((resolve, reject) => this.push({ kind: 'create-task', run, w: { resolve, reject }, waitUntil: waitUntil(options) }));
+    return this.push({ kind: 'create-task', run, waitUntil: waitUntil(options) }) as Promise<TaskRunRecord>;
   }
 
   setFlowRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<FlowRunRecord>> {
-    return new Promise((resolve, reject) => this.push({ kind: 'flow-state', id, proposed, options, w: { resolve, reject }, waitUntil: waitUntil(options) }));
+    return this.push({ kind: 'flow-state', id, proposed, options, waitUntil: waitUntil(options) }) as Promise<SetStateResult<FlowRunRecord>>;
   }
 
   setTaskRunState(id: string, proposed: StateInput, options: SetStateOptions = {}): Promise<SetStateResult<TaskRunRecord>> {
-    return new Promise((resolve, reject) => this.push({ kind: 'task-state', id, proposed, options, w: { resolve, reject }, waitUntil: waitUntil(options) }));
+    return this.push({ kind: 'task-state', id, proposed, options, waitUntil: waitUntil(options) }) as Promise<SetStateResult<TaskRunRecord>>;
   }
 
   /** Resolves once everything proposed so far is committed. */
-  async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
-      if (!this.flushing) this.kick();
-      await this.flushing;
-    }
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 
-  private push(op: Op): void {
+  private push(op: Op): Promise<OpResult> {
     if ((op.kind === 'flow-state' || op.kind === 'task-state') && !isUuid(op.id)) {
-      op.w.reject(new NotFoundError(op.kind === 'flow-state' ? 'flow run' : 'task run', op.id));
-      return;
+      return Promise.reject(new NotFoundError(op.kind === 'flow-state' ? 'flow run' : 'task run', op.id));
     }
-    this.queue.push(op);
-    if (this.flushing) return; // the running flush picks it up when it ends
-    if (this.queue.length >= this.maxBatch) this.kick();
-    else if (!this.scheduled) {
-      // Waits for the proposals made in the same turn of the event loop (a flow's PENDING and RUNNING, say);
-      // under load, batches form anyway while the previous one is being written.
-      this.scheduled = true;
-      setImmediate(() => this.kick());
-    }
-  }
-
-  private kick(): void {
-    this.scheduled = false;
-    if (this.flushing || this.queue.length === 0) return;
-    // During an outage only the retry timer sends (a new proposal must not turn the back-off into a spin);
-    // proposals that can no longer wait fail at once.
-    if (this.outage && Date.now() < this.outage.retryAt) {
-      this.failExpired();
-      return;
-    }
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.flushing = this.flushBatch(batch).finally(() => {
-      this.flushing = undefined;
-      // Proposals that arrived during the flush already waited; send them now.
-      if (this.queue.length > 0) this.kick();
-    });
-  }
-
-  private async flushBatch(batch: Op[]): Promise<void> {
-    let settle: Array<() => void>;
-    try {
-      settle = await this.commit(batch);
-      if (this.outage) {
-        this.log.info({ down_ms: Date.now() - this.outage.since }, 'PostgreSQL is back; held state changes written');
-        this.outage = null;
-      }
-    } catch (err) {
-      if (pgErrorKind(err) === 'unavailable') {
-        this.hold(batch, err);
-        return;
-      }
-      if (batch.length === 1) {
-        batch[0].w.reject(err);
-        return;
-      }
-      // Isolate what failed: each proposal alone, still in order, so one bad row fails only its caller.
-      this.log.warn({ err, size: batch.length }, 'state batch failed; retrying its proposals one by one');
-      for (const op of batch) await this.flushBatch([op]);
-      return;
-    } finally {
-      // Kept while proposals keep coming (no pool wait per batch), handed back when the writer goes idle.
-      if (this.queue.length === 0) this.releaseClient();
-    }
-    for (const listener of this.commitListeners) listener();
-    for (const s of settle) s();
-  }
-
-  /**
-   * PostgreSQL is unavailable: proposals that may still wait go back to the head of the queue, in order,
-   * and the writer tries again after a growing delay; the others fail now, naming the dependency. The
-   * transaction rolled back (or never reached the server), so nothing of the batch is half-written.
-   */
-  private hold(batch: Op[], err: unknown): void {
-    const now = Date.now();
-    this.releaseClient(err instanceof Error ? err : new Error(String(err)));
-    const keep = batch.filter((op) => op.waitUntil > now);
-    for (const op of batch) {
-      if (op.waitUntil <= now) op.w.reject(new DependencyUnavailableError('PostgreSQL', 'the state store', 'The change was not written; try again.', err));
-    }
-    if (!this.outage) {
-      this.outage = { since: now, delayMs: OUTAGE_RETRY_MS.first, retryAt: 0 };
-      this.log.warn({ err: (err as Error)?.message, held: keep.length }, 'PostgreSQL is unavailable; holding state changes until it is back');
-    } else {
-      this.outage.delayMs = Math.min(this.outage.delayMs * 2, OUTAGE_RETRY_MS.max);
-    }
-    this.outage.retryAt = now + this.outage.delayMs;
-    this.queue.unshift(...keep);
-    const retry = setTimeout(() => this.kick(), this.outage.delayMs);
-    retry.unref();
-  }
-
-  /** During an outage: fails the queued proposals whose patience ran out, keeps the others in order. */
-  private failExpired(): void {
-    const now = Date.now();
-    const expired = this.queue.filter((op) => op.waitUntil <= now);
-    if (expired.length === 0) return;
-    this.queue = this.queue.filter((op) => op.waitUntil > now);
-    for (const op of expired) op.w.reject(new DependencyUnavailableError('PostgreSQL', 'the state store', 'The change was not written; try again.'));
+    return this.batcher.push(op);
   }
 
   private releaseClient(err?: Error): void {
@@ -201,19 +112,22 @@ export class StateWriter {
    * what a busy process pays for; the ids and JSON documents in these statements are inlined as escaped
    * literals, because a multi-statement query cannot take parameters.
    */
-  private async commit(batch: Op[]): Promise<Array<() => void>> {
+  private async commit(batch: Op[]): Promise<Array<OpResult | ItemFailure>> {
     const client = (this.client ??= await this.pg.connect());
+    let results: Map<Op, OpResult | ItemFailure>;
     try {
-      return await this.apply(client, batch);
+      results = await this.apply(client, batch);
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => this.releaseClient(e));
       throw err;
     }
+    for (const listener of this.commitListeners) listener();
+    return batch.map((op) => results.get(op) as OpResult | ItemFailure);
   }
 
-  /** Applies a batch inside one transaction (committed here); returns the callbacks that settle its callers. */
-  private async apply(client: PoolClient, batch: Op[]): Promise<Array<() => void>> {
-    const settle: Array<() => void> = [];
+  /** Applies a batch inside one transaction (committed here); answers each proposal's result. */
+  private async apply(client: PoolClient, batch: Op[]): Promise<Map<Op, OpResult | ItemFailure>> {
+    const settle = new Map<Op, OpResult | ItemFailure>();
     const outbox: OutboxRow[] = [];
     const flowStates: StateRow[] = [];
     const taskStates: StateRow[] = [];
@@ -272,11 +186,10 @@ export class StateWriter {
         flows.set(op.run.id, op.run);
         flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
         outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
-        settle.push(() => op.w.resolve({ run: op.run, created: true }));
+        settle.set(op, { run: op.run, created: true });
       } else {
         const found = byKey.get(op.run.idempotency_key as string);
-        if (found) settle.push(() => op.w.resolve({ run: found, created: false }));
-        else settle.push(() => op.w.reject(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
+        settle.set(op, found ? { run: found, created: false } : new ItemFailure(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
       }
     }
     // New task runs are inserted by the write below, in the state this batch leaves them in.
@@ -285,7 +198,7 @@ export class StateWriter {
       tasks.set(op.run.id, op.run);
       taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
       outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
-      settle.push(() => op.w.resolve(op.run));
+      settle.set(op, op.run);
     }
 
     // 3. Transitions, validated against the current row, in proposal order.
@@ -294,23 +207,23 @@ export class StateWriter {
     for (const op of batch) {
       if (op.kind === 'flow-state') {
         const outcome = transition('flow', flows, op.id, op.proposed, op.options);
-        if (!outcome) settle.push(() => op.w.reject(new NotFoundError('flow run', op.id)));
-        else if (!outcome.accepted) settle.push(() => op.w.resolve(outcome.result));
+        if (!outcome) settle.set(op, new ItemFailure(new NotFoundError('flow run', op.id)));
+        else if (!outcome.accepted) settle.set(op, outcome.result);
         else {
           changedFlows.add(op.id);
           flowStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
           outbox.push({ run_id: op.id, event: flowRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous) });
-          settle.push(() => op.w.resolve(outcome.result));
+          settle.set(op, outcome.result);
         }
       } else if (op.kind === 'task-state') {
         const outcome = transition('task', tasks, op.id, op.proposed, op.options);
-        if (!outcome) settle.push(() => op.w.reject(new NotFoundError('task run', op.id)));
-        else if (!outcome.accepted) settle.push(() => op.w.resolve(outcome.result));
+        if (!outcome) settle.set(op, new ItemFailure(new NotFoundError('task run', op.id)));
+        else if (!outcome.accepted) settle.set(op, outcome.result);
         else {
           changedTasks.add(op.id);
           taskStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
           outbox.push({ run_id: op.id, event: taskRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous) });
-          settle.push(() => op.w.resolve(outcome.result));
+          settle.set(op, outcome.result);
         }
       }
     }
