@@ -23,15 +23,6 @@ export function globTest(pattern: string): StringTest {
   return (v) => re.test(v);
 }
 
-/** A label pattern: a glob, or `!glob` which matches a present value that does not match the glob. */
-export function labelPatternTest(pattern: string): StringTest {
-  if (pattern.startsWith('!')) {
-    const inner = globTest(pattern.slice(1));
-    return (v) => !inner(v);
-  }
-  return globTest(pattern);
-}
-
 /**
  * A list of patterns for one label: positive patterns are OR-ed, negated ones are AND-ed on top. This is
  * where we deliberately improve on Prefect, where `["dev-*", "!dev-x"]` matched nearly everything
