@@ -53,6 +53,8 @@ export const SETTINGS = {
   scheduleMaxRuns: { env: 'REFLEX_SCHEDULE_MAX_RUNS', schema: int().positive().default(10) },
   /** ...and only those starting within this many seconds. */
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
+  /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
+  dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

@@ -9,6 +9,7 @@ import { storableText } from './text.ts';
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, action: 'Fix the fields named in `issues` (each has a `path` and a `message`).' },
   unauthorized: { status: 401, action: 'Send `Authorization: Bearer <REFLEX_API_KEY>`, or sign in to the dashboard with the key.' },
+  forbidden: { status: 403, action: 'A change authenticated by the dashboard session cookie must come from the dashboard itself (same origin, with `x-reflex-csrf: 1`); scripts send `Authorization: Bearer <REFLEX_API_KEY>`.' },
   not_found: { status: 404, action: 'Check the id or name; list the collection to find it.' },
   conflict: { status: 409, action: 'A resource with that name exists (choose another, or update it), or it changed meanwhile (read it again and retry).' },
   deployment_paused: { status: 409, action: 'Resume the deployment (`POST /api/deployments/<id>/resume`) to create runs.' },

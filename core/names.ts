@@ -65,6 +65,8 @@ export interface RedisKeys {
   /** Hash of named global concurrency limits, and the leases of one. */
   readonly concurrencyLimits: string;
   concurrencyHolders(limitName: string): string;
+  /** Hash of the workers serving a pool: one field per worker, its presence record (JSON), rewritten every heartbeat. */
+  workers(pool: string): string;
   /** A signed incoming webhook's message id, remembered for the signature's tolerance window (replay guard). */
   incomingMessage(endpointId: string, messageId: string): string;
 }
@@ -107,6 +109,7 @@ export function names(namespace: string): Names {
       workPoolSlots: (pool) => key('run-slots', 'work-pool', pool),
       concurrencyLimits: key('concurrency-limits'),
       concurrencyHolders: (name) => key('concurrency', name, 'holders'),
+      workers: (pool) => key('workers', pool),
       incomingMessage: (endpointId, messageId) => key('incoming-webhook', endpointId, messageId),
     },
   };
@@ -148,13 +151,22 @@ export const Roles = {
 /** Events the engine emits about itself are named `reflex.<...>`; user events should not use the prefix. */
 export const ENGINE_EVENT_PREFIX = 'reflex.';
 
+/** The families of the engine's own event names, by prefix (a live view tells them apart by name alone). */
+export const EventFamilies = {
+  flowRun: 'reflex.flow-run.',
+  taskRun: 'reflex.task-run.',
+  /** Firings and action outcomes. */
+  automation: 'reflex.automation.',
+  webhookDelivery: 'reflex.webhook.delivery.',
+} as const;
+
 /** The engine's own event names. */
 export const EventNames = {
-  flowRunState: (stateName: string) => `reflex.flow-run.${stateName}`,
-  taskRunState: (stateName: string) => `reflex.task-run.${stateName}`,
-  automationFiring: (state: 'triggered' | 'resolved') => `reflex.automation.${state}`,
-  automationAction: (status: 'executed' | 'failed') => `reflex.automation.action.${status}`,
-  webhookDelivery: (verdict: 'succeeded' | 'failed') => `reflex.webhook.delivery.${verdict}`,
+  flowRunState: (stateName: string) => `${EventFamilies.flowRun}${stateName}`,
+  taskRunState: (stateName: string) => `${EventFamilies.taskRun}${stateName}`,
+  automationFiring: (state: 'triggered' | 'resolved') => `${EventFamilies.automation}${state}`,
+  automationAction: (status: 'executed' | 'failed') => `${EventFamilies.automation}action.${status}`,
+  webhookDelivery: (verdict: 'succeeded' | 'failed') => `${EventFamilies.webhookDelivery}${verdict}`,
   webhookReceived: 'reflex.webhook.received',
 } as const;
 
