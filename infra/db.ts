@@ -56,3 +56,8 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
     client.release();
   }
 }
+
+/** An ILIKE pattern matching `text` anywhere, its wildcards escaped: a search for `50%` finds "50%", not everything. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

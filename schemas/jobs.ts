@@ -49,11 +49,13 @@ export const DeliveryAttemptJobSchema = WebhookDeliveryJobSchema.extend({
 });
 export type DeliveryAttemptJob = z.output<typeof DeliveryAttemptJobSchema>;
 
-const TriggeredBySchema = z.object({
+/** What made a command: the automation, its firing and the triggering event (a run it creates records them, migration 0040). */
+export const TriggeredBySchema = z.object({
   automation_id: z.string().nullable().default(null),
   firing_id: z.string().nullable().default(null),
   event_id: z.string().nullable().default(null),
 });
+export type TriggeredBy = z.output<typeof TriggeredBySchema>;
 
 const DeploymentRefSchema = z
   .object({ deployment_id: z.string().optional(), deployment_name: z.string().optional() })

@@ -29,5 +29,6 @@ export {
   recordedOutcomes,
   type FiringRecord,
 } from './repository.ts';
+export { automationSummaries, automationName, getFiring, firingHistory, type FiringHistory } from './summaries.ts';
 export { applyAutomationFiles, readAutomationFiles, type ApplyReport } from './files.ts';
 export { announceAutomationChange } from './changes.ts';

@@ -33,6 +33,7 @@ export class Commands {
           tags: cmd.tags,
           idempotency_key: cmd.idempotency_key,
           source: 'manual',
+          triggered_by: cmd.triggered_by,
         });
         return { flow_run_id: run.id, created };
       }

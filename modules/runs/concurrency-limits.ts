@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ReflexError, ValidationError } from '../../core/errors.ts';
 import type { Names } from '../../core/names.ts';
+import type { SlotHolder } from '../../schemas/dashboard.ts';
 
 /**
  * Global concurrency limits by name, held in Redis as leased slots: a sorted set of lease ids scored by
@@ -188,6 +189,26 @@ export async function listConcurrencyLimits(redis: Redis, n: Names): Promise<Con
     limit: Number(all[name]),
     active_slots: await redis.zcount(concurrencyKeys.holders(n, name), Date.now(), '+inf'),
   })));
+}
+
+/** At most this many slots are read for the holders of one limit: a limit is meant to be small, and the answer must stay bounded. */
+const MAX_HOLDER_SLOTS = 1000;
+
+/**
+ * Who holds a limit's slots: its unexpired leases, one entry per lease (a lease of 3 slots is the members
+ * `<lease id>#1..3`), soonest to expire first, with when each lapses unless its holder renews it.
+ */
+export async function concurrencyHolders(redis: Redis, n: Names, name: string, now = Date.now()): Promise<SlotHolder[]> {
+  const flat = await redis.zrangebyscore(concurrencyKeys.holders(n, name), now, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_HOLDER_SLOTS);
+  const byLease = new Map<string, SlotHolder>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const member = flat[i];
+    const lease = member.includes('#') ? member.slice(0, member.lastIndexOf('#')) : member;
+    const held = byLease.get(lease);
+    if (held) held.slots += 1;
+    else byLease.set(lease, { lease_id: lease, slots: 1, expires: new Date(Number(flat[i + 1])).toISOString() });
+  }
+  return [...byLease.values()].sort((a, b) => a.expires.localeCompare(b.expires));
 }
 
 /** Removes the limit (the name becomes unlimited) and its leases. Returns false when there was none. */

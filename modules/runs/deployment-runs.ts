@@ -1,6 +1,8 @@
 import { ConflictError } from '../../core/errors.ts';
+import { isUuid } from '../../core/ids.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Deployment } from '../../schemas/deployment.ts';
+import type { TriggeredBy } from '../../schemas/jobs.ts';
 import { validateParameters } from './engine/parameters.ts';
 import type { FlowRunRecord } from './rows.ts';
 import type { RunQueues } from './run-queues.ts';
@@ -25,6 +27,15 @@ export interface DeploymentRunRequest {
   source?: 'manual' | 'schedule';
   /** For scheduler runs: the full idempotency key. */
   raw_idempotency_key?: string;
+  /** The automation (firing, event) whose action asked for the run: recorded on it as its cause. */
+  triggered_by?: TriggeredBy;
+}
+
+/** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
+function causeOf(by: TriggeredBy | undefined): TriggeredBy | null {
+  const uuidOrNull = (v: string | null) => (v && isUuid(v) ? v : null);
+  const automation_id = uuidOrNull(by?.automation_id ?? null);
+  return automation_id ? { automation_id, firing_id: uuidOrNull(by?.firing_id ?? null), event_id: uuidOrNull(by?.event_id ?? null) } : null;
 }
 
 /** Runs of deployments: creating one (manual, scheduled, from an automation) and clearing planned ones. */
@@ -61,6 +72,7 @@ export class DeploymentRuns {
       tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
       state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
       idempotency_key: idempotencyKey,
+      triggered_by: causeOf(request.triggered_by),
     });
     // Only the request that created the run enqueues it: a repeat must not resurrect a finished job.
     if (result.created) await this.queues.enqueue(result.run, { attempt: 1, scheduledTime: scheduled });

@@ -16,7 +16,8 @@ import { WorkPools } from './work-pools.ts';
 /**
  * The runs module: flows' runs, their tasks, deployments, work pools, schedules and limits. It owns the
  * tables `flow_runs`, `task_runs`, `flow_run_states`, `task_run_states`, `deployments`, `work_pools`,
- * `outbox` and `logs`, the work-pool queues, and the Redis keys of cancellation, heartbeats and limits.
+ * `outbox` and `logs`, the work-pool queues, and the Redis keys of cancellation, heartbeats, limits and
+ * worker presence.
  * Services and the SDK use only what this file exports.
  */
 
@@ -94,10 +95,17 @@ export {
   getConcurrencyLimitInfo,
   listConcurrencyLimits,
   deleteConcurrencyLimit,
+  concurrencyHolders,
   type Lease,
   type AcquireOptions,
   type ConcurrencyLimitInfo,
 } from './concurrency-limits.ts';
+export { searchFlowRuns, flowRunHistory, type RunSearch, type RunHistoryFilter } from './run-search.ts';
+export { getRunOrigin, type RunOrigin } from './run-causes.ts';
+export { searchLogs, type LogSearch } from './log-search.ts';
+export { deploymentPlan } from './deployment-plan.ts';
+export { workPoolStatuses, type PoolStatusDeps } from './pool-status.ts';
+export { WorkerPresence, readWorkers, type WorkerPresenceOptions } from './worker-presence.ts';
 export { decideTransition, stateEventName, isTerminal, StateNames, ALLOWED_TRANSITIONS, type RunTiming, type TransitionDecision } from './engine/states.ts';
 export { upcomingStartTimes, DEFAULT_ANCHOR } from './engine/schedule.ts';
 export { validateParameters, parameterSchemaProblem } from './engine/parameters.ts';

@@ -1,4 +1,5 @@
 import type { FlowRun, State, StateType, TaskRun } from '../../schemas/flow-run.ts';
+import type { TriggeredBy } from '../../schemas/jobs.ts';
 
 /**
  * Mapping between Postgres rows and the wire objects of schemas/flow-run.ts. The current state lives on
@@ -28,6 +29,8 @@ export function stateFromHistoryRow(row: Row): State {
 /** A flow run plus what the state writer needs to build its events (not on the wire). */
 export interface FlowRunRecord extends FlowRun {
   deployment_name: string | null;
+  /** The automation, firing and event whose action created the run (migration 0040): written with the row, read by getRunOrigin only. */
+  triggered_by?: TriggeredBy | null;
 }
 
 export interface TaskRunRecord extends TaskRun {
@@ -106,7 +109,7 @@ export function taskRunFromRow(row: Row): TaskRunRecord {
 
 /** The wire object without the internal fields. */
 export function publicFlowRun(r: FlowRunRecord): FlowRun {
-  const { deployment_name: _d, ...run } = r;
+  const { deployment_name: _d, triggered_by: _t, ...run } = r;
   return run;
 }
 

@@ -6,6 +6,7 @@ import type { Names } from '../../core/names.ts';
 import { coalesced } from '../../infra/coalesce.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { FlowRun, LogLine, StateInput, TaskRun } from '../../schemas/flow-run.ts';
+import type { TriggeredBy } from '../../schemas/jobs.ts';
 import type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOptions, SetStateResult } from './contract.ts';
 import { LogWriter } from './run-logs.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, publicFlowRun, publicTaskRun, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
@@ -38,7 +39,7 @@ export class RunStore implements Orchestration {
 
   /** Like createFlowRun, and says whether the run is new or already existed under its idempotency key. */
   async createFlowRunDetailed(
-    input: CreateFlowRunInput & { name?: string; deployment_name?: string },
+    input: CreateFlowRunInput & { name?: string; deployment_name?: string; triggered_by?: TriggeredBy | null },
     options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {},
   ): Promise<{ run: FlowRunRecord; created: boolean }> {
     const now = new Date();
@@ -63,6 +64,7 @@ export class RunStore implements Orchestration {
       result: null,
       idempotency_key: input.idempotency_key ?? null,
       deployment_name: input.deployment_name ?? null,
+      triggered_by: input.triggered_by ?? null,
     };
     return this.writer.createFlowRun(record, options);
   }

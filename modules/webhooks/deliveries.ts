@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import type { Pool } from '../../infra/db.ts';
+import type { AttemptWithRequest, FailingReceiver } from '../../schemas/dashboard.ts';
 import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
 import type { DeliveryStatus, WebhookAttemptSchema, WebhookDeliverySchema } from '../../schemas/webhook.ts';
+import { attemptHeaders } from './request-headers.ts';
 
 export type { DeliveryStatus };
 
@@ -29,6 +31,60 @@ export async function getDelivery(pg: Pool, id: string): Promise<(DeliveryView &
     ...toView(res.rows[0]),
     attempts: attempts.rows.map((r) => ({ ...r, started: (r.started as Date).toISOString() })),
   };
+}
+
+/** At most this many attempts are listed for one delivery (8 per series by default: a long replay history still fits). */
+const MAX_ATTEMPTS_LISTED = 1000;
+
+/**
+ * Every attempt of a delivery with the request headers it sent (attemptHeaders, as the webhook service
+ * built them, the signature masked); null when the delivery does not exist.
+ */
+export async function attemptsWithRequests(pg: Pool, deliveryId: string): Promise<AttemptWithRequest[] | null> {
+  const d = await pg.query(`SELECT id, headers, format, body, secret IS NOT NULL AS signed FROM webhook_deliveries WHERE id = $1`, [deliveryId]);
+  const delivery = d.rows[0];
+  if (!delivery) return null;
+  const res = await pg.query(
+    `SELECT series, attempt, started, status_code, latency_ms, response_headers, response_body, error, outcome
+     FROM webhook_attempts WHERE delivery_id = $1 ORDER BY series, attempt LIMIT $2`,
+    [deliveryId, MAX_ATTEMPTS_LISTED],
+  );
+  const request = { delivery_id: delivery.id as string, headers: (delivery.headers as Record<string, string>) ?? {}, format: delivery.format as string, body: delivery.body as string };
+  return res.rows.map((r) => ({
+    series: r.series,
+    attempt: r.attempt,
+    started: (r.started as Date).toISOString(),
+    status_code: r.status_code ?? null,
+    latency_ms: Number(r.latency_ms),
+    // Never null when masked: only signing with a secret can fail.
+    request_headers: attemptHeaders(request, r.started as Date, delivery.signed ? 'masked' : null) ?? {},
+    response_headers: r.response_headers ?? null,
+    response_body: r.response_body ?? null,
+    error: r.error ?? null,
+    outcome: r.outcome,
+  }));
+}
+
+/** Receivers failing over a time range: deliveries failed or retrying, grouped by destination host. */
+export async function failingReceivers(pg: Pool, since: string, until: string, limit = 20): Promise<FailingReceiver[]> {
+  const res = await pg.query(
+    `SELECT substring(url from '^[a-zA-Z]+://([^/?#]+)') AS host, count(*) FILTER (WHERE status = 'failed') AS failed,
+            count(*) FILTER (WHERE status = 'retrying') AS retrying, max(updated) AS last
+     FROM webhook_deliveries WHERE status IN ('failed', 'retrying') AND created >= $1 AND created < $2
+     GROUP BY 1 ORDER BY 2 DESC, 3 DESC LIMIT $3`,
+    [since, until, limit],
+  );
+  return res.rows.map((r) => ({ host: r.host ?? '?', failed: Number(r.failed), retrying: Number(r.retrying), last: (r.last as Date).toISOString() }));
+}
+
+/** Deliveries created in a time range that failed for good, counted per automation that made them. */
+export async function failedDeliveriesByAutomation(pg: Pool, since: string, until: string): Promise<Map<string, number>> {
+  const res = await pg.query<{ automation_id: string; failed: string }>(
+    `SELECT automation_id, count(*) AS failed FROM webhook_deliveries
+     WHERE status = 'failed' AND created >= $1 AND created < $2 AND automation_id IS NOT NULL GROUP BY automation_id`,
+    [since, until],
+  );
+  return new Map(res.rows.map((r) => [r.automation_id, Number(r.failed)]));
 }
 
 export interface DeliveryFilter {

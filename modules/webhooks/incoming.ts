@@ -6,6 +6,7 @@ import { normalizeEvents } from '../../core/events.ts';
 import { isUuid } from '../../core/ids.ts';
 import { storableJson, storableText } from '../../core/json.ts';
 import { createSandboxedLiquid } from '../../core/liquid.ts';
+import type { FailingEndpoint } from '../../schemas/dashboard.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { secretProblem, type Verification } from './incoming-verify.ts';
 
@@ -167,6 +168,17 @@ export async function listFailedRequests(pg: Pool, endpointId: string, limit: nu
 }
 
 /** A request that cannot become an event: answered 400 and kept in the failed-request log. */
+/** Incoming endpoints with requests refused in a time range, most refusals first. */
+export async function failingEndpoints(pg: Pool, since: string, until: string, limit = 20): Promise<FailingEndpoint[]> {
+  const res = await pg.query(
+    `SELECT e.id, e.name, count(*) AS failed, max(r.received) AS last
+     FROM webhook_failed_requests r JOIN webhook_endpoints e ON e.id = r.endpoint_id
+     WHERE r.received >= $1 AND r.received < $2 GROUP BY e.id, e.name ORDER BY 3 DESC LIMIT $3`,
+    [since, until, limit],
+  );
+  return res.rows.map((r) => ({ id: r.id, name: r.name, failed: Number(r.failed), last: (r.last as Date).toISOString() }));
+}
+
 export class IncomingRequestError extends ReflexError {
   constructor(message: string, issues: FieldIssue[] = []) {
     super('invalid_request', message, { issues });

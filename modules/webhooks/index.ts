@@ -6,7 +6,19 @@
  */
 export { DeliveryQueue } from './enqueue.ts';
 export { DeliveryLog, type DeliveryState, type AttemptWrite } from './delivery-log.ts';
-export { getDelivery, listDeliveries, startReplay, type DeliveryView, type AttemptRecord, type DeliveryFilter, type DeliveryStatus } from './deliveries.ts';
+export {
+  getDelivery,
+  listDeliveries,
+  startReplay,
+  attemptsWithRequests,
+  failingReceivers,
+  failedDeliveriesByAutomation,
+  type DeliveryView,
+  type AttemptRecord,
+  type DeliveryFilter,
+  type DeliveryStatus,
+} from './deliveries.ts';
+export { attemptHeaders, WEBHOOK_USER_AGENT, type AttemptRequest, type AttemptSigning } from './request-headers.ts';
 export {
   createEndpoint,
   deleteEndpoint,
@@ -15,6 +27,7 @@ export {
   getEndpointBySlug,
   listEndpoints,
   listFailedRequests,
+  failingEndpoints,
   recordFailedRequest,
   renderIncomingEvent,
   IncomingRequestError,

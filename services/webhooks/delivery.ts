@@ -1,20 +1,17 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { Webhook } from 'standardwebhooks';
 import { chainRelated, systemEvent } from '../../core/events.ts';
 import { deterministicUuid } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
 import { EventNames, resourceId, Roles } from '../../core/names.ts';
 import { Batcher } from '../../infra/batcher.ts';
 import type { EventBus } from '../../infra/bus.ts';
-import type { DeliveryLog, DeliveryState } from '../../modules/webhooks/index.ts';
+import { attemptHeaders, type DeliveryLog, type DeliveryState } from '../../modules/webhooks/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
 import type { AddressGuard } from './address-guard.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
 import { judge, retryDelayMs } from './retry.ts';
-
-const USER_AGENT = 'Reflex-Webhooks/0.1';
 
 /**
  * Makes one attempt of a delivery per job run. A retry moves the same job back to delayed with the next
@@ -76,7 +73,7 @@ export class DeliveryProcessor {
         return;
       }
       started = new Date();
-      const headers = this.headersFor(d, started);
+      const headers = attemptHeaders(d, started, d.secret ? { secret: d.secret } : null);
       outcome =
         headers === null
           ? { kind: 'error', error: 'the signing secret is not a Standard Webhooks secret (whsec_<base64>)', latencyMs: 0, permanent: true }
@@ -113,26 +110,6 @@ export class DeliveryProcessor {
       throw new DelayedError();
     }
     await this.publishOutcome(d, verdict, outcome.kind === 'response' ? outcome.status : null);
-  }
-
-  /** The request's headers, signed when there is a secret; null when the secret cannot sign. */
-  private headersFor(d: DeliveryAttemptJob, at: Date): Record<string, string> | null {
-    const headers: Record<string, string> = {
-      'user-agent': USER_AGENT,
-      'content-type': d.format === 'cloudevent' ? 'application/cloudevents+json' : 'application/json',
-    };
-    for (const [k, v] of Object.entries(d.headers)) headers[k.toLowerCase()] = v;
-    if (d.secret) {
-      // Standard Webhooks: the id is stable across attempts, the timestamp is this attempt's.
-      headers['webhook-id'] = d.delivery_id;
-      headers['webhook-timestamp'] = String(Math.floor(at.getTime() / 1000));
-      try {
-        headers['webhook-signature'] = new Webhook(d.secret).sign(d.delivery_id, at, d.body);
-      } catch {
-        return null;
-      }
-    }
-    return headers;
   }
 
   private async publishOutcome(d: DeliveryAttemptJob, verdict: 'succeeded' | 'failed', status: number | null): Promise<void> {

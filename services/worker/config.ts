@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Config } from '../../core/config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { WorkPoolNameSchema } from '../../schemas/deployment.ts';
@@ -10,6 +11,8 @@ export interface WorkerOptions {
   heartbeatSeconds: number;
   /** A job whose deployment or pool is at its limit goes back to the queue for this long. */
   slotRetryMs: number;
+  /** How the worker is named where workers are listed (the work-pool status). */
+  hostname: string;
 }
 
 export function workerOptions(config: Config, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
@@ -19,6 +22,8 @@ export function workerOptions(config: Config, overrides: Partial<WorkerOptions> 
     concurrency: config.workerConcurrency,
     heartbeatSeconds: config.workerHeartbeatSeconds,
     slotRetryMs: 1000,
+    // A container's HOSTNAME is its pod or container name, which is what an operator looks for.
+    hostname: process.env.HOSTNAME || hostname(),
     ...overrides,
   };
   const pool = WorkPoolNameSchema.safeParse(options.pool);

@@ -2,7 +2,7 @@ import { DelayedError, type Worker } from 'bullmq';
 import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
-import type { Runs } from '../../modules/runs/index.ts';
+import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
@@ -27,6 +27,7 @@ export class FlowWorker implements Service {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
   private readonly log: Logger;
+  private presence: WorkerPresence | undefined;
   readonly outcomes = new Map<JobOutcome, number>();
 
   constructor(
@@ -56,6 +57,8 @@ export class FlowWorker implements Service {
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'worker error'));
     await this.worker.waitUntilReady();
+    this.presence = new WorkerPresence(rt.redis, rt.names, { pool: options.pool, concurrency: options.concurrency, heartbeatSeconds: options.heartbeatSeconds, hostname: options.hostname }, this.log);
+    await this.presence.start();
     this.sweepTimer = setInterval(() => void this.sweep(), Math.max(250, Math.round(options.heartbeatSeconds * 1000)));
     this.sweepTimer.unref();
   }
@@ -85,6 +88,7 @@ export class FlowWorker implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    await this.presence?.stop();
     await this.sweeping;
     const worker = this.worker;
     if (worker) {

@@ -22,33 +22,12 @@ import { streamStoredEvents } from '../../../modules/events/index.ts';
 import { AutomationInputSchema, AutomationPatchSchema, AutomationSchema, type AutomationDocument } from '../../../schemas/automation.ts';
 import { pageOf } from '../../../schemas/common.ts';
 import { EventInputSchema, type ReflexEvent } from '../../../schemas/event.ts';
+import { FiringRecordSchema } from '../../../schemas/firing.ts';
 import { FiringSchema } from '../../../schemas/jobs.ts';
 import type { RouteModule } from '../route-module.ts';
 
 const IdParams = z.object({ id: z.string().max(100) });
 const FiringsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() });
-
-const ActionOutcomeSchema = z.object({
-  index: z.number(),
-  type: z.string(),
-  status: z.enum(['pending', 'executed', 'failed']),
-  reason: z.string().optional(),
-  detail: z.record(z.string(), z.unknown()).optional(),
-  updated: z.string().optional(),
-});
-const FiringRecordSchema = z.object({
-  id: z.string(),
-  automation_id: z.string(),
-  state: z.enum(['triggered', 'resolved']),
-  fired_at: z.string(),
-  trigger_path: z.string(),
-  triggering_labels: z.record(z.string(), z.string()),
-  triggering_event: z.unknown().nullable(),
-  count: z.number(),
-  window_start: z.string().nullable(),
-  window_end: z.string().nullable(),
-  actions: z.array(ActionOutcomeSchema),
-});
 
 const TestBodySchema = z
   .object({
