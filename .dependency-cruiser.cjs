@@ -62,6 +62,20 @@ module.exports = {
       to: { path: '^services/[^/]+/', pathNot: '^services/$1/' },
     },
     {
+      name: 'dashboard-is-a-browser-app',
+      severity: 'error',
+      comment: 'The dashboard client reaches the server only over HTTP; it takes its types from the zod contracts in schemas/.',
+      from: { path: '^dashboard/src/' },
+      to: { path: '^(core|infra|modules|services|sdk|cli|flows|bench|scripts)/' },
+    },
+    {
+      name: 'dashboard-takes-types-only',
+      severity: 'error',
+      comment: 'Only type imports of the contracts (erased from the bundle): a value import would ship zod to every browser.',
+      from: { path: '^dashboard/src/' },
+      to: { path: '^(schemas/|node_modules/zod/)', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-orphans',
       severity: 'error',
       comment: 'A file nothing imports is dead code (entry points excepted).',

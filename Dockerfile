@@ -6,6 +6,8 @@ COPY package.json package-lock.json ./
 # tsx (in dependencies) runs the TypeScript directly: no build step, dev dependencies not needed.
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --chown=node:node . .
+# The dashboard bundle (dashboard/dist, never committed): built here so containers start without building.
+RUN npm run build:dashboard && chown -R node:node /app/dashboard/dist
 RUN chown node:node /app
 USER node
 EXPOSE 4200

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 
 // The package exports no path to its command; its bin file is where npm installs it.
 const cruiser = fileURLToPath(new URL('../node_modules/dependency-cruiser/bin/dependency-cruise.mjs', import.meta.url));
-const SOURCES = ['core', 'infra', 'modules', 'schemas', 'services', 'sdk', 'cli', 'flows', 'scripts'];
+const SOURCES = ['core', 'infra', 'modules', 'schemas', 'services', 'sdk', 'cli', 'flows', 'scripts', 'dashboard'];
 
 describe('architecture', () => {
   it('has no import cycle, no forbidden direction and no orphan', () => {
