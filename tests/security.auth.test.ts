@@ -85,7 +85,8 @@ describe('API key on every route (attack)', () => {
         routes.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, '0190f2b4-1f5e-7c3a-9a0b-1234567890ab') });
       }
     }
-    routes = routes.filter((r) => r.path.startsWith('/api/') && r.path !== '/api/health');
+    // Public by design: the health check, and the dashboard's session (how a browser without the key learns it needs one).
+    routes = routes.filter((r) => r.path.startsWith('/api/') && r.path !== '/api/health' && r.path !== '/api/session');
   });
   after(async () => {
     await t?.cleanup();
@@ -128,6 +129,14 @@ describe('API key on every route (attack)', () => {
     assert.equal(await rawRequest(port, 'GET', '/%61pi/health'), 200);
     // An unknown slug: the receiver route answers (404), not the key check.
     assert.equal(await rawRequest(port, 'POST', '/hooks/unknown-slug'), 404);
+  });
+
+  it("the dashboard's shell and session stay public, and hold no data", async () => {
+    // The shell is a static page (no API data in it) and is left out of the OpenAPI document.
+    for (const path of ['/', '/runs', '/runs/0190f2b4-1f5e-7c3a-9a0b-1234567890ab', '/%72uns']) assert.equal(await rawRequest(port, 'GET', path), 200, path);
+    assert.equal(await rawRequest(port, 'GET', '/api/session'), 200);
+    assert.equal(await rawRequest(port, 'GET', '/runs-and-more'), 401, 'a page path is matched exactly, not by prefix');
+    assert.equal(await rawRequest(port, 'GET', '/assets/nothing.js'), 404);
   });
 
   it('compares keys in constant time whatever their lengths', () => {

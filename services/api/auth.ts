@@ -1,21 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ReflexError } from '../../core/errors.ts';
 import { errorBody } from './error-body.ts';
+import { keyMatches } from './key-match.ts';
+import { CSRF_HEADER, checkSession } from './session.ts';
+
+export { keyMatches };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Served without the API key (health, incoming webhooks). Every other route requires it. */
+    /** Served without the API key (health, incoming webhooks, the session, the dashboard's shell). Every other route requires it. */
     public?: boolean;
   }
-}
-
-/** Compares in constant time whatever the lengths: both sides are hashed to 32 bytes first. */
-export function keyMatches(given: string | undefined, key: string): boolean {
-  if (given === undefined) return false;
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(key).digest();
-  return timingSafeEqual(a, b);
 }
 
 /**
@@ -24,6 +19,8 @@ export function keyMatches(given: string | undefined, key: string): boolean {
  * request target: a percent-encoded path (`/%61pi/...`), an absolute-form target (`http://x/api/...`),
  * dot segments or doubled slashes reach the same route and meet the same check. Requests that match no
  * route are refused too, so a 404 tells an unauthenticated client nothing about what exists.
+ * The dashboard's session cookie (session.ts) is accepted instead of the header; a cookie-authenticated
+ * request that changes something must pass the CSRF rules there, or it is refused with 403.
  */
 export function registerApiKeyCheck(app: FastifyInstance, key: string | undefined, options: { publicPrefixes?: string[] } = {}): void {
   if (!key) return;
@@ -36,6 +33,12 @@ export function registerApiKeyCheck(app: FastifyInstance, key: string | undefine
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config?.public === true || publicPattern(req.routeOptions.url)) return;
     if (keyMatches(req.headers.authorization, expected)) return;
+    const session = checkSession(req, key);
+    if (session === 'valid') return;
+    if (session === 'csrf') {
+      const err = new ReflexError('forbidden', `a change authenticated by the session cookie must send \`${CSRF_HEADER}: 1\` from the same origin`);
+      return reply.code(403).send(errorBody(err));
+    }
     const err = new ReflexError('unauthorized', 'missing or wrong API key: send `Authorization: Bearer <REFLEX_API_KEY>`');
     return reply.code(401).send(errorBody(err));
   });

@@ -1,6 +1,8 @@
 import type { RouteModule } from '../route-module.ts';
+import { automationSummaryRoutes } from './automation-summary.ts';
 import { automationRoutes } from './automations.ts';
 import { concurrencyLimitRoutes } from './concurrency-limits.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { deadLetterRoutes } from './dead-letters.ts';
 import { deploymentRoutes } from './deployments.ts';
 import { eventQueryRoutes } from './event-queries.ts';
@@ -9,7 +11,12 @@ import { eventIngestRoutes } from './events.ts';
 import { flowRunRoutes } from './flow-runs.ts';
 import { healthRoutes } from './health.ts';
 import { incomingWebhookRoutes } from './incoming-webhooks.ts';
+import { liveRoutes } from './live.ts';
+import { overviewRoutes } from './overview.ts';
+import { runSearchRoutes } from './run-search.ts';
+import { sessionRoutes } from './session.ts';
 import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
+import { workPoolStatusRoutes } from './work-pool-status.ts';
 import { workPoolRoutes } from './work-pools.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
@@ -26,4 +33,12 @@ export const routeModules: RouteModule[] = [
   webhookDeliveryRoutes,
   incomingWebhookRoutes,
   deadLetterRoutes,
+  // What the dashboard reads beyond the resource APIs (documented, usable by any script), and its shell.
+  sessionRoutes,
+  liveRoutes,
+  runSearchRoutes,
+  overviewRoutes,
+  workPoolStatusRoutes,
+  automationSummaryRoutes,
+  dashboardRoutes,
 ];
