@@ -1,7 +1,7 @@
 import { printResult, type BenchResult } from './report.ts';
 
 /** `npm run bench -- <name> [--json]`: each benchmark lives in bench/<name>.ts and exports `run()`. */
-const BENCHMARKS = ['ingest', 'automations', 'webhooks', 'flows'] as const;
+const BENCHMARKS = ['ingest', 'automations', 'webhooks', 'flows', 'dashboard'] as const;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

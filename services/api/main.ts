@@ -25,6 +25,6 @@ export function createApiService(rt: Runtime, modules: Modules): ApiService {
     async stop() {
       await app?.close();
     },
-    describe: () => `listening on ${address} (OpenAPI at ${address}/api/docs, reference at ${address}/api/reference)`,
+    describe: () => `listening on ${address} (${rt.config.dashboard ? `dashboard at ${address}/, ` : ''}OpenAPI at ${address}/api/docs, reference at ${address}/api/reference)`,
   };
 }

@@ -87,6 +87,8 @@ export const liveRoutes: RouteModule = (app, { rt }) => {
         { events: kinds.has(LiveKind.events) },
       );
     } catch {
+      // NATS is unreachable: the client's EventSource retries, and the dashboard polls meanwhile.
+      if (!res.headersSent) res.statusCode = 503;
       return close();
     }
     if (closed) return stop();

@@ -1,0 +1,41 @@
+import { flow, getRunLogger, NonRetriableError, task } from 'reflex/sdk';
+
+/**
+ * Flows the dashboard tests and screenshots run: a pipeline whose tasks take long enough to be seen
+ * RUNNING, one of which fails once and is retried, with log lines at several levels; and a flow that
+ * fails for good with a coded error.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const failedOnce = new Set<string>();
+
+export const fetchRows = task({ name: 'fetch-rows', retries: 1, retryDelaySeconds: 0.2 }, async (key: string, ms: number) => {
+  await sleep(ms);
+  if (!failedOnce.has(key)) {
+    failedOnce.add(key);
+    getRunLogger().warn({ key }, 'source timed out, retrying');
+    throw new Error('source timed out');
+  }
+  getRunLogger().info({ rows: 3 }, 'fetched 3 rows');
+  return [1, 2, 3];
+});
+
+export const scoreRow = task({ name: 'score-row' }, async (row: number, ms: number) => {
+  await sleep(ms);
+  return row * 10;
+});
+
+export const pipeline = flow({ name: 'dash-pipeline' }, async (params: { key?: string; step_ms?: number } = {}) => {
+  const ms = params.step_ms ?? 300;
+  const log = getRunLogger();
+  log.info({ params }, 'pipeline started');
+  const rows = await fetchRows(params.key ?? 'default', ms);
+  const scores = await scoreRow.map(rows, rows.map(() => ms));
+  log.info({ scores }, 'scored every row');
+  log.error('a sample error line (the run still completes)');
+  return { total: scores.reduce((a, b) => a + b, 0) };
+});
+
+export const failingExport = flow({ name: 'dash-failing' }, async () => {
+  getRunLogger().info('connecting to the warehouse');
+  throw new NonRetriableError('the warehouse refused the connection');
+});
