@@ -1,0 +1,89 @@
+import { acceptedEntries, deliveriesByEvent, type CheckInput } from './checker.ts';
+import type { AttemptOutcome } from './ledger.ts';
+import { seconds, type Measure } from './result.ts';
+import { qualifies, RUN_DEPLOYMENT } from './workload.ts';
+
+/**
+ * How long the engine took to get over the fault, from the timestamps the ledger, the receiver and the
+ * engine's tables hold: the restart itself, the gaps in ingest and deliveries, and when the work that
+ * existed before the fault (events accepted before it) was finally done, pipeline by pipeline.
+ */
+export function recoveryMeasures(input: CheckInput): Measure[] {
+  const { timeline: t, ledger, snap } = input;
+  const out: Measure[] = [];
+  const restartLabel = input.scenario.kind === 'receiver' ? 'receiver healthy at' : `${input.scenario.target} ready after the restart began`;
+  out.push({ name: restartLabel, seconds: t.readyAt === null ? null : seconds(t.readyAt - t.recoverAt), note: t.readyAt === null ? 'did not come back' : undefined });
+
+  const acks = ledger.ackTimes().filter((a) => a >= t.faultAt - 1000);
+  const ingestGap = longestGap([t.faultAt - 1000, ...acks], t.loadEnd);
+  out.push({
+    name: 'ingest: longest time without a 202',
+    seconds: seconds(ingestGap.ms),
+    note: ingestGap.ms > 1000 ? `from t=${rel(ingestGap.from, t)} to t=${rel(ingestGap.to, t)} s` : undefined,
+  });
+
+  const deliveryTimes = input.deliveries.map((d) => d.at).sort((a, b) => a - b);
+  const firstAfter = deliveryTimes.find((at) => at >= t.recoverAt);
+  out.push({ name: 'deliveries resumed after the restart', seconds: firstAfter === undefined ? null : seconds(firstAfter - t.recoverAt) });
+  const inWindow = deliveryTimes.filter((at) => at >= t.faultAt);
+  const deliveryGap = longestGap([t.faultAt, ...inWindow], Math.max(t.loadEnd, inWindow[inWindow.length - 1] ?? t.loadEnd));
+  out.push({ name: 'deliveries: longest gap after the fault', seconds: seconds(deliveryGap.ms), note: `from t=${rel(deliveryGap.from, t)} to t=${rel(deliveryGap.to, t)} s` });
+
+  // Work accepted before the fault: when was the last of it done, after the fault?
+  const before = acceptedEntries(ledger, snap).filter((e) => (e.ackedAt ?? e.firstSentAt) < t.faultAt);
+  const byEvent = deliveriesByEvent(input.deliveries);
+  const runsByN = new Map(snap.runs.filter((r) => r.deployment === RUN_DEPLOYMENT).map((r) => [r.n, r]));
+  const pipelines: Array<[string, Array<number | undefined>]> = [
+    ['stored', before.map((e) => snap.stored.get(e.id))],
+    ['fired', before.filter((e) => qualifies.webhook(e.n)).map((e) => snap.firings.webhook.firedAt.get(e.id))],
+    ['delivered', before.filter((e) => qualifies.webhook(e.n)).map((e) => byEvent.get(e.id)?.first)],
+    ['run finished', before.filter((e) => qualifies.run(e.n, input.workload)).map((e) => runsByN.get(e.n)?.endTime ?? undefined)],
+  ];
+  const done: string[] = [];
+  let latest = t.faultAt;
+  let latestWhat = '';
+  let unfinished = 0;
+  for (const [what, times] of pipelines) {
+    const missing = times.filter((x) => x === undefined).length;
+    unfinished += missing;
+    const last = Math.max(t.faultAt, ...times.filter((x): x is number => x !== undefined));
+    done.push(`${what} +${((last - t.faultAt) / 1000).toFixed(1)} s${missing ? ` (${missing} never)` : ''}`);
+    if (last > latest) {
+      latest = last;
+      latestWhat = what;
+    }
+  }
+  out.push({
+    name: 'held work taken up: last pre-fault item done after the fault',
+    seconds: unfinished > 0 ? null : seconds(latest - t.faultAt),
+    note: `${done.join(', ')}${latestWhat ? `; last: ${latestWhat}` : ''}${t.readyAt && latest > t.readyAt ? `; ${((latest - t.readyAt) / 1000).toFixed(1)} s after the restart was ready` : ''}`,
+  });
+  return out;
+}
+
+/** What the ledger saw of the API during the scenario, by outcome: count, and median duration. */
+export function attemptSummary(input: CheckInput): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [outcome, stats] of input.ledger.attempts as Map<AttemptOutcome, { count: number; durations: number[] }>) {
+    const sorted = [...stats.durations].sort((a, b) => a - b);
+    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    out[outcome] = `${stats.count} (p50 ${p(0.5)} ms, p99 ${p(0.99)} ms)`;
+  }
+  for (const [code, count] of input.ledger.failureCodes) out[`answer ${code}`] = String(count);
+  return out;
+}
+
+/** The longest interval between consecutive times (sorted), counting up to `end`. */
+function longestGap(times: number[], end: number): { ms: number; from: number; to: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = { ms: 0, from: sorted[0] ?? end, to: sorted[0] ?? end };
+  for (let i = 0; i < sorted.length; i++) {
+    const next = i + 1 < sorted.length ? sorted[i + 1] : end;
+    if (next - sorted[i] > best.ms) best = { ms: next - sorted[i], from: sorted[i], to: next };
+  }
+  return best;
+}
+
+function rel(at: number, t: { loadStart: number }): string {
+  return ((at - t.loadStart) / 1000).toFixed(1);
+}
