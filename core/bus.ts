@@ -6,6 +6,14 @@ import type { Names } from './names.ts';
 /** How long JetStream remembers message ids to drop a republished event. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
+/**
+ * Seconds before the server redelivers a message its consumer did not acknowledge: how long what a dead
+ * replica held (its batch in hand and the messages it had buffered) waits before another replica, or the
+ * restarted one, takes it. It does not bound how long a batch may take: BatchConsumer tells the server
+ * the messages it holds are still being worked on (`working()`) four times per period.
+ */
+export const ACK_WAIT_SECONDS = 10;
+
 export interface PublishResult {
   id: string;
   seq: number;
@@ -18,7 +26,7 @@ export interface ConsumerOptions {
   deliver?: 'all' | 'new';
   /** Most unacknowledged messages the server hands out at once. */
   maxAckPending?: number;
-  /** Seconds before an unacknowledged message is redelivered. */
+  /** Seconds before an unacknowledged message is redelivered (default ACK_WAIT_SECONDS). */
   ackWaitSeconds?: number;
 }
 
@@ -98,7 +106,10 @@ export class EventBus {
     return Promise.all(events.map((e) => this.publish(e)));
   }
 
-  /** Creates (or updates) a durable pull consumer on the events stream and returns it. */
+  /**
+   * Creates a durable pull consumer on the events stream (or brings an existing one's `ack_wait` up to
+   * date, so a deployment that upgrades gets the shorter recovery) and returns it.
+   */
   async consumer(durable: string, options: ConsumerOptions = {}): Promise<Consumer> {
     const stream = this.names.streams.events;
     const config = {
@@ -106,10 +117,11 @@ export class EventBus {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
       max_ack_pending: options.maxAckPending ?? 20_000,
-      ack_wait: nanos((options.ackWaitSeconds ?? 30) * 1000),
+      ack_wait: nanos((options.ackWaitSeconds ?? ACK_WAIT_SECONDS) * 1000),
     };
     try {
-      await this.jsm.consumers.info(stream, durable);
+      const info = await this.jsm.consumers.info(stream, durable);
+      if (info.config.ack_wait !== config.ack_wait) await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
