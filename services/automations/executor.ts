@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { coalesced } from '../../core/coalesce.ts';
 import { systemEvent } from '../../core/events.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { WORKER_LOCKS } from '../../core/worker-locks.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import { ActionFailure, inferId, liveActionDeps, performAction, type ActionDeps, type Outcome } from './actions.ts';
 import { actionJobId, automationResource, causedRelated, deterministicUuid, type ActionJobData } from './firing.ts';
@@ -29,6 +30,7 @@ export class ActionExecutor {
       connection: this.rt.redisConnection('automation-actions'),
       prefix: this.rt.names.bullPrefix,
       concurrency: this.concurrency,
+      ...WORKER_LOCKS,
     });
     this.worker.on('error', (err) => this.rt.log.error({ err }, 'automation action worker error'));
   }

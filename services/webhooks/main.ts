@@ -1,5 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Runtime, Service } from '../../core/runtime.ts';
+import { WORKER_LOCKS } from '../../core/worker-locks.ts';
 import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
 import { DeliveryLog } from './log-writer.ts';
@@ -16,6 +17,8 @@ export function createWebhooksService(rt: Runtime): Service {
         connection: rt.redisConnection('webhooks'),
         prefix: rt.names.bullPrefix,
         concurrency: rt.config.webhookWorkerConcurrency,
+        // A killed replica's deliveries in flight are sent again within seconds, not a minute.
+        ...WORKER_LOCKS,
         // For producers that enqueue without these: the delivery log in Postgres is the record, and a
         // re-enqueued delivery whose job is gone is recognised there (see staleReason in delivery.ts).
         removeOnComplete: { age: 24 * 3600, count: 10_000 },

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime, Service } from '../../core/runtime.ts';
+import { WORKER_LOCKS } from '../../core/worker-locks.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import { bindRuntime, unbindRuntime, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
@@ -16,8 +17,8 @@ const STOP_GRACE_MS = 10_000;
 
 /**
  * A worker of one work pool: a BullMQ Worker on the pool's queue running flow runs of the loaded flows
- * module, plus the crash sweeper. BullMQ's stalled-job check (every 5 s) redelivers a job whose worker
- * died before starting the run; the heartbeat sweep handles a run that had started.
+ * module, plus the crash sweeper. BullMQ's stalled-job check (core/worker-locks.ts) redelivers a job whose
+ * worker died before starting the run; the heartbeat sweep handles a run that had started.
  */
 export class FlowWorker implements Service {
   readonly name = 'worker';
@@ -45,8 +46,7 @@ export class FlowWorker implements Service {
       connection: bullConnection(rt.redisConnection(`worker-${options.pool}`)),
       prefix: rt.names.bullPrefix,
       concurrency: options.concurrency,
-      lockDuration: 15_000,
-      stalledInterval: 5_000,
+      ...WORKER_LOCKS,
       maxStalledCount: 1,
     });
     this.worker.on('completed', (_job, outcome) => this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1));
