@@ -1,7 +1,9 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
+import { DependencyUnavailableError } from './errors.ts';
 import type { Names } from './names.ts';
+import { isNatsOutage, RETRY_HINT } from './unavailable.ts';
 
 /** How long JetStream remembers message ids to drop a republished event. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
@@ -38,13 +40,32 @@ export interface ConsumerOptions {
 export class EventBus {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  /** False from a disconnect to the reconnect: a publish then fails at once instead of timing out. */
+  private connected = true;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     readonly names: Names,
-  ) {}
+  ) {
+    void this.watchConnection();
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+    }
+  }
+
+  /**
+   * While the connection is down nats.js would buffer a publish and its request would time out after
+   * 5 s; callers (an HTTP request, a consumer batch) are better served by a fast, typed failure.
+   */
+  private unavailable(cause: unknown): DependencyUnavailableError {
+    return new DependencyUnavailableError('NATS', `nats://${this.nc.getServer()}`, RETRY_HINT, cause);
+  }
 
   static async open(
     nc: NatsConnection,
@@ -86,19 +107,31 @@ export class EventBus {
     return JSON.parse(this.decoder.decode(data)) as ReflexEvent;
   }
 
-  /** Publishes one event and resolves once JetStream has stored it. */
-  async publish(event: ReflexEvent): Promise<PublishResult> {
-    const ack = await this.js.publish(this.names.eventSubject(event.event), this.encode(event), { msgID: event.id });
-    return { id: event.id, seq: ack.seq, duplicate: ack.duplicate };
+  /**
+   * Publishes one event and resolves once JetStream has stored it. Throws DependencyUnavailableError when
+   * NATS is disconnected or does not answer (the event may then be stored or not: publish it again with
+   * the same id, JetStream drops the duplicate).
+   */
+  publish(event: ReflexEvent): Promise<PublishResult> {
+    return this.publishBytes(this.names.eventSubject(event.event), event.id, this.encode(event));
   }
 
   /**
    * Publishes an event stored as JSON text (the outbox), without parsing and re-encoding it; `name` and
    * `id` are the event's own.
    */
-  async publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
-    const ack = await this.js.publish(this.names.eventSubject(name), this.encoder.encode(json), { msgID: id });
-    return { id, seq: ack.seq, duplicate: ack.duplicate };
+  publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
+    return this.publishBytes(this.names.eventSubject(name), id, this.encoder.encode(json));
+  }
+
+  private async publishBytes(subject: string, id: string, data: Uint8Array): Promise<PublishResult> {
+    if (!this.connected) throw this.unavailable('disconnected; reconnecting');
+    try {
+      const ack = await this.js.publish(subject, data, { msgID: id });
+      return { id, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw isNatsOutage(err) ? this.unavailable(err) : err;
+    }
   }
 
   /** Publishes events concurrently; resolves once every one is stored, rejects if any is not. */

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { ReflexError } from '../../core/errors.ts';
+import { ReflexError, type DependencyUnavailableError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/runtime.ts';
+import { asDependencyUnavailable } from '../../core/unavailable.ts';
 import { registerApiKeyCheck } from './auth.ts';
 import { OpenApiRegistry } from './openapi.ts';
 import { routeModules } from './routes/index.ts';
@@ -22,6 +23,25 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string }> = 
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request' },
   FST_ERR_VALIDATION: { status: 400, code: 'invalid_request' },
 };
+
+/** What a 503 for an unavailable dependency tells the client to wait before retrying. */
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Logs an outage once per dependency every 10 s (a 503 per request at full rate would flood the log), with
+ * how many requests it refused in between.
+ */
+function outageLogger(rt: Runtime): (err: DependencyUnavailableError) => void {
+  const last = new Map<string, { at: number; refused: number }>();
+  return (err) => {
+    const seen = last.get(err.dependency) ?? { at: 0, refused: 0 };
+    seen.refused += 1;
+    last.set(err.dependency, seen);
+    if (Date.now() - seen.at < 10_000) return;
+    rt.log.warn({ service: 'api', dependency: err.dependency, refused: seen.refused, err }, `${err.dependency} unavailable: answering 503`);
+    last.set(err.dependency, { at: Date.now(), refused: 0 });
+  };
+}
 
 /** Builds the API without listening, so tests drive it with `app.inject()` or a real port alike. */
 export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
@@ -46,7 +66,15 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
 
   registerApiKeyCheck(app, rt.config.apiKey);
 
+  const logOutage = outageLogger(rt);
   app.setErrorHandler((error: FastifyError | ReflexError, req, reply) => {
+    // Before the other cases: an outage is the server's condition, not the request's fault, and it is
+    // answered at once, so a client (or load balancer) backs off and retries.
+    const unavailable = asDependencyUnavailable(error, rt.config);
+    if (unavailable) {
+      logOutage(unavailable);
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: unavailable.toJSON() });
+    }
     if (error instanceof ReflexError) {
       if (error.status >= 500) req.log.error({ err: error }, error.message);
       return reply.code(error.status).send({ error: error.toJSON() });
