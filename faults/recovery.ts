@@ -5,8 +5,8 @@ import { qualifies, RUN_DEPLOYMENT } from './workload.ts';
 
 /**
  * How long the engine took to get over the fault, from the timestamps the ledger, the receiver and the
- * engine's tables hold: the restart itself, the gaps in ingest and deliveries, and when the work that
- * existed before the fault (events accepted before it) was finally done, pipeline by pipeline.
+ * engine's tables hold: the restart itself, the gaps in ingest and deliveries, and when the work accepted
+ * before the restart was ready was finally done, pipeline by pipeline.
  */
 export function recoveryMeasures(input: CheckInput): Measure[] {
   const { timeline: t, ledger, snap } = input;
@@ -29,8 +29,18 @@ export function recoveryMeasures(input: CheckInput): Measure[] {
   const deliveryGap = longestGap([t.faultAt, ...inWindow], Math.max(t.loadEnd, inWindow[inWindow.length - 1] ?? t.loadEnd));
   out.push({ name: 'deliveries: longest gap after the fault', seconds: seconds(deliveryGap.ms), note: `from t=${rel(deliveryGap.from, t)} to t=${rel(deliveryGap.to, t)} s` });
 
-  // Work accepted before the fault: when was the last of it done, after the fault?
-  const before = acceptedEntries(ledger, snap).filter((e) => (e.ackedAt ?? e.firstSentAt) < t.faultAt);
+  // What the dead process held: work accepted before the fault but not done by then (in a steady state
+  // there is no other backlog at that moment). Then the backlog the outage left: work accepted before the
+  // restart was ready, which the restarted or surviving processes take at once.
+  out.push(lastDone(input, t.faultAt, 'held work taken up: pre-fault work done, after the fault'));
+  out.push(lastDone(input, t.readyAt ?? t.recoverAt, 'backlog cleared: work accepted before the restart was ready, done after it'));
+  return out;
+}
+
+/** When the last of the work accepted before `cutoff` was done, relative to it, pipeline by pipeline. */
+function lastDone(input: CheckInput, cutoff: number, name: string): Measure {
+  const { ledger, snap } = input;
+  const before = acceptedEntries(ledger, snap).filter((e) => (e.ackedAt ?? e.firstSentAt) < cutoff);
   const byEvent = deliveriesByEvent(input.deliveries);
   const runsByN = new Map(snap.runs.filter((r) => r.deployment === RUN_DEPLOYMENT).map((r) => [r.n, r]));
   const pipelines: Array<[string, Array<number | undefined>]> = [
@@ -39,26 +49,21 @@ export function recoveryMeasures(input: CheckInput): Measure[] {
     ['delivered', before.filter((e) => qualifies.webhook(e.n)).map((e) => byEvent.get(e.id)?.first)],
     ['run finished', before.filter((e) => qualifies.run(e.n, input.workload)).map((e) => runsByN.get(e.n)?.endTime ?? undefined)],
   ];
-  const done: string[] = [];
-  let latest = t.faultAt;
+  const parts: string[] = [];
+  let latest = cutoff;
   let latestWhat = '';
-  let unfinished = 0;
+  let never = 0;
   for (const [what, times] of pipelines) {
     const missing = times.filter((x) => x === undefined).length;
-    unfinished += missing;
-    const last = Math.max(t.faultAt, ...times.filter((x): x is number => x !== undefined));
-    done.push(`${what} +${((last - t.faultAt) / 1000).toFixed(1)} s${missing ? ` (${missing} never)` : ''}`);
+    never += missing;
+    const last = Math.max(cutoff, ...times.filter((x): x is number => x !== undefined));
+    parts.push(`${what} +${((last - cutoff) / 1000).toFixed(1)} s${missing ? ` (${missing} never)` : ''}`);
     if (last > latest) {
       latest = last;
       latestWhat = what;
     }
   }
-  out.push({
-    name: 'held work taken up: last pre-fault item done after the fault',
-    seconds: unfinished > 0 ? null : seconds(latest - t.faultAt),
-    note: `${done.join(', ')}${latestWhat ? `; last: ${latestWhat}` : ''}${t.readyAt && latest > t.readyAt ? `; ${((latest - t.readyAt) / 1000).toFixed(1)} s after the restart was ready` : ''}`,
-  });
-  return out;
+  return { name, seconds: never > 0 ? null : seconds(latest - cutoff), note: `${parts.join(', ')}${latestWhat ? `; last: ${latestWhat}` : ''}` };
 }
 
 /** What the ledger saw of the API during the scenario, by outcome: count, and median duration. */
