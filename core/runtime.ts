@@ -4,6 +4,7 @@ import { EventBus } from './bus.ts';
 import type { Config } from './config.ts';
 import { connectNats, connectPostgres, connectRedis } from './connections.ts';
 import { migrate, type Pool } from './db.ts';
+import { warnAboutDurability } from './durability.ts';
 import { DependencyUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { names, type Names } from './names.ts';
@@ -39,8 +40,9 @@ export interface Service {
 
 /**
  * Connects to NATS, Redis and Postgres in parallel and (unless `prepare: false`, as reset uses) applies
- * migrations and creates the stream. When dependencies are down,
- * the error names every one of them, so a user fixes them all in one go.
+ * migrations and creates the stream; then warns, once per process, about server settings that lose
+ * acknowledged work (core/durability.ts). When dependencies are down, the error names every one of
+ * them, so a user fixes them all in one go.
  */
 export async function openRuntime(
   config: Config,
@@ -82,6 +84,7 @@ export async function openRuntime(
   try {
     if (prepare) await migrate(pool, n.pgSchema);
     const bus = await EventBus.open(nats, n, { retentionDays: config.eventRetentionDays, ensureStream: prepare });
+    await warnAboutDurability(redis, bus, log);
     return {
       config,
       names: n,
