@@ -45,6 +45,11 @@ export interface EnqueueOptions {
 /**
  * Enqueues a run on its pool's queue. Idempotent: the job id is `<run id>-<attempt>`, so a second call for
  * the same attempt while the job exists adds nothing.
+ *
+ * A job throws only when its worker met an outage (Postgres or Redis unreachable while reading or claiming
+ * the run): a flow's own failure is an outcome, not an exception. Such a job is tried again with backoff
+ * (1 s doubling, ten tries over about 8 minutes) instead of failing for good and leaving its run SCHEDULED
+ * with a failed job that the scheduler's Late repair cannot replace; the run's state decides what a retry does.
  */
 export async function enqueueFlowRun(
   rt: Runtime,
@@ -59,6 +64,8 @@ export async function enqueueFlowRun(
   await workPoolQueue(rt, run.work_pool ?? 'default').add(FLOW_RUN_JOB_NAME, job, {
     jobId,
     delay,
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 1000 },
     removeOnComplete: { age: 3600, count: 10_000 },
     removeOnFail: { age: 24 * 3600, count: 10_000 },
   });
