@@ -1,9 +1,10 @@
+import type { HeldJobs } from './held.ts';
 import type { Ledger, LedgerEntry } from './ledger.ts';
 import { isFinal, shouldBeFinal, type EngineSnapshot } from './observe.ts';
 import type { Delivery } from './receiver.ts';
 import type { Criterion } from './result.ts';
 import type { Scenario } from './scenarios.ts';
-import type { Supervisor } from './supervisor.ts';
+import type { ServiceProcessName, Supervisor } from './supervisor.ts';
 import { expectedFirings, qualifies, RUN_DEPLOYMENT, SCHEDULE_INTERVAL_SECONDS, SCHEDULED_DEPLOYMENT, type WorkloadOptions } from './workload.ts';
 import type { Timeline } from './result.ts';
 
@@ -23,6 +24,8 @@ export interface CheckInput {
   /** Deliveries due before the restart must have arrived this long after it. */
   deadlineSeconds: number;
   apiHealthy: boolean;
+  /** The BullMQ jobs the killed process held (webhooks and worker scenarios). */
+  held?: HeldJobs;
 }
 
 /** Events the engine took: acknowledged, or stored although their 202 never came (both must fire). */
@@ -52,8 +55,11 @@ export function checkCriteria(input: CheckInput): Criterion[] {
 
   // Events.
   const lost = acked.filter((e) => !snap.stored.has(e.id)).length;
+  add('acknowledged events lost', lost, lost === 0, `${acked.length} acknowledged`);
+  // Ingest must come back: every event is acknowledged in the end (ambiguous failures retried with its id).
   const unacked = ledger.unacknowledged().length;
-  add('acknowledged events lost', lost, lost === 0, `${acked.length} acknowledged${unacked ? `, ${unacked} never acknowledged` : ''}`);
+  const refused = ledger.entries.filter((e) => e.rejected !== null);
+  add('events never acknowledged', unacked + refused.length, unacked + refused.length === 0, refused.length ? `${refused.length} refused: ${refused[0].rejected}` : undefined);
   const tableDuplicates = snap.storedRows - snap.stored.size;
   const streamDuplicates = Math.max(0, snap.streamMessages - accepted.length);
   add('stored duplicates (table / stream)', `${tableDuplicates} / ${streamDuplicates}`, tableDuplicates === 0 && streamDuplicates === 0);
@@ -81,8 +87,10 @@ export function checkCriteria(input: CheckInput): Criterion[] {
   // Deliveries.
   const byEvent = deliveriesByEvent(input.deliveries);
   const due = accepted.filter((e) => qualifies.webhook(e.n));
-  const deadline = timeline.recoverAt + input.deadlineSeconds * 1000;
-  const dueBeforeRestart = due.filter((e) => (e.ackedAt ?? e.firstSentAt) <= timeline.recoverAt);
+  // From when the restarted process or server is up again: how long it takes to start is reported apart.
+  const restarted = timeline.readyAt ?? timeline.recoverAt;
+  const deadline = restarted + input.deadlineSeconds * 1000;
+  const dueBeforeRestart = due.filter((e) => (e.ackedAt ?? e.firstSentAt) <= restarted);
   const lateAtDeadline = dueBeforeRestart.filter((e) => (byEvent.get(e.id)?.first ?? Infinity) > deadline).length;
   add(`deliveries missing ${input.deadlineSeconds} s after the restart`, lateAtDeadline, lateAtDeadline === 0, `of ${dueBeforeRestart.length} due for events accepted before it`);
   const missing = due.filter((e) => !byEvent.has(e.id)).length;
@@ -146,7 +154,39 @@ function servicesBack(input: CheckInput): { value: string; pass: boolean; note?:
     } else if (!p.running) problems.push(`${p.name} is not running`);
   }
   if (!input.apiHealthy) problems.push('GET /api/health is not 200');
-  const restarted = scenario.kind === 'service' ? `; ${scenario.target} restarted by the suite` : '';
+  let restarted = '';
+  if (scenario.kind === 'service') {
+    const ready = input.timeline.readyAt;
+    const after = ready === null ? null : lastWorkOf(scenario.target as ServiceProcessName, input);
+    if (ready === null || after === null || after < ready) problems.push(`${scenario.target} did no work after its restart`);
+    else restarted = `; ${scenario.target} restarted by the suite and working again`;
+  }
   if (problems.length === 0) return { value: `all ${supervisor.processes.size} up${restarted}`, pass: true };
   return { value: `${problems.length} problem(s)`, pass: false, note: problems.join(' | ') };
+}
+
+/** When a service last did the work only it does (epoch ms), from what it left in the tables. */
+function lastWorkOf(service: ServiceProcessName, input: CheckInput): number | null {
+  const { snap, ledger } = input;
+  const max = (xs: Iterable<number | null | undefined>) => {
+    let m: number | null = null;
+    for (const x of xs) if (x !== null && x !== undefined && (m === null || x > m)) m = x;
+    return m;
+  };
+  switch (service) {
+    case 'api':
+      return max(ledger.ackTimes());
+    case 'recorder':
+      return max(snap.stored.values());
+    case 'automations':
+      return max(snap.firings.threshold.firedAt.values()) ?? max(snap.firings.webhook.firedAt.values());
+    case 'webhooks':
+      return max(input.deliveries.map((d) => d.at));
+    case 'worker':
+      return max(snap.runs.map((r) => r.endTime));
+    case 'outbox':
+      return snap.lastStateEventStored;
+    case 'scheduler':
+      return max(snap.runs.filter((r) => r.deployment === SCHEDULED_DEPLOYMENT).map((r) => r.created));
+  }
 }

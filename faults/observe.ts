@@ -21,12 +21,14 @@ export interface FiringsOf {
 }
 
 export interface RunRow {
+  id: string;
   deployment: string;
   state: string;
   /** The triggering event's number for event-started runs (their `n` parameter). */
   n: number | null;
   endTime: number | null;
   expectedStart: number;
+  created: number;
   runCount: number;
 }
 
@@ -40,20 +42,23 @@ export interface EngineSnapshot {
   runs: RunRow[];
   /** State events still waiting in the outbox. */
   outboxRows: number;
+  /** When the recorder stored the last flow-run state event (the outbox's work), epoch ms. */
+  lastStateEventStored: number | null;
 }
 
 export async function snapshot(rt: Runtime): Promise<EngineSnapshot> {
-  const [events, firings, runs, outbox, streamMessages] = await Promise.all([
+  const [events, firings, runs, outbox, streamMessages, stateEvents] = await Promise.all([
     rt.pg.query<{ id: string; received: Date }>('SELECT id::text, received FROM events WHERE event = $1', [EVENT_NAME]),
     rt.pg.query<{ name: string; event_id: string | null; fired_at: Date }>(
       `SELECT a.name, f.triggering_event->>'id' AS event_id, f.fired_at FROM automation_firings f JOIN automations a ON a.id = f.automation_id`,
     ),
-    rt.pg.query<{ deployment: string; state_type: string; n: string | null; end_time: Date | null; expected_start_time: Date; run_count: number }>(
-      `SELECT d.name AS deployment, f.state_type, f.parameters->>'n' AS n, f.end_time, f.expected_start_time, f.run_count
+    rt.pg.query<{ id: string; deployment: string; state_type: string; n: string | null; end_time: Date | null; expected_start_time: Date; created: Date; run_count: number }>(
+      `SELECT f.id::text, d.name AS deployment, f.state_type, f.parameters->>'n' AS n, f.end_time, f.expected_start_time, f.created, f.run_count
        FROM flow_runs f JOIN deployments d ON d.id = f.deployment_id`,
     ),
     rt.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox'),
     streamCount(rt),
+    rt.pg.query<{ at: Date | null }>(`SELECT max(received) AS at FROM events WHERE event LIKE 'reflex.flow-run.%'`),
   ]);
   const byName = new Map<string, AutomationKey>(Object.entries(AUTOMATIONS).map(([k, v]) => [v, k as AutomationKey]));
   const empty = (): FiringsOf => ({ count: 0, distinctEvents: 0, firedAt: new Map() });
@@ -75,14 +80,17 @@ export async function snapshot(rt: Runtime): Promise<EngineSnapshot> {
     streamMessages,
     firings: result,
     runs: runs.rows.map((r) => ({
+      id: r.id,
       deployment: r.deployment,
       state: r.state_type,
       n: r.n === null ? null : Number(r.n),
       endTime: r.end_time?.getTime() ?? null,
       expectedStart: r.expected_start_time.getTime(),
+      created: r.created.getTime(),
       runCount: r.run_count,
     })),
     outboxRows: outbox.rows[0].n,
+    lastStateEventStored: stateEvents.rows[0].at?.getTime() ?? null,
   };
 }
 

@@ -70,14 +70,6 @@ export class FaultReceiver {
     this.failUntil = until;
   }
 
-  /** Forgets what was received (between scenarios). */
-  reset(): void {
-    this.deliveries.length = 0;
-    this.refused = 0;
-    this.malformed = 0;
-    this.failUntil = 0;
-  }
-
   async stop(): Promise<void> {
     if (!this.server) return;
     this.server.closeAllConnections();

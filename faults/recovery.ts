@@ -9,7 +9,7 @@ import { qualifies, RUN_DEPLOYMENT } from './workload.ts';
  * before the restart was ready was finally done, pipeline by pipeline.
  */
 export function recoveryMeasures(input: CheckInput): Measure[] {
-  const { timeline: t, ledger, snap } = input;
+  const { timeline: t, ledger } = input;
   const out: Measure[] = [];
   const restartLabel = input.scenario.kind === 'receiver' ? 'receiver healthy at' : `${input.scenario.target} ready after the restart began`;
   out.push({ name: restartLabel, seconds: t.readyAt === null ? null : seconds(t.readyAt - t.recoverAt), note: t.readyAt === null ? 'did not come back' : undefined });
@@ -32,9 +32,29 @@ export function recoveryMeasures(input: CheckInput): Measure[] {
   // What the dead process held: work accepted before the fault but not done by then (in a steady state
   // there is no other backlog at that moment). Then the backlog the outage left: work accepted before the
   // restart was ready, which the restarted or surviving processes take at once.
-  out.push(lastDone(input, t.faultAt, 'held work taken up: pre-fault work done, after the fault'));
+  if (input.held) out.push(heldJobs(input));
+  out.push(lastDone(input, t.faultAt, 'pre-fault work done, after the fault'));
   out.push(lastDone(input, t.readyAt ?? t.recoverAt, 'backlog cleared: work accepted before the restart was ready, done after it'));
   return out;
+}
+
+/** When the jobs the killed process held were done again (a delivery received, a run finished) after the kill. */
+function heldJobs(input: CheckInput): Measure {
+  const { held, timeline: t } = input;
+  const kill = t.faultAt;
+  const arrivals = new Map<string, number>();
+  for (const d of input.deliveries) if (d.at >= kill && !arrivals.has(d.eventId)) arrivals.set(d.eventId, d.at);
+  const ends = new Map(input.snap.runs.map((r) => [r.id, r.endTime]));
+  const times = [...(held?.deliveries ?? []).map((id) => arrivals.get(id)), ...(held?.runs ?? []).map((id) => ends.get(id) ?? undefined)];
+  const count = times.length;
+  const never = times.filter((x) => x === undefined).length;
+  const last = Math.max(kill, ...times.filter((x): x is number => x !== undefined));
+  const what = held?.deliveries.length ? 'deliveries in flight' : 'flow runs running';
+  return {
+    name: `held jobs taken up: the ${count} ${what} at the kill, done again after it`,
+    seconds: count === 0 || never > 0 ? null : seconds(last - kill),
+    note: count === 0 ? 'none was active at the kill' : never > 0 ? `${never} never done again` : undefined,
+  };
 }
 
 /** When the last of the work accepted before `cutoff` was done, relative to it, pipeline by pipeline. */

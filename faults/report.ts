@@ -26,6 +26,7 @@ export function formatReport(report: SuiteReport): string {
     }
     const info = s.info;
     if (info.start_times_seconds) lines.push(`  start times (s): ${JSON.stringify(info.start_times_seconds)}`);
+    if (info.load_average_1m) lines.push(`  machine load average (1 min) at start / end: ${JSON.stringify(info.load_average_1m)}`);
     if (info.ingest_attempts) lines.push(`  ingest attempts: ${Object.entries(info.ingest_attempts as Record<string, string>).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     if (s.logDir) lines.push(`  service logs: ${s.logDir}`);
   }

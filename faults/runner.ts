@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
@@ -9,13 +9,14 @@ import { openRuntime, type Runtime } from '../core/runtime.ts';
 import { freePort } from '../tests/support/net.ts';
 import { checkCriteria, deliveriesByEvent, type CheckInput } from './checker.ts';
 import type { Dependencies } from './deps.ts';
+import { sampleHeldJobs } from './held.ts';
 import { LoadGenerator } from './load.ts';
 import { progress, snapshot, type Progress } from './observe.ts';
 import { FaultReceiver } from './receiver.ts';
 import { attemptSummary, recoveryMeasures } from './recovery.ts';
 import type { ScenarioResult, Timeline } from './result.ts';
 import type { Scenario } from './scenarios.ts';
-import { Supervisor } from './supervisor.ts';
+import { Supervisor, type ServiceProcessName } from './supervisor.ts';
 import { automationDocuments, DEPLOYMENTS, expectedFirings, FLOWS_MODULE, signingSecret, writeAutomationFiles, type WorkloadOptions } from './workload.ts';
 
 export interface SuiteOptions extends WorkloadOptions {
@@ -55,6 +56,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
   try {
     await deps.ensureRunning();
     o.say(`${scenario.name}: starting the engine's processes`);
+    const loadAtStart = loadavg()[0];
     const startedAt = Date.now();
     await supervisor.startAll();
     const servicesStartMs = Date.now() - startedAt;
@@ -74,6 +76,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
     })();
     // The fault's timeline: fixed points of the load, not synchronisation.
     await until(t.loadStart + scenario.faultAtSeconds * 1000);
+    const held = scenario.kind === 'service' ? await sampleHeldJobs(deps.redis.url, namespace, scenario.target as ServiceProcessName) : undefined;
     t.faultAt = Date.now();
     await scenario.inject(ctx);
     await until(t.loadStart + scenario.recoverAtSeconds * 1000);
@@ -101,6 +104,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
       workload: o,
       deadlineSeconds: o.deadlineSeconds,
       apiHealthy: await healthy(api),
+      held,
     };
     result.criteria = checkCriteria(input);
     result.recovery = recoveryMeasures(input);
@@ -117,6 +121,8 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
       receiver_refused: receiver.refused,
       receiver_malformed: receiver.malformed,
       outbox_rows_left: snap.outboxRows,
+      // The machine is shared: figures from a loaded machine carry its queueing.
+      load_average_1m: { start: Math.round(loadAtStart * 10) / 10, end: Math.round(loadavg()[0] * 10) / 10 },
     };
     result.passed = result.criteria.every((c) => c.pass);
   } catch (err) {
