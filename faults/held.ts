@@ -1,40 +1,60 @@
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { connectRedis } from '../core/connections.ts';
 import { names } from '../core/names.ts';
 import { bullConnection } from '../services/orchestration/enqueue.ts';
 import type { ServiceProcessName } from './supervisor.ts';
 
-/** The BullMQ jobs a process had in hand when it was killed. */
+/** The BullMQ jobs a process had in hand when it was killed, and when each was handed back. */
 export interface HeldJobs {
-  /** Triggering event ids of the webhook deliveries in flight. */
-  deliveries: string[];
-  /** Flow runs being run. */
-  runs: string[];
+  /** Job id -> what the job is about: a delivery's triggering event, or a flow run. */
+  jobs: Map<string, { eventId?: string; flowRunId?: string }>;
+  /** Job id -> when BullMQ's stalled check put it back in the queue (epoch ms). */
+  stalledAt: Map<string, number>;
 }
 
 /**
- * Reads, just before a kill, the jobs active on the queue the killed service works from: with a single
- * replica, exactly what the dying process holds. The recovery report then times how long each took to be
- * taken up again, apart from the backlog. (JetStream does not list the messages a consumer holds; for the
- * recorder and automations the work accepted before the fault stands in for them.)
+ * Watches the queue the killed service works from: reads, just before the kill, the jobs active on it
+ * (with a single replica, exactly what the dying process holds), then listens for BullMQ's `stalled`
+ * events, which say when each was handed back. JetStream does not list the messages a consumer holds;
+ * for the recorder and automations the work accepted before the fault stands in for them.
  */
-export async function sampleHeldJobs(redisUrl: string, namespace: string, service: ServiceProcessName): Promise<HeldJobs | undefined> {
-  const n = names(namespace);
-  const queueName = service === 'webhooks' ? n.queues.webhookDeliveries : service === 'worker' ? n.queues.workPool('default') : null;
-  if (!queueName) return undefined;
-  const redis = await connectRedis(redisUrl, 3000, 'faults-sampler');
-  const queue = new Queue(queueName, { connection: bullConnection(redis), prefix: n.bullPrefix });
-  try {
-    const active = await queue.getActive();
-    const field = (data: unknown, key: string) => {
-      const value = (data as Record<string, unknown> | null)?.[key];
-      return typeof value === 'string' ? [value] : [];
-    };
-    return service === 'webhooks'
-      ? { deliveries: active.flatMap((j) => field(j.data, 'event_id')), runs: [] }
-      : { deliveries: [], runs: active.flatMap((j) => field(j.data, 'flow_run_id')) };
-  } finally {
-    await queue.close();
-    redis.disconnect();
+export class HeldJobsWatch {
+  private constructor(
+    private readonly connections: Redis[],
+    private readonly events: QueueEvents,
+    readonly held: HeldJobs,
+  ) {}
+
+  static async start(redisUrl: string, namespace: string, service: ServiceProcessName): Promise<HeldJobsWatch | undefined> {
+    const n = names(namespace);
+    const queueName = service === 'webhooks' ? n.queues.webhookDeliveries : service === 'worker' ? n.queues.workPool('default') : null;
+    if (!queueName) return undefined;
+    const redis = await connectRedis(redisUrl, 3000, 'faults-watch');
+    const held: HeldJobs = { jobs: new Map(), stalledAt: new Map() };
+    // QueueEvents blocks on its connection, so it gets one of its own.
+    const blocking = redis.duplicate();
+    const events = new QueueEvents(queueName, { connection: bullConnection(blocking), prefix: n.bullPrefix });
+    events.on('stalled', ({ jobId }) => held.stalledAt.set(jobId, Date.now()));
+    events.on('error', () => {});
+    await events.waitUntilReady();
+    const queue = new Queue(queueName, { connection: bullConnection(redis), prefix: n.bullPrefix });
+    try {
+      for (const job of await queue.getActive()) {
+        const data = (job.data ?? {}) as { event_id?: unknown; flow_run_id?: unknown };
+        held.jobs.set(String(job.id), {
+          ...(typeof data.event_id === 'string' ? { eventId: data.event_id } : {}),
+          ...(typeof data.flow_run_id === 'string' ? { flowRunId: data.flow_run_id } : {}),
+        });
+      }
+    } finally {
+      await queue.close();
+    }
+    return new HeldJobsWatch([redis, blocking], events, held);
+  }
+
+  async stop(): Promise<void> {
+    await this.events.close().catch(() => {});
+    for (const r of this.connections) r.disconnect();
   }
 }

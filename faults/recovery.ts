@@ -1,4 +1,5 @@
 import { acceptedEntries, deliveriesByEvent, type CheckInput } from './checker.ts';
+import type { HeldJobs } from './held.ts';
 import type { AttemptOutcome } from './ledger.ts';
 import { seconds, type Measure } from './result.ts';
 import { qualifies, RUN_DEPLOYMENT } from './workload.ts';
@@ -32,29 +33,40 @@ export function recoveryMeasures(input: CheckInput): Measure[] {
   // What the dead process held: work accepted before the fault but not done by then (in a steady state
   // there is no other backlog at that moment). Then the backlog the outage left: work accepted before the
   // restart was ready, which the restarted or surviving processes take at once.
-  if (input.held) out.push(heldJobs(input));
+  if (input.held) out.push(...heldJobs(input));
   out.push(lastDone(input, t.faultAt, 'pre-fault work done, after the fault'));
   out.push(lastDone(input, t.readyAt ?? t.recoverAt, 'backlog cleared: work accepted before the restart was ready, done after it'));
   return out;
 }
 
-/** When the jobs the killed process held were done again (a delivery received, a run finished) after the kill. */
-function heldJobs(input: CheckInput): Measure {
-  const { held, timeline: t } = input;
-  const kill = t.faultAt;
+/**
+ * The jobs the killed process held: when BullMQ handed them back to the queue (its stalled check), and
+ * when their work was done again (a delivery received, a run finished), both after the kill. The second
+ * also waits for the backlog the outage left, which the first does not.
+ */
+function heldJobs(input: CheckInput): Measure[] {
+  const held = input.held as HeldJobs;
+  const kill = input.timeline.faultAt;
+  const ids = [...held.jobs.keys()];
+  if (ids.length === 0) return [{ name: 'held jobs: none was active at the kill', seconds: null }];
   const arrivals = new Map<string, number>();
   for (const d of input.deliveries) if (d.at >= kill && !arrivals.has(d.eventId)) arrivals.set(d.eventId, d.at);
   const ends = new Map(input.snap.runs.map((r) => [r.id, r.endTime]));
-  const times = [...(held?.deliveries ?? []).map((id) => arrivals.get(id)), ...(held?.runs ?? []).map((id) => ends.get(id) ?? undefined)];
-  const count = times.length;
-  const never = times.filter((x) => x === undefined).length;
-  const last = Math.max(kill, ...times.filter((x): x is number => x !== undefined));
-  const what = held?.deliveries.length ? 'deliveries in flight' : 'flow runs running';
-  return {
-    name: `held jobs taken up: the ${count} ${what} at the kill, done again after it`,
-    seconds: count === 0 || never > 0 ? null : seconds(last - kill),
-    note: count === 0 ? 'none was active at the kill' : never > 0 ? `${never} never done again` : undefined,
+  const back = ids.map((id) => held.stalledAt.get(id));
+  const done = ids.map((id) => {
+    const job = held.jobs.get(id)!;
+    return job.eventId ? arrivals.get(job.eventId) : job.flowRunId ? (ends.get(job.flowRunId) ?? undefined) : undefined;
+  });
+  const last = (times: Array<number | undefined>) => {
+    const known = times.filter((x): x is number => x !== undefined);
+    return { seconds: known.length ? seconds(Math.max(...known) - kill) : null, missing: times.length - known.length };
   };
+  const b = last(back);
+  const d = last(done);
+  return [
+    { name: `held jobs handed back: the ${ids.length} active at the kill, back in the queue after it`, seconds: b.seconds, note: b.missing ? `${b.missing} not handed back by a stalled check` : undefined },
+    { name: 'held jobs done again after the kill', seconds: d.missing ? null : d.seconds, note: d.missing ? `${d.missing} never done again` : undefined },
+  ];
 }
 
 /** When the last of the work accepted before `cutoff` was done, relative to it, pipeline by pipeline. */

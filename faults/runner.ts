@@ -9,7 +9,7 @@ import { openRuntime, type Runtime } from '../core/runtime.ts';
 import { freePort } from '../tests/support/net.ts';
 import { checkCriteria, deliveriesByEvent, type CheckInput } from './checker.ts';
 import type { Dependencies } from './deps.ts';
-import { sampleHeldJobs } from './held.ts';
+import { HeldJobsWatch } from './held.ts';
 import { LoadGenerator } from './load.ts';
 import { progress, snapshot, type Progress } from './observe.ts';
 import { FaultReceiver } from './receiver.ts';
@@ -53,6 +53,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
   const result: ScenarioResult = { scenario: scenario.name, description: scenario.description, namespace, passed: false, criteria: [], recovery: [], info: {}, ...(o.logsDir ? { logDir } : {}) };
   let load: LoadGenerator | undefined;
   let observer: Runtime | undefined;
+  let watch: HeldJobsWatch | undefined;
   try {
     await deps.ensureRunning();
     o.say(`${scenario.name}: starting the engine's processes`);
@@ -76,7 +77,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
     })();
     // The fault's timeline: fixed points of the load, not synchronisation.
     await until(t.loadStart + scenario.faultAtSeconds * 1000);
-    const held = scenario.kind === 'service' ? await sampleHeldJobs(deps.redis.url, namespace, scenario.target as ServiceProcessName) : undefined;
+    watch = scenario.kind === 'service' ? await HeldJobsWatch.start(deps.redis.url, namespace, scenario.target as ServiceProcessName) : undefined;
     t.faultAt = Date.now();
     await scenario.inject(ctx);
     await until(t.loadStart + scenario.recoverAtSeconds * 1000);
@@ -104,7 +105,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
       workload: o,
       deadlineSeconds: o.deadlineSeconds,
       apiHealthy: await healthy(api),
-      held,
+      held: watch?.held,
     };
     result.criteria = checkCriteria(input);
     result.recovery = recoveryMeasures(input);
@@ -130,6 +131,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
     result.passed = false;
   } finally {
     load?.close();
+    await watch?.stop();
     await supervisor.stopAll().catch(() => {});
     if (observer) {
       const { bus, redis, pg } = observer;
