@@ -14,15 +14,17 @@ export interface HeldJobs {
 }
 
 /**
- * Watches the queue the killed service works from: reads, just before the kill, the jobs active on it
- * (with a single replica, exactly what the dying process holds), then listens for BullMQ's `stalled`
- * events, which say when each was handed back. JetStream does not list the messages a consumer holds;
- * for the recorder and automations the work accepted before the fault stands in for them.
+ * Watches the queue the killed service works from: listens for BullMQ's `stalled` events from before the
+ * kill, and reads the jobs active on the queue right after it, before the restart: with a single replica
+ * and its process gone, exactly what the dead process held. The events then say when each was handed
+ * back. JetStream does not list the messages a consumer holds; for the recorder and automations the work
+ * accepted before the fault stands in for them.
  */
 export class HeldJobsWatch {
   private constructor(
     private readonly connections: Redis[],
     private readonly events: QueueEvents,
+    private readonly queue: Queue,
     readonly held: HeldJobs,
   ) {}
 
@@ -39,21 +41,22 @@ export class HeldJobsWatch {
     events.on('error', () => {});
     await events.waitUntilReady();
     const queue = new Queue(queueName, { connection: bullConnection(redis), prefix: n.bullPrefix });
-    try {
-      for (const job of await queue.getActive()) {
-        const data = (job.data ?? {}) as { event_id?: unknown; flow_run_id?: unknown };
-        held.jobs.set(String(job.id), {
-          ...(typeof data.event_id === 'string' ? { eventId: data.event_id } : {}),
-          ...(typeof data.flow_run_id === 'string' ? { flowRunId: data.flow_run_id } : {}),
-        });
-      }
-    } finally {
-      await queue.close();
+    return new HeldJobsWatch([redis, blocking], events, queue, held);
+  }
+
+  /** Call after the kill and before the restart: the jobs still active are the dead process's. */
+  async sampleHeld(): Promise<void> {
+    for (const job of await this.queue.getActive()) {
+      const data = (job.data ?? {}) as { event_id?: unknown; flow_run_id?: unknown };
+      this.held.jobs.set(String(job.id), {
+        ...(typeof data.event_id === 'string' ? { eventId: data.event_id } : {}),
+        ...(typeof data.flow_run_id === 'string' ? { flowRunId: data.flow_run_id } : {}),
+      });
     }
-    return new HeldJobsWatch([redis, blocking], events, held);
   }
 
   async stop(): Promise<void> {
+    await this.queue.close().catch(() => {});
     await this.events.close().catch(() => {});
     for (const r of this.connections) r.disconnect();
   }

@@ -49,8 +49,13 @@ function heldJobs(input: CheckInput): Measure[] {
   const kill = input.timeline.faultAt;
   const ids = [...held.jobs.keys()];
   if (ids.length === 0) return [{ name: 'held jobs: none was active at the kill', seconds: null }];
+  // A delivery that reached the receiver just before the kill, its attempt recorded, is not sent again
+  // (its series is finished): it counts as done at that time.
   const arrivals = new Map<string, number>();
-  for (const d of input.deliveries) if (d.at >= kill && !arrivals.has(d.eventId)) arrivals.set(d.eventId, d.at);
+  for (const d of [...input.deliveries].sort((a, b) => a.at - b.at)) {
+    const seen = arrivals.get(d.eventId);
+    if (seen === undefined || (seen < kill && d.at >= kill)) arrivals.set(d.eventId, d.at);
+  }
   const ends = new Map(input.snap.runs.map((r) => [r.id, r.endTime]));
   const back = ids.map((id) => held.stalledAt.get(id));
   const done = ids.map((id) => {
@@ -59,12 +64,18 @@ function heldJobs(input: CheckInput): Measure[] {
   });
   const last = (times: Array<number | undefined>) => {
     const known = times.filter((x): x is number => x !== undefined);
-    return { seconds: known.length ? seconds(Math.max(...known) - kill) : null, missing: times.length - known.length };
+    return { seconds: known.length ? seconds(Math.max(kill, ...known) - kill) : null, missing: times.length - known.length };
   };
   const b = last(back);
   const d = last(done);
+  const ready = input.timeline.readyAt;
+  const afterReady = b.seconds !== null && ready !== null ? `${(b.seconds - (ready - kill) / 1000).toFixed(1)} s after the restarted process was up` : '';
   return [
-    { name: `held jobs handed back: the ${ids.length} active at the kill, back in the queue after it`, seconds: b.seconds, note: b.missing ? `${b.missing} not handed back by a stalled check` : undefined },
+    {
+      name: `held jobs handed back: the ${ids.length} active at the kill, back in the queue after it`,
+      seconds: b.seconds,
+      note: [b.missing ? `${b.missing} not handed back by a stalled check` : '', afterReady].filter(Boolean).join('; ') || undefined,
+    },
     { name: 'held jobs done again after the kill', seconds: d.missing ? null : d.seconds, note: d.missing ? `${d.missing} never done again` : undefined },
   ];
 }

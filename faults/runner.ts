@@ -80,6 +80,7 @@ export async function runScenario(scenario: Scenario, deps: Dependencies, o: Sui
     watch = scenario.kind === 'service' ? await HeldJobsWatch.start(deps.redis.url, namespace, scenario.target as ServiceProcessName) : undefined;
     t.faultAt = Date.now();
     await scenario.inject(ctx);
+    await watch?.sampleHeld();
     await until(t.loadStart + scenario.recoverAtSeconds * 1000);
     t.recoverAt = Date.now();
     t.readyAt = await scenario.recover(ctx).catch((err: unknown) => {
