@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../core/reset.ts';
 import { openRuntime, type Runtime } from '../core/runtime.ts';
+import { hopTimes, type Backlog, type HopTimes } from './e2e-hops.ts';
 import { automation } from './e2e-scenario.ts';
 
 /**
@@ -15,6 +16,9 @@ export interface EngineProbe {
   idle(): Promise<boolean>;
   /** Messages of the events stream per event name (the subject prefix removed). */
   stream(): Promise<Record<string, number>>;
+  /** What waits at each hop of the engine now. */
+  backlog(): Promise<Omit<Backlog, 'ingest' | 'outstanding'>>;
+  hops(from: number, to: number): Promise<HopTimes>;
   /** Deletes everything of the namespace (unless BENCH_KEEP is set) and closes the connections. */
   close(): Promise<void>;
 }
@@ -25,13 +29,23 @@ export async function openProbe(namespace: string, env: Record<string, string>):
   const rt = await openRuntime(config, createLogger({ level: 'error' }), { prepare: false });
   const n = rt.names;
   const queues = [n.queues.webhookDeliveries, n.queues.automationActions].map((q) => new Queue(q, { connection: rt.redis, prefix: n.bullPrefix }));
+  const pending = async (durable: string) => {
+    const info = await rt.bus.jsm.consumers.info(n.streams.events, durable);
+    return info.num_pending + info.num_ack_pending;
+  };
   return {
     rt,
+    async backlog() {
+      const [recorder, automations, jobs] = await Promise.all([
+        pending(n.consumers.recorder),
+        pending(n.consumers.automations),
+        queues[0].getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
+      ]);
+      return { recorder, automations, webhook_waiting: jobs.waiting + jobs.prioritized, webhook_delayed: jobs.delayed, webhook_active: jobs.active };
+    },
+    hops: (from, to) => hopTimes(rt.pg, from, to),
     async idle() {
-      for (const durable of [n.consumers.recorder, n.consumers.automations]) {
-        const info = await rt.bus.jsm.consumers.info(n.streams.events, durable);
-        if (info.num_pending + info.num_ack_pending > 0) return false;
-      }
+      for (const durable of [n.consumers.recorder, n.consumers.automations]) if ((await pending(durable)) > 0) return false;
       for (const q of queues) {
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
         if (Object.values(counts).some((c) => c > 0)) return false;

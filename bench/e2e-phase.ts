@@ -1,10 +1,11 @@
 import type { BenchChild } from './e2e-child.ts';
 import { epochMs } from './e2e-child.ts';
 import type { GeneratorPhase, SendLog } from './e2e-generator.ts';
+import { clientSide, hopPercentiles, type Backlog, type Hop, type HopTimes } from './e2e-hops.ts';
 import type { Arrivals } from './e2e-receiver.ts';
 import { qualifies } from './e2e-scenario.ts';
+import { summarise } from './e2e-summary.ts';
 import { cpuSnapshot, cpuSpent, machineCpu, type CpuSnapshot } from './cpu.ts';
-import { percentile } from './report.ts';
 
 /** One phase: open loop at `rate` events/s, or `inflight` requests outstanding (the max phase). */
 export interface PhaseSpec {
@@ -45,6 +46,10 @@ export interface PhaseResult {
   machine_busy_pct: number;
   /** Messages the events stream got per subject during the phase (engines only). */
   stream?: Record<string, number>;
+  /** What waited at each hop when the measured window ended (engines: every hop; baseline: client side). */
+  backlog: Partial<Backlog>;
+  /** p50 / p99 of each hop of the path (engines only). */
+  hops?: Record<Hop, { p50: number; p99: number }>;
 }
 
 export interface PhaseTarget {
@@ -55,6 +60,10 @@ export interface PhaseTarget {
   idle(): Promise<boolean>;
   /** Messages per subject of the events stream so far (engines only). */
   stream?(): Promise<Record<string, number>>;
+  /** What the engine holds at each hop now (engines only). */
+  backlog?(): Promise<Omit<Backlog, 'ingest' | 'outstanding'>>;
+  /** The timestamps the engine recorded for the deliveries of events [from, to) (engines only). */
+  hops?(from: number, to: number): Promise<HopTimes>;
 }
 
 export interface PhaseHelpers {
@@ -76,7 +85,14 @@ export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: Phase
   // CPU is read at the window's edges, on the bench's clock (the generator keeps the same one).
   const snapshots: { cpu: CpuSnapshot; machine: ReturnType<typeof machineCpu> }[] = [];
   const snap = () => snapshots.push({ cpu: cpuSnapshot(), machine: machineCpu() });
-  const timers = [setTimeout(snap, w0 - epochMs()), setTimeout(snap, w1 - epochMs())];
+  let engineBacklog: Promise<Omit<Backlog, 'ingest' | 'outstanding'> | undefined> = Promise.resolve(undefined);
+  const timers = [
+    setTimeout(snap, w0 - epochMs()),
+    setTimeout(() => {
+      snap();
+      engineBacklog = target.backlog?.().catch(() => undefined) ?? Promise.resolve(undefined);
+    }, w1 - epochMs()),
+  ];
   const phase: GeneratorPhase = { url: target.url, mode: spec.mode, rate: spec.rate, inflight: spec.inflight, seconds: spec.warmupSeconds + spec.seconds, first, t0 };
   let log: SendLog;
   try {
@@ -101,6 +117,8 @@ export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: Phase
   const cpu_pct = Object.fromEntries(Object.entries(cpu).filter(([k]) => ours.has(k)).map(([k, ms]) => [k, round((ms / windowMs) * 100)]));
   const machine = after.machine.total - before.machine.total;
   const result = summarise(spec, log, arrivals, first, { w0, w1 });
+  const backlog = { ...clientSide(log, arrivals, first, qualifies, w1), ...(await engineBacklog) };
+  const hops = target.hops ? hopPercentiles(await target.hops(first, first + sent), log, arrivals, first, w0, w1) : undefined;
   return {
     sent,
     qualifying: expected,
@@ -111,6 +129,8 @@ export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: Phase
       cpu_pct,
       machine_busy_pct: machine > 0 ? round(((after.machine.busy - before.machine.busy) / machine) * 100) : NaN,
       ...(streamBefore && streamAfter ? { stream: delta(streamBefore, streamAfter) } : {}),
+      backlog,
+      ...(hops ? { hops } : {}),
     },
   };
 }
@@ -146,70 +166,4 @@ function delta(before: Record<string, number>, after: Record<string, number>): R
   const out: Record<string, number> = {};
   for (const [subject, n] of Object.entries(after)) if (n - (before[subject] ?? 0) > 0) out[subject] = n - (before[subject] ?? 0);
   return out;
-}
-
-/** The phase's figures from what the generator sent and the receiver got. Pure. */
-export function summarise(spec: PhaseSpec, log: SendLog, arrivals: Arrivals, first: number, window: { w0: number; w1: number }) {
-  const { w0, w1 } = window;
-  const seconds = (w1 - w0) / 1000;
-  const arrivedAt = new Map<number, number>();
-  arrivals.n.forEach((n, i) => arrivedAt.set(n, arrivals.at[i]));
-  const latencies: number[] = [];
-  const lags: number[] = [];
-  const non_202: Record<string, number> = {};
-  let accepted = 0;
-  let acceptedQualifying = 0;
-  let lost = 0;
-  for (let i = 0; i < log.status.length; i++) {
-    const n = first + i;
-    const status = log.status[i];
-    const measured = log.scheduled[i] >= w0 && log.scheduled[i] < w1;
-    if (log.answered[i] >= w0 && log.answered[i] < w1 && status === 202) accepted += 1;
-    if (measured) lags.push(log.started[i] - log.scheduled[i]);
-    if (status !== 202 && status !== 0) non_202[String(status)] = (non_202[String(status)] ?? 0) + 1;
-    if (status !== 202 || !qualifies(n)) continue;
-    if (measured) acceptedQualifying += 1;
-    const at = arrivedAt.get(n);
-    if (at === undefined) lost += 1;
-    else if (measured) latencies.push(at - log.scheduled[i]);
-  }
-  for (const [code, count] of Object.entries(log.errors)) non_202[code] = count;
-  const delivered = arrivals.at.filter((at) => at >= w0 && at < w1).length;
-  latencies.sort((a, b) => a - b);
-  lags.sort((a, b) => a - b);
-  const needed = spec.mode === 'rate' ? spec.rate / 2 : acceptedQualifying / seconds;
-  const growth = backlogGrowth(log, arrivedAt, first, w0 + (w1 - w0) / 2, w1);
-  const webhooks = delivered / seconds;
-  const round1 = (x: number) => Math.round(x * 10) / 10;
-  return {
-    phase: spec.label,
-    accepted_per_s: Math.round(accepted / seconds),
-    webhooks_per_s: Math.round(webhooks),
-    needed_per_s: Math.round(needed),
-    // Within 5 % of the pace, with no more than 5 % of it piling up per second.
-    kept_up: webhooks >= 0.95 * needed && growth <= 0.05 * needed,
-    backlog_growth_per_s: Math.round(growth),
-    p50_ms: round1(percentile(latencies, 50)),
-    p95_ms: round1(percentile(latencies, 95)),
-    p99_ms: round1(percentile(latencies, 99)),
-    max_ms: round1(latencies[latencies.length - 1] ?? NaN),
-    lost,
-    duplicated: arrivals.duplicates,
-    non_202,
-    generator_lag_p99_ms: round1(percentile(lags, 99)),
-  };
-}
-
-/** Outstanding qualifying events (due, not delivered) at `b` minus at `a`, per second. */
-function backlogGrowth(log: SendLog, arrivedAt: Map<number, number>, first: number, a: number, b: number): number {
-  const outstanding = (t: number) => {
-    let n = 0;
-    for (let i = 0; i < log.status.length; i++) {
-      if (!qualifies(first + i) || log.status[i] !== 202 || log.scheduled[i] >= t) continue;
-      const at = arrivedAt.get(first + i);
-      if (at === undefined || at >= t) n += 1;
-    }
-    return n;
-  };
-  return (outstanding(b) - outstanding(a)) / ((b - a) / 1000);
 }

@@ -1,4 +1,5 @@
 import type { DeploymentName } from './e2e-deployments.ts';
+import { HOPS } from './e2e-hops.ts';
 import type { PhaseResult } from './e2e-phase.ts';
 import type { BenchResult, BenchRow, BenchTable } from './report.ts';
 
@@ -36,8 +37,19 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
     columns: ['deployment', 'phase', 'messages', 'per accepted event', 'outcome events %', 'by event name'],
     rows: [],
   };
+  const backlog: BenchTable = {
+    title: 'Backlog when the measured window ended (the hop whose backlog grows is the one behind)',
+    columns: ['deployment', 'phase', 'ingest in flight', 'recorder pending', 'automations pending', 'webhook jobs waiting', 'delayed', 'active', 'outstanding webhooks'],
+    rows: [],
+  };
+  const hops: BenchTable = { title: 'Latency by hop, p50 / p99 ms (bench/e2e-hops.ts says where each hop starts and ends)', columns: ['deployment', 'phase', ...HOPS], rows: [] };
+  const backlogRow = (d: string, r: PhaseResult) => {
+    const b = r.backlog;
+    backlog.rows.push([d, r.phase, b.ingest ?? NaN, b.recorder ?? NaN, b.automations ?? NaN, b.webhook_waiting ?? NaN, b.webhook_delayed ?? NaN, b.webhook_active ?? NaN, b.outstanding ?? NaN]);
+  };
   for (const run of runs) {
     for (const { reflex, baseline } of run.phases) {
+      backlogRow(`baseline (${run.deployment})`, baseline);
       phases.rows.push(phaseRow(`baseline (${run.deployment})`, baseline));
       cpuRows.push({ label: `baseline (${run.deployment})`, phase: baseline.phase, cpu: baseline.cpu_pct, machine: baseline.machine_busy_pct });
       const key = (d: string, m: string) => `${d} ${baseline.phase} ${m}`;
@@ -45,6 +57,9 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
       rows.push({ metric: key(`baseline(${run.deployment})`, 'p99'), value: baseline.p99_ms, unit: 'ms' });
       if (!reflex) continue;
       phases.rows.push(phaseRow(run.deployment, reflex));
+      backlogRow(run.deployment, reflex);
+      const h = reflex.hops;
+      if (h) hops.rows.push([run.deployment, reflex.phase, ...HOPS.map((hop) => `${h[hop].p50} / ${h[hop].p99}`)]);
       cpuRows.push({ label: run.deployment, phase: reflex.phase, cpu: reflex.cpu_pct, machine: reflex.machine_busy_pct });
       const p99 = ratio(reflex.p99_ms, baseline.p99_ms);
       const wh = ratio(reflex.webhooks_per_s, baseline.webhooks_per_s);
@@ -71,7 +86,7 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
     columns: ['deployment', 'phase', 'machine busy % of all cores', ...labels],
     rows: cpuRows.map((r) => [r.label, r.phase, r.machine, ...labels.map((l) => r.cpu[l] ?? NaN)]),
   };
-  return { name: 'e2e', rows, tables: [phases, ratios, cpu, stream, ...extra], notes };
+  return { name: 'e2e', rows, tables: [phases, ratios, hops, backlog, cpu, stream, ...extra], notes };
 }
 
 function rank(order: string[], label: string): number {
