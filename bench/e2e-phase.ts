@@ -42,6 +42,8 @@ export interface PhaseResult {
   generator_lag_p99_ms: number;
   /** CPU of each process during the measured window, in % of one core. */
   cpu_pct: Record<string, number>;
+  /** CPU of each process from the phase's first request to the end of its drain, µs per accepted event. */
+  cpu_us_per_event: Record<string, number>;
   /** Whole machine (every core, everyone's processes) busy during the window, % of all cores. */
   machine_busy_pct: number;
   /** Messages the events stream got per subject during the phase (engines only). */
@@ -76,9 +78,19 @@ export interface PhaseHelpers {
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** Runs one phase against `target` with events numbered from `first`; resolves after the drain. */
-export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: PhaseSpec, first: number): Promise<{ result: PhaseResult; sent: number; qualifying: number }> {
+/**
+ * Runs one phase against `target` with events numbered from `first`; resolves after the drain.
+ * `onDrained` runs right after the drain, before the bench's own queries (the counts must not see them).
+ */
+export async function runPhase(
+  h: PhaseHelpers,
+  target: PhaseTarget,
+  spec: PhaseSpec,
+  first: number,
+  onDrained?: (qualifying: number) => Promise<void>,
+): Promise<{ result: PhaseResult; sent: number }> {
   const streamBefore = await target.stream?.();
+  const phaseStart = cpuSnapshot();
   const t0 = epochMs() + 100;
   const w0 = t0 + spec.warmupSeconds * 1000;
   const w1 = w0 + spec.seconds * 1000;
@@ -106,6 +118,8 @@ export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: Phase
   const sent = log.status.length;
   const expected = log.status.filter((s, i) => s === 202 && qualifies(first + i)).length;
   const drained = await drain(h, target, first, first + sent, expected);
+  const phaseEnd = cpuSnapshot();
+  await onDrained?.(expected);
   const arrivals = await h.receiver.request<Arrivals>({ cmd: 'arrivals', from: first, to: first + sent });
   const streamAfter = await target.stream?.();
   const [before, after] = snapshots;
@@ -115,18 +129,21 @@ export async function runPhase(h: PhaseHelpers, target: PhaseTarget, spec: Phase
   // Ours only: the named processes and the machine's servers (not other users' processes or private servers).
   const ours = new Set([...Object.values(names), 'postgres', 'redis', 'nats']);
   const cpu_pct = Object.fromEntries(Object.entries(cpu).filter(([k]) => ours.has(k)).map(([k, ms]) => [k, round((ms / windowMs) * 100)]));
+  const accepted = log.status.filter((st) => st === 202).length;
+  const whole = cpuSpent(phaseStart, phaseEnd, names);
+  const cpu_us_per_event = Object.fromEntries(Object.entries(whole).filter(([k]) => ours.has(k)).map(([k, ms]) => [k, Math.round((ms * 1000) / Math.max(1, accepted))]));
   const machine = after.machine.total - before.machine.total;
   const result = summarise(spec, log, arrivals, first, { w0, w1 });
   const backlog = { ...clientSide(log, arrivals, first, qualifies, w1), ...(await engineBacklog) };
   const hops = target.hops ? hopPercentiles(await target.hops(first, first + sent), log, arrivals, first, w0, w1) : undefined;
   return {
     sent,
-    qualifying: expected,
     result: {
       ...result,
       drain: drained.how,
       drain_s: round(drained.seconds),
       cpu_pct,
+      cpu_us_per_event,
       machine_busy_pct: machine > 0 ? round(((after.machine.busy - before.machine.busy) / machine) * 100) : NaN,
       ...(streamBefore && streamAfter ? { stream: delta(streamBefore, streamAfter) } : {}),
       backlog,

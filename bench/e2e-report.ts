@@ -31,7 +31,7 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
     rows: [],
   };
   const ratios: BenchTable = { title: 'Reflex / baseline (same-time baseline)', columns: ['deployment', 'phase', 'p99 ratio', 'webhooks/s ratio', 'accepted/s ratio'], rows: [] };
-  const cpuRows: { label: string; phase: string; cpu: Record<string, number>; machine: number }[] = [];
+  const cpuRows: { label: string; phase: string; cpu: Record<string, number>; perEvent: Record<string, number>; machine: number }[] = [];
   const stream: BenchTable = {
     title: 'Events stream during each phase (what the recorder and automations consumers each read)',
     columns: ['deployment', 'phase', 'messages', 'per accepted event', 'outcome events %', 'by event name'],
@@ -51,7 +51,7 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
     for (const { reflex, baseline } of run.phases) {
       backlogRow(`baseline (${run.deployment})`, baseline);
       phases.rows.push(phaseRow(`baseline (${run.deployment})`, baseline));
-      cpuRows.push({ label: `baseline (${run.deployment})`, phase: baseline.phase, cpu: baseline.cpu_pct, machine: baseline.machine_busy_pct });
+      cpuRows.push({ label: `baseline (${run.deployment})`, phase: baseline.phase, cpu: baseline.cpu_pct, perEvent: baseline.cpu_us_per_event, machine: baseline.machine_busy_pct });
       const key = (d: string, m: string) => `${d} ${baseline.phase} ${m}`;
       rows.push({ metric: key(`baseline(${run.deployment})`, 'webhooks/s'), value: baseline.webhooks_per_s, unit: '/s' });
       rows.push({ metric: key(`baseline(${run.deployment})`, 'p99'), value: baseline.p99_ms, unit: 'ms' });
@@ -60,7 +60,7 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
       backlogRow(run.deployment, reflex);
       const h = reflex.hops;
       if (h) hops.rows.push([run.deployment, reflex.phase, ...HOPS.map((hop) => `${h[hop].p50} / ${h[hop].p99}`)]);
-      cpuRows.push({ label: run.deployment, phase: reflex.phase, cpu: reflex.cpu_pct, machine: reflex.machine_busy_pct });
+      cpuRows.push({ label: run.deployment, phase: reflex.phase, cpu: reflex.cpu_pct, perEvent: reflex.cpu_us_per_event, machine: reflex.machine_busy_pct });
       const p99 = ratio(reflex.p99_ms, baseline.p99_ms);
       const wh = ratio(reflex.webhooks_per_s, baseline.webhooks_per_s);
       ratios.rows.push([run.deployment, reflex.phase, p99, wh, ratio(reflex.accepted_per_s, baseline.accepted_per_s)]);
@@ -86,7 +86,12 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
     columns: ['deployment', 'phase', 'machine busy % of all cores', ...labels],
     rows: cpuRows.map((r) => [r.label, r.phase, r.machine, ...labels.map((l) => r.cpu[l] ?? NaN)]),
   };
-  return { name: 'e2e', rows, tables: [phases, ratios, hops, backlog, cpu, stream, ...extra], notes };
+  const perEvent: BenchTable = {
+    title: 'CPU per accepted event, phase start to drain end, µs (what an event costs, whatever the pace)',
+    columns: ['deployment', 'phase', ...labels],
+    rows: cpuRows.map((r) => [r.label, r.phase, ...labels.map((l) => r.perEvent[l] ?? NaN)]),
+  };
+  return { name: 'e2e', rows, tables: [phases, ratios, hops, backlog, cpu, perEvent, stream, ...extra], notes };
 }
 
 function rank(order: string[], label: string): number {

@@ -23,7 +23,7 @@ import type { BenchResult, BenchTable } from './report.ts';
  * bench/e2e-counts.ts). Engines get the environment of this process (REFLEX_* settings apply)
  * with their own namespace, REFLEX_WEBHOOK_ALLOW_HOSTS=127.0.0.1 and REFLEX_AUTOMATIONS_DIR=''.
  */
-const progress = (msg: string) => process.stderr.write(`[bench e2e] ${msg}\n`);
+const progress = (msg: string) => process.stderr.write(`[bench e2e ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 function options(args: string[]) {
   const { values } = parseArgs({
@@ -98,9 +98,10 @@ export async function run(opts: { json: boolean; args: string[] }): Promise<Benc
     let next = 0;
     const phase = async (target: PhaseTarget, spec: PhaseSpec, count?: Counter) => {
       await count?.begin();
-      const { result, sent, qualifying } = await runPhase(h, target, spec, next);
+      const label = `${target === baseline ? 'baseline' : 'engine'} ${spec.label}`;
+      const onDrained = count ? async (qualifying: number) => void countTables.push(...(await count.end(qualifying, label))) : undefined;
+      const { result, sent } = await runPhase(h, target, spec, next, onDrained);
       next += sent;
-      if (count) countTables.push(...(await count.end(qualifying, `${target === baseline ? 'baseline' : 'engine'} ${spec.label}`)));
       return result;
     };
     progress('baseline warm-up');
@@ -118,7 +119,7 @@ export async function run(opts: { json: boolean; args: string[] }): Promise<Benc
         await createAutomation(deployment.url, receiverUrl);
         if (servers) counter = await openCounter(probe.rt, servers.env);
         const p = probe;
-        target = { url: deployment.url, processes: deployment.processes, idle: () => p.idle(), stream: () => p.stream() };
+        target = { url: deployment.url, processes: deployment.processes, idle: () => p.idle(), stream: () => p.stream(), backlog: () => p.backlog(), hops: (a, b) => p.hops(a, b) };
         await untilLoaded(h, target, () => next++);
         progress(`${name} warm-up`);
         await phase(target, { label: 'warm-up', mode: 'rate', rate: 200, inflight: 0, warmupSeconds: 0, seconds: 5 });
