@@ -68,6 +68,8 @@ export async function openProbe(namespace: string, env: Record<string, string>):
 
 /** Creates the scenario's automation through the API, as a user does. */
 export async function createAutomation(apiUrl: string, receiverUrl: string): Promise<void> {
-  const res = await fetch(`${apiUrl}/api/automations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(automation(receiverUrl)) });
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (process.env.REFLEX_API_KEY) headers.authorization = `Bearer ${process.env.REFLEX_API_KEY}`;
+  const res = await fetch(`${apiUrl}/api/automations`, { method: 'POST', headers, body: JSON.stringify(automation(receiverUrl)) });
   if (res.status !== 201) throw new Error(`could not create the bench automation: ${res.status} ${await res.text()}`);
 }

@@ -37,10 +37,14 @@ export interface SendLog {
 // counts in their latency since it runs from the schedule.
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.BENCH_E2E_SOCKETS ?? 256) });
 
+// An engine started with REFLEX_API_KEY (the bench passes its environment on) wants it on every request.
+const auth: Record<string, string> = process.env.REFLEX_API_KEY ? { authorization: `Bearer ${process.env.REFLEX_API_KEY}` } : {};
+
 function post(url: URL, body: string, log: SendLog, i: number): Promise<void> {
   log.started[i] = epochMs();
   return new Promise((resolve) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...auth };
+    const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
       res.resume();
       res.on('end', () => {
         log.answered[i] = epochMs();

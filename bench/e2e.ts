@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg, availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { forkBenchChild } from './e2e-child.ts';
+import { epochMs, forkBenchChild } from './e2e-child.ts';
 import { startDeployment, type Deployment, type DeploymentName } from './e2e-deployments.ts';
 import { createAutomation, openProbe, type EngineProbe } from './e2e-engine.ts';
 import { runPhase, type PhaseHelpers, type PhaseSpec, type PhaseTarget } from './e2e-phase.ts';
@@ -107,6 +107,7 @@ export async function run(opts: { json: boolean; args: string[] }): Promise<Benc
     progress('baseline warm-up');
     await phase(baseline, { label: 'warm-up', mode: 'rate', rate: 500, inflight: 0, warmupSeconds: 0, seconds: 5 });
 
+    // `--deployment baseline`: the phases on the baseline alone (null: no engine).
     for (const name of o.deployments.length > 0 ? o.deployments : [null]) {
       const phases: DeploymentRun['phases'] = [];
       let target: PhaseTarget | undefined;
@@ -155,8 +156,18 @@ export async function run(opts: { json: boolean; args: string[] }): Promise<Benc
     duration_s: Math.round((Date.now() - started) / 1000),
     phases: `${o.phases[0]?.warmupSeconds ?? 0} s at the phase's load, then ${o.phases[0]?.seconds ?? 0} s measured; drain bounded at ${o.drainBoundSeconds} s`,
     ...(o.counts ? { counts: 'private servers, MONITOR and a wildcard NATS subscription on: timings are slowed, read the counts' } : {}),
-    settings: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('REFLEX_') || k.startsWith('BENCH_'))),
+    settings: settings(),
   });
+}
+
+/** The REFLEX_* and BENCH_* variables of this run (the engine inherits them), secrets masked. */
+function settings(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || !(k.startsWith('REFLEX_') || k.startsWith('BENCH_'))) continue;
+    out[k] = /KEY|SECRET|PASSWORD/.test(k) ? '***' : v.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+  return out;
 }
 
 /** Sends a few qualifying events a second until one reaches the receiver: the automation is loaded. */
@@ -164,7 +175,7 @@ async function untilLoaded(h: PhaseHelpers, target: PhaseTarget, take: () => num
   for (let attempt = 0; attempt < 60; attempt++) {
     const first = take();
     const n = first % 2 === 0 ? first : take();
-    await h.generator.request({ phase: { url: target.url, mode: 'rate', rate: 1, inflight: 0, seconds: 1, first: n, t0: performance.timeOrigin + performance.now() } });
+    await h.generator.request({ phase: { url: target.url, mode: 'rate', rate: 1, inflight: 0, seconds: 1, first: n, t0: epochMs() } });
     await new Promise((r) => setTimeout(r, 500));
     const { count } = await h.receiver.request<{ count: number }>({ cmd: 'count', from: n, to: n + 1 });
     if (count > 0) return;
