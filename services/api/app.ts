@@ -57,6 +57,13 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
     // Longer than the idle timeout of common clients and proxies, so a reused connection is never
     // closed under a request in flight (an ECONNRESET for the client).
     keepAliveTimeout: 65_000,
+    // A client that trickles its headers or body is cut off with a 408 (slowloris held sockets for over
+    // 330 s); Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: rt.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(10_000, Math.ceil(rt.config.requestTimeoutMs / 3)),
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(rt.config.requestTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
