@@ -30,6 +30,8 @@ export const SETTINGS = {
   /** Where CLI commands that talk HTTP reach the API (default: the public URL). */
   apiUrl: { env: 'REFLEX_API_URL', schema: z.string().url().optional() },
   maxBodyBytes: { env: 'REFLEX_MAX_BODY_BYTES', schema: int().positive().default(16 * 1024 * 1024) },
+  /** Longest a client may take to send a whole request (headers within the first third, at most 10 s). */
+  requestTimeoutMs: { env: 'REFLEX_REQUEST_TIMEOUT_MS', schema: int().min(100).default(30_000) },
   maxPayloadBytes: { env: 'REFLEX_MAX_PAYLOAD_BYTES', schema: int().positive().default(256 * 1024) },
   eventRetentionDays: { env: 'REFLEX_EVENT_RETENTION_DAYS', schema: positive().default(7) },
   logLevel: { env: 'REFLEX_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },

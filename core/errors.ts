@@ -111,13 +111,20 @@ export class ConfigError extends ReflexError {
   }
 }
 
-/** A dependency could not be reached; the message names what was tried and how to start it. */
+/**
+ * A dependency could not be reached; the message names what was tried and what to do (at start-up: how
+ * to start it; on a request: retry later). The API answers it 503 with `Retry-After` and `dependency`.
+ */
 export class DependencyUnavailableError extends ReflexError {
+  /** `NATS`, `Redis` or `PostgreSQL` (`dependencies` when several failed at start-up). */
   readonly dependency: string;
   constructor(dependency: string, target: string, hint: string, cause?: unknown) {
     const reason = cause instanceof Error ? cause.message : cause ? String(cause) : 'no answer';
     super('dependency_unavailable', `cannot reach ${dependency} at ${target} (${reason}). ${hint}`, { cause });
     this.dependency = dependency;
+  }
+  override toJSON(): ReturnType<ReflexError['toJSON']> & { dependency: string } {
+    return { ...super.toJSON(), dependency: this.dependency };
   }
 }
 

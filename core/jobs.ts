@@ -29,13 +29,25 @@ export interface JobKind<S extends z.ZodType, A extends unknown[] = []> {
 const KEEP = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600, count: 10_000 } } as const;
 
 export const JOBS = {
-  /** One attempt of one flow run on its work pool's queue; id `<run>-<attempt>`. */
+  /**
+   * One attempt of one flow run on its work pool's queue; id `<run>-<attempt>`. A job throws only when its
+   * worker met an outage (PostgreSQL or Redis unreachable while reading or claiming the run): a flow's own
+   * failure is an outcome, not an exception. Such a job is tried again with backoff (1 s doubling, ten tries
+   * over about 8 minutes) instead of failing for good and leaving its run SCHEDULED with a failed job that
+   * the scheduler's Late repair cannot replace; the run's state decides what a retry does.
+   */
   flowRun: {
     label: 'flow-run job',
     queue: (n: Names, pool: string) => n.queues.workPool(pool),
     name: () => 'flow-run',
     schema: FlowRunJobSchema,
-    options: (d, extra) => ({ jobId: flowRunJobId(d.flow_run_id, d.attempt), ...KEEP, ...extra }),
+    options: (d, extra) => ({
+      jobId: flowRunJobId(d.flow_run_id, d.attempt),
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      ...KEEP,
+      ...extra,
+    }),
   } satisfies JobKind<typeof FlowRunJobSchema, [pool: string]>,
 
   /**

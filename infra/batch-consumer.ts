@@ -1,5 +1,14 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import { millis } from '@nats-io/nats-core';
 import type { Logger } from '../core/log.ts';
+import { ACK_WAIT_SECONDS } from './bus.ts';
+
+/**
+ * Handles one batch and acknowledges what it made durable. A handler that acknowledges after it returns
+ * (to overlap its side effects with the next batch) returns the promise of that: the consumer keeps
+ * telling the server the batch is being worked on until it settles.
+ */
+export type BatchHandler = (batch: JsMsg[]) => Promise<void | { settled: Promise<unknown> }>;
 
 export interface BatchConsumerOptions {
   /** Largest batch handed to the handler. */
@@ -21,10 +30,18 @@ export interface BatchConsumerOptions {
  * whatever arrives while a batch is being handled forms the next batch. Latency stays low when idle and
  * batches grow under load. The handler acknowledges what it made durable; a batch whose handler throws
  * is naked for redelivery.
+ *
+ * Every message the server handed out and that is not settled yet (buffered here, in the handler, or
+ * awaiting its late acknowledgement) gets a `working()` four times per `ack_wait`: the consumer's short
+ * `ack_wait` then bounds how long a dead process's messages wait for redelivery, without redelivering the
+ * messages of a live process that is merely slow (a large backlog, a slow database).
  */
 export class BatchConsumer {
   private messages: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
+  /** Batches handed to the handler and not settled yet. */
+  private readonly held = new Set<JsMsg[]>();
+  private progressTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private done = false;
   private loops: Promise<void>[] = [];
@@ -32,14 +49,18 @@ export class BatchConsumer {
 
   constructor(
     private readonly consumer: Consumer,
-    private readonly handler: (batch: JsMsg[]) => Promise<void>,
+    private readonly handler: BatchHandler,
     private readonly log: Logger,
     private readonly options: BatchConsumerOptions = {},
   ) {}
 
   async start(): Promise<void> {
+    const ackWait = (await this.consumer.info(true)).config.ack_wait;
+    const ackWaitMs = ackWait === undefined ? ACK_WAIT_SECONDS * 1000 : millis(ackWait);
     this.messages = await this.consumer.consume({ max_messages: this.options.prefetch ?? 2000 });
     this.loops = [this.receive(this.messages), this.process()];
+    this.progressTimer = setInterval(() => this.signalProgress(), Math.max(250, ackWaitMs / 4));
+    this.progressTimer.unref();
   }
 
   /** Stops pulling, handles what was already received, then returns. */
@@ -47,7 +68,19 @@ export class BatchConsumer {
     if (!this.messages) return;
     await this.messages.close().catch(() => {});
     await Promise.all(this.loops);
+    clearInterval(this.progressTimer);
     this.messages = undefined;
+  }
+
+  /** Messages already acknowledged ignore it (the client sends nothing for them). */
+  private signalProgress(): void {
+    try {
+      for (const m of this.pending) m.working();
+      for (const batch of this.held) for (const m of batch) m.working();
+    } catch (err) {
+      // The connection is closed (shutting down): the server redelivers after ack_wait, as for a crash.
+      this.log.debug({ err }, 'could not signal progress');
+    }
   }
 
   private async receive(messages: ConsumerMessages): Promise<void> {
@@ -77,9 +110,13 @@ export class BatchConsumer {
       if (wait > 0 && this.pending.length < maxBatch && !this.done) await new Promise((r) => setTimeout(r, wait));
       this.lastBatchAt = performance.now();
       const batch = this.pending.splice(0, maxBatch);
+      this.held.add(batch);
       try {
-        await this.handler(batch);
+        const late = await this.handler(batch);
+        if (late) void late.settled.finally(() => this.held.delete(batch)).catch(() => {});
+        else this.held.delete(batch);
       } catch (err) {
+        this.held.delete(batch);
         this.log.error({ err, size: batch.length }, 'batch failed; it will be redelivered');
         for (const m of batch) m.nak(this.options.retryDelayMs ?? 1000);
       }

@@ -1,11 +1,23 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
+import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Names } from '../core/names.ts';
 import { isAlreadyCreated, isConsumerNotFound, isStreamNotFound } from './nats-errors.ts';
+import { isNatsOutage, RETRY_HINT } from './unavailable.ts';
 
 /** How long JetStream remembers message ids to drop a republished event. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+/**
+ * Seconds before the server redelivers a message its consumer did not acknowledge: how long what a dead
+ * replica held (its batch in hand and the messages it had buffered) waits before another replica, or the
+ * restarted one, takes it: 8 s leaves room to handle them within 10 s of a crash. It does not bound how
+ * long a batch may take: BatchConsumer tells the server the messages it holds are still being worked on
+ * (`working()`) four times per period, so only an event loop stalled for 8 s causes a redelivery (which
+ * the consumers' idempotence absorbs).
+ */
+export const ACK_WAIT_SECONDS = 8;
 
 export interface PublishResult {
   id: string;
@@ -19,7 +31,7 @@ export interface ConsumerOptions {
   deliver?: 'all' | 'new';
   /** Most unacknowledged messages the server hands out at once. */
   maxAckPending?: number;
-  /** Seconds before an unacknowledged message is redelivered. */
+  /** Seconds before an unacknowledged message is redelivered (default ACK_WAIT_SECONDS). */
   ackWaitSeconds?: number;
 }
 
@@ -31,13 +43,32 @@ export interface ConsumerOptions {
 export class EventBus {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  /** False from a disconnect to the reconnect: a publish then fails at once instead of timing out. */
+  private connected = true;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     readonly names: Names,
-  ) {}
+  ) {
+    void this.watchConnection();
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+    }
+  }
+
+  /**
+   * While the connection is down nats.js would buffer a publish and its request would time out after
+   * 5 s; callers (an HTTP request, a consumer batch) are better served by a fast, typed failure.
+   */
+  private unavailable(cause: unknown): DependencyUnavailableError {
+    return new DependencyUnavailableError('NATS', `nats://${this.nc.getServer()}`, RETRY_HINT, cause);
+  }
 
   static async open(
     nc: NatsConnection,
@@ -87,19 +118,31 @@ export class EventBus {
     return JSON.parse(this.decoder.decode(data)) as ReflexEvent;
   }
 
-  /** Publishes one event and resolves once JetStream has stored it. */
-  async publish(event: ReflexEvent): Promise<PublishResult> {
-    const ack = await this.js.publish(this.names.eventSubject(event.event), this.encode(event), { msgID: event.id });
-    return { id: event.id, seq: ack.seq, duplicate: ack.duplicate };
+  /**
+   * Publishes one event and resolves once JetStream has stored it. Throws DependencyUnavailableError when
+   * NATS is disconnected or does not answer (the event may then be stored or not: publish it again with
+   * the same id, JetStream drops the duplicate).
+   */
+  publish(event: ReflexEvent): Promise<PublishResult> {
+    return this.publishBytes(this.names.eventSubject(event.event), event.id, this.encode(event));
   }
 
   /**
    * Publishes an event stored as JSON text (the outbox), without parsing and re-encoding it; `name` and
    * `id` are the event's own.
    */
-  async publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
-    const ack = await this.js.publish(this.names.eventSubject(name), this.encoder.encode(json), { msgID: id });
-    return { id, seq: ack.seq, duplicate: ack.duplicate };
+  publishSerialized(name: string, id: string, json: string): Promise<PublishResult> {
+    return this.publishBytes(this.names.eventSubject(name), id, this.encoder.encode(json));
+  }
+
+  private async publishBytes(subject: string, id: string, data: Uint8Array): Promise<PublishResult> {
+    if (!this.connected) throw this.unavailable('disconnected; reconnecting');
+    try {
+      const ack = await this.js.publish(subject, data, { msgID: id });
+      return { id, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw isNatsOutage(err) ? this.unavailable(err) : err;
+    }
   }
 
   /** Publishes events concurrently; resolves once every one is stored, rejects if any is not. */
@@ -107,7 +150,10 @@ export class EventBus {
     return Promise.all(events.map((e) => this.publish(e)));
   }
 
-  /** Creates (or updates) a durable pull consumer on the events stream and returns it. */
+  /**
+   * Creates a durable pull consumer on the events stream (or brings an existing one's `ack_wait` up to
+   * date, so a deployment that upgrades gets the shorter recovery) and returns it.
+   */
   async consumer(durable: string, options: ConsumerOptions = {}): Promise<Consumer> {
     const stream = this.names.streams.events;
     const config = {
@@ -115,10 +161,11 @@ export class EventBus {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
       max_ack_pending: options.maxAckPending ?? 20_000,
-      ack_wait: nanos((options.ackWaitSeconds ?? 30) * 1000),
+      ack_wait: nanos((options.ackWaitSeconds ?? ACK_WAIT_SECONDS) * 1000),
     };
     try {
-      await this.jsm.consumers.info(stream, durable);
+      const info = await this.jsm.consumers.info(stream, durable);
+      if (info.config.ack_wait !== config.ack_wait) await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
       try {

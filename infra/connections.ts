@@ -11,7 +11,8 @@ const HINT = {
     'Start it with `docker compose up -d postgres`, or the system package (`pg_ctlcluster <version> main start`). Set REFLEX_DATABASE_URL to point elsewhere.',
 } as const;
 
-function redactUrl(url: string): string {
+/** The URL with its password masked, for messages and logs. */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

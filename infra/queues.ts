@@ -6,6 +6,22 @@ import type { JobKind } from '../core/jobs.ts';
 import type { Names } from '../core/names.ts';
 
 /**
+ * BullMQ lock timings of every worker of the engine (webhook deliveries, automation actions, flow runs).
+ *
+ * A job whose worker died stays active until its lock expires and a stalled-job check has seen it twice
+ * (one check marks the active jobs, a later one moves those whose lock is gone back to the queue); each
+ * check is skipped while another worker's last check is younger than the interval. With BullMQ's defaults
+ * (30 s lock, 30 s interval) that took up to ~67 s after a webhook service was killed. With these, a dead
+ * worker's jobs are back in the queue within lockDuration + stalledInterval (8 s) once any worker of the
+ * queue runs, the restarted one included.
+ *
+ * A live worker renews its locks every lockDuration / 2 from a timer, however long the job runs, so only
+ * an event loop blocked for longer than the lock makes a live job look stalled; it then runs again,
+ * which every job of the engine tolerates (deterministic ids, state checked in PostgreSQL).
+ */
+export const WORKER_LOCKS = { lockDuration: 6_000, stalledInterval: 2_000 } as const satisfies Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'>;
+
+/**
  * The one factory of BullMQ queues and workers: every queue on the process's shared Redis connection
  * (a Queue does not own a connection it is given), every worker on a blocking connection of its own, all
  * under the namespace's prefix. Jobs go in only through `add`, which validates them against the
@@ -50,7 +66,7 @@ export class Queues {
     await this.queue(kind, ...args).addBulk(jobs);
   }
 
-  /** A worker on the kind's queue, on a connection of its own; closed with `close()`. */
+  /** A worker on the kind's queue, on a connection of its own, with WORKER_LOCKS unless told otherwise. */
   worker<S extends z.ZodType, A extends unknown[], R>(
     kind: JobKind<S, A>,
     args: A,
@@ -59,6 +75,7 @@ export class Queues {
   ): Worker<z.output<S>, R> {
     const { connectionName, ...rest } = options;
     const w = new Worker<z.output<S>, R>(kind.queue(this.names, ...args), processor as Processor<z.output<S>, R>, {
+      ...WORKER_LOCKS,
       ...rest,
       connection: this.connection(connectionName),
       prefix: this.names.bullPrefix,

@@ -4,6 +4,7 @@ import { EventBus } from './bus.ts';
 import type { Config } from '../core/config.ts';
 import { connectNats, connectPostgres, connectRedis } from './connections.ts';
 import { migrate, type Pool } from './db.ts';
+import { warnAboutDurability } from './durability.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { names, type Names } from '../core/names.ts';
@@ -32,8 +33,9 @@ export interface Runtime {
 
 /**
  * Connects to NATS, Redis and Postgres in parallel and (unless `prepare: false`, as reset uses) applies
- * migrations and creates the stream. When dependencies are down,
- * the error names every one of them, so a user fixes them all in one go.
+ * migrations and creates the stream; then warns, once per process, about server settings that lose
+ * acknowledged work (infra/durability.ts). When dependencies are down, the error names every one of
+ * them, so a user fixes them all in one go.
  */
 export async function openRuntime(
   config: Config,
@@ -83,6 +85,7 @@ export async function openRuntime(
   try {
     if (prepare) await migrate(pool, n.pgSchema);
     const bus = await EventBus.open(nats, n, { retentionDays: config.eventRetentionDays, ensureStream: prepare });
+    await warnAboutDurability(redis, bus, log);
     return {
       config,
       names: n,

@@ -14,6 +14,10 @@ export const ErrorResponseSchema = z
       code: z.string(),
       message: z.string(),
       issues: z.array(FieldIssueSchema),
+      dependency: z
+        .string()
+        .optional()
+        .describe('With `dependency_unavailable` (503, with Retry-After): the dependency that cannot serve, `NATS`, `Redis` or `PostgreSQL`.'),
     }),
   })
   .describe('Every error answer of the API.');

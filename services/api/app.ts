@@ -2,9 +2,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ReflexError, ValidationError, type ErrorCode } from '../../core/errors.ts';
+import { ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
 import { jsonValueIssues } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { asDependencyUnavailable } from '../../infra/unavailable.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
 import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
@@ -27,6 +28,25 @@ const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
 /** The interactive API reference; its page and assets are public, the document it shows is not. */
 export const API_REFERENCE_PREFIX = '/api/reference';
 
+/** What a 503 for an unavailable dependency tells the client to wait before retrying. */
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Logs an outage once per dependency every 10 s (a 503 per request at full rate would flood the log), with
+ * how many requests it refused in between.
+ */
+function outageLogger(rt: Runtime): (err: DependencyUnavailableError) => void {
+  const last = new Map<string, { at: number; refused: number }>();
+  return (err) => {
+    const seen = last.get(err.dependency) ?? { at: 0, refused: 0 };
+    seen.refused += 1;
+    last.set(err.dependency, seen);
+    if (Date.now() - seen.at < 10_000) return;
+    rt.log.warn({ service: 'api', dependency: err.dependency, refused: seen.refused, err }, `${err.dependency} unavailable: answering 503`);
+    last.set(err.dependency, { at: Date.now(), refused: 0 });
+  };
+}
+
 /** Builds the API without listening, so tests drive it with `app.inject()` or a real port alike. */
 export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
   const app = Fastify({
@@ -37,6 +57,13 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
     // Longer than the idle timeout of common clients and proxies, so a reused connection is never
     // closed under a request in flight (an ECONNRESET for the client).
     keepAliveTimeout: 65_000,
+    // A client that trickles its headers or body is cut off with a 408 (slowloris held sockets for over
+    // 330 s); Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: rt.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(10_000, Math.ceil(rt.config.requestTimeoutMs / 3)),
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(rt.config.requestTimeoutMs / 4)),
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -63,7 +90,15 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
 
   registerApiKeyCheck(app, rt.config.apiKey, { publicPrefixes: [API_REFERENCE_PREFIX] });
 
+  const logOutage = outageLogger(rt);
   app.setErrorHandler((error: FastifyError | ReflexError, req, reply) => {
+    // Before the other cases: an outage is the server's condition, not the request's fault, and it is
+    // answered at once, so a client (or load balancer) backs off and retries.
+    const unavailable = asDependencyUnavailable(error, rt.config);
+    if (unavailable) {
+      logOutage(unavailable);
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(errorBody(unavailable));
+    }
     if (error instanceof ReflexError) {
       if (error.status >= 500) req.log.error({ err: error }, error.message);
       return reply.code(error.status).send(errorBody(error));

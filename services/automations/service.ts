@@ -110,8 +110,8 @@ export class AutomationsService implements Service {
 
   private lookup = (id: string) => this.cache.index.plans.get(id)?.automation;
 
-  /** One consumer batch: evaluate, commit state, dispatch firings, then ack. */
-  private async handle(batch: JsMsg[]): Promise<void> {
+  /** One consumer batch: evaluate, commit state, dispatch firings, then ack (after this returns). */
+  private async handle(batch: JsMsg[]): Promise<{ settled: Promise<void> }> {
     const events: ReflexEvent[] = [];
     const seqs: number[] = [];
     const good: JsMsg[] = [];
@@ -151,6 +151,7 @@ export class AutomationsService implements Service {
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
     if (this.inFlight.size >= MAX_DISPATCHES_IN_FLIGHT) await Promise.race(this.inFlight);
+    return { settled: done };
   }
 
   /** Fires proactive windows whose deadline passed; version checks make exactly one replica win. */

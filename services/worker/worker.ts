@@ -17,7 +17,7 @@ const STOP_GRACE_MS = 10_000;
 
 /**
  * A worker of one work pool: a BullMQ Worker on the pool's queue running flow runs of the loaded flows
- * module, plus the crash sweeper. BullMQ's stalled-job check (every 5 s) redelivers a job whose worker
+ * module, plus the crash sweeper. BullMQ's stalled-job check (infra/queues.ts WORKER_LOCKS) redelivers a job whose worker
  * died before starting the run; the heartbeat sweep handles a run that had started.
  */
 export class FlowWorker implements Service {
@@ -47,8 +47,6 @@ export class FlowWorker implements Service {
     this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => processFlowRunJob(ctx, job as Parameters<typeof processFlowRunJob>[1], token), {
       connectionName: `worker-${options.pool}`,
       concurrency: options.concurrency,
-      lockDuration: 15_000,
-      stalledInterval: 5_000,
       maxStalledCount: 1,
     });
     this.worker.on('completed', (_job, outcome) => this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1));

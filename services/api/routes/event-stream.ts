@@ -51,8 +51,12 @@ export function queryToFilter(query: Query): unknown {
 export const eventStreamRoutes: RouteModule = (app, { rt }) => {
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
-    // An open stream would keep the server from closing.
-    for (const res of open) res.end();
+    // An open stream would keep the server from closing; one whose client stopped reading would keep it
+    // waiting for its buffer to drain.
+    for (const res of open) {
+      if (res.writableLength > 0) res.destroy();
+      else res.end();
+    }
   });
 
   const schema = {
@@ -74,26 +78,30 @@ export const eventStreamRoutes: RouteModule = (app, { rt }) => {
     const subs: Subscription[] = [];
     let heartbeat: NodeJS.Timeout | undefined;
     let closed = false;
-    const close = () => {
+    /** `end` lets the client read what was sent; `drop` frees the socket and its buffer at once. */
+    const close = (how: 'end' | 'drop' = 'end') => {
       if (closed) return;
       closed = true;
       open.delete(res);
       clearInterval(heartbeat);
       for (const s of subs) s.unsubscribe();
-      res.end();
+      if (how === 'drop') res.destroy();
+      else res.end();
     };
     // Frames that arrive before the headers are written wait here.
     let backlog: string[] | undefined = [];
     const send = (frame: string) => {
       if (backlog) return void backlog.push(frame);
       res.write(frame);
-      if (res.writableLength > MAX_BUFFERED_BYTES) close();
+      // A client that stopped reading: ending the response would queue behind what it never reads, and
+      // the socket and its buffer would stay for as long as the client keeps the connection.
+      if (res.writableLength > MAX_BUFFERED_BYTES) close('drop');
     };
     patterns.forEach((pattern, index) => {
       subs.push(
         rt.nats.subscribe(rt.names.eventFilterSubject(pattern), {
           callback: (err, msg) => {
-            if (err) return close();
+            if (err) return close('drop');
             let event;
             try {
               event = rt.bus.decode(msg.data);
@@ -108,16 +116,19 @@ export const eventStreamRoutes: RouteModule = (app, { rt }) => {
         }),
       );
     });
-    reply.hijack();
-    req.raw.on('close', close);
-    res.on('error', close);
-    // Once the server has the subscriptions, nothing published after the client sees ": connected" is missed.
+    // Once the server has the subscriptions, nothing published after the client sees ": connected" is
+    // missed. NATS not answering is a 503 from the error handler, like any outage.
     try {
       await rt.nats.flush();
-    } catch {
-      return close();
+    } catch (err) {
+      closed = true;
+      for (const s of subs) s.unsubscribe();
+      throw err;
     }
-    if (closed) return;
+    reply.hijack();
+    req.raw.on('close', () => close());
+    res.on('error', () => close('drop'));
+    if (closed || req.raw.destroyed) return close('drop');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
