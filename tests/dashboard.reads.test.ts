@@ -5,6 +5,7 @@ import { requireDeployment, runKeys } from '../modules/runs/index.ts';
 import { LiveHub } from '../services/api/live-hub.ts';
 import { createAutomation } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+import { PrivateNats, skipWithout } from './support/private-services.ts';
 import { Receiver } from './support/receiver.ts';
 
 /**
@@ -225,5 +226,45 @@ describe('REFLEX_DASHBOARD=false', () => {
     assert.equal((await fetch(`${t.url}/`)).status, 404);
     assert.equal((await fetch(`${t.url}/runs`)).status, 404);
     assert.equal((await t.api('GET', '/api/flow-runs/search')).status, 200);
+  });
+});
+
+describe('the live stream while NATS is down', { skip: skipWithout.nats }, () => {
+  let nats: PrivateNats | undefined;
+  let t: TestEngine | undefined;
+  before(async () => {
+    nats = await PrivateNats.create();
+    await nats.start();
+    t = await startTestEngine({ services: ['api'], config: { natsUrl: nats.url } });
+  });
+  after(async () => {
+    try {
+      if (nats && !nats.running) await nats.start().catch(() => {});
+      await t?.cleanup();
+    } finally {
+      await nats?.destroy();
+    }
+  });
+
+  test('is a 503 naming NATS (the dashboard polls meanwhile), and streams again once NATS is back', async () => {
+    const engine = t as TestEngine;
+    const server = nats as PrivateNats;
+    await server.kill();
+    const refused = await waitFor(async () => {
+      const res = await fetch(`${engine.url}/api/live?kinds=flow-runs`, { signal: AbortSignal.timeout(5000) });
+      return res.status === 503 ? res : (await res.body?.cancel(), null);
+    }, { timeoutMs: 15_000, what: 'a 503 from the live stream' });
+    assert.equal(refused.headers.get('retry-after'), '1');
+    const body = (await refused.json()) as { error: { code: string; dependency: string } };
+    assert.deepEqual({ code: body.error.code, dependency: body.error.dependency }, { code: 'dependency_unavailable', dependency: 'NATS' });
+    await server.start();
+    const live = await waitFor(async () => {
+      try {
+        return await openLive(engine, 'flow-runs');
+      } catch {
+        return null;
+      }
+    }, { timeoutMs: 15_000, what: 'the stream to open again' });
+    await live.close();
   });
 });

@@ -36,8 +36,12 @@ export const liveRoutes: RouteModule = (app, { rt }) => {
   const hub = new LiveHub({ nats: rt.nats, names: rt.names, bus: rt.bus });
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
-    // An open stream would keep the server from closing.
-    for (const res of open) res.end();
+    // An open stream would keep the server from closing; one whose client stopped reading would keep it
+    // waiting for its buffer to drain.
+    for (const res of open) {
+      if (res.writableLength > 0) res.destroy();
+      else res.end();
+    }
   });
 
   const schema = {
@@ -54,19 +58,21 @@ export const liveRoutes: RouteModule = (app, { rt }) => {
     let flushTimer: NodeJS.Timeout | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
     let closed = false;
-    let stop: (() => void) | undefined;
-    const close = () => {
+    /** `end` lets the client read what was sent; `drop` frees the socket and its buffer at once. */
+    const close = (how: 'end' | 'drop' = 'end') => {
       if (closed) return;
       closed = true;
       open.delete(res);
       clearTimeout(flushTimer);
       clearInterval(heartbeat);
-      stop?.();
-      res.end();
+      stop();
+      if (how === 'drop') res.destroy();
+      else res.end();
     };
     const write = (frame: string) => {
       res.write(frame);
-      if (res.writableLength > MAX_BUFFERED_BYTES) close();
+      // A client that stopped reading: ending the response would queue behind what it never reads.
+      if (res.writableLength > MAX_BUFFERED_BYTES) close('drop');
     };
     const flush = () => {
       flushTimer = undefined;
@@ -75,23 +81,20 @@ export const liveRoutes: RouteModule = (app, { rt }) => {
       pending.clear();
       write(`event: change\ndata: ${JSON.stringify({ topics })}\n\n`);
     };
+    // Subscribed before the answer starts: NATS not answering is a 503 from the error handler, like any
+    // outage (the dashboard polls meanwhile), and nothing published after ": connected" is missed.
+    const stop = await hub.listen(
+      (topics) => {
+        if (closed) return;
+        for (const t of topics) if (wanted(kinds, t)) pending.add(t);
+        if (pending.size > 0 && !flushTimer) flushTimer = setTimeout(flush, COALESCE_MS);
+      },
+      { events: kinds.has(LiveKind.events) },
+    );
     reply.hijack();
-    req.raw.on('close', close);
-    res.on('error', close);
-    try {
-      stop = await hub.listen(
-        (topics) => {
-          for (const t of topics) if (wanted(kinds, t)) pending.add(t);
-          if (pending.size > 0 && !flushTimer) flushTimer = setTimeout(flush, COALESCE_MS);
-        },
-        { events: kinds.has(LiveKind.events) },
-      );
-    } catch {
-      // NATS is unreachable: the client's EventSource retries, and the dashboard polls meanwhile.
-      if (!res.headersSent) res.statusCode = 503;
-      return close();
-    }
-    if (closed) return stop();
+    req.raw.on('close', () => close());
+    res.on('error', () => close('drop'));
+    if (req.raw.destroyed) return close('drop');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
