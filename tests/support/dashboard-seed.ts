@@ -5,12 +5,16 @@ import type { Receiver } from './receiver.ts';
 
 /**
  * A namespace with something on every page, for the accessibility scans and the screenshots in
- * docs/dashboard.md: finished and failed runs with task runs and logs, a Late run, a deployment with a
+ * docs/dashboard.md: finished and failed runs with task runs and logs (one started by an automation, one
+ * failed by its flow's error), a Late run, a deployment with a
  * schedule and a parameter schema, automations (one failing), deliveries (one failed), an incoming
  * endpoint with a failed request, and a concurrency limit with a holder.
  */
 export interface Seeded {
+  /** A run the `run-report-on-export` automation started (its page shows the causal chain). */
   runId: string;
+  /** A run whose flow failed with a coded error. */
+  failedRunId: string;
   deploymentId: string;
   automationId: string;
   deliveryId: string;
@@ -93,7 +97,14 @@ export async function seedDashboard(t: TestEngine, receiver: Receiver): Promise<
   const endpoint = await ok<{ slug: string }>('POST', '/api/webhooks', { name: 'github-push', template: '{"event": "github.{{ headers[\'x-github-event\'] }}", "resource": {"reflex.resource.id": "repo.{{ body.repository.name }}"}}' });
   await fetch(`${t.url}/hooks/${endpoint.slug}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"zen": "no repository here"}' });
 
-  const runId = runs[0].id;
+  const warehouse = await ok<{ id: string }>('POST', '/api/deployments', { name: 'warehouse-export', flow: 'dash-failing' });
+  const failedRun = await ok<{ id: string }>('POST', `/api/deployments/${warehouse.id}/runs`, {});
+  await waitFor(async () => (await t.api('GET', `/api/flow-runs/${failedRun.id}`)).body.state?.type === 'FAILED', { timeoutMs: 30_000, what: 'the failing run' });
+  const runId = await waitFor(async () => {
+    const firing = (await t.api('GET', `/api/automations/${exporting.id}/firings`)).body.items[0];
+    return firing?.actions[0]?.detail?.result?.flow_run_id as string | undefined;
+  }, { timeoutMs: 30_000, what: 'the run the export started' });
+  await waitFor(async () => (await t.api('GET', `/api/flow-runs/${runId}`)).body.state?.type === 'COMPLETED', { timeoutMs: 30_000, what: 'the run the export started to complete' });
   await waitFor(async () => (await t.api('GET', `/api/flow-runs/${runs[2].id}`)).body.state?.type === 'COMPLETED', { timeoutMs: 30_000, what: 'the seeded runs' });
   const deliveries = await waitFor(async () => {
     const items = (await t.api('GET', `/api/webhook-deliveries?automation_id=${hook.id}`)).body.items as Array<{ id: string; status: string }>;
@@ -103,5 +114,5 @@ export async function seedDashboard(t: TestEngine, receiver: Receiver): Promise<
   receiver.respond({ status: 503, body: 'maintenance' });
   for (let i = 0; i < 3; i++) await ok('POST', '/api/events', { event: 'shop.error', resource: { 'reflex.resource.id': 'shop.eu' }, payload: { code: 500 + i } });
   await waitFor(async () => (await t.api('GET', '/api/webhook-deliveries?status=failed')).body.items.length > 0, { timeoutMs: 30_000, what: 'the failed delivery' });
-  return { runId, deploymentId: report.id, automationId: hook.id, deliveryId: deliveries[0].id, eventId: exported.ids[0], lease };
+  return { runId, failedRunId: failedRun.id, deploymentId: report.id, automationId: hook.id, deliveryId: deliveries[0].id, eventId: exported.ids[0], lease };
 }

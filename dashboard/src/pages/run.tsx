@@ -10,6 +10,9 @@ import type { FlowRunDetail, RunCause, RunError } from '../types.ts';
 
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED']);
 
+/** A state's message that only repeats its error (the worker writes `<name>: <message>`) is not shown twice. */
+const sameAsError = (message: string, error: RunError | null | undefined) => Boolean(error && (message === error.message || message === `${error.name}: ${error.message}`));
+
 /** The error a state carries: its class and message, its Reflex code (docs/errors.md), the stack folded. */
 function RunErrorView({ error, label }: { error: RunError; label: string }) {
   return (
@@ -89,7 +92,7 @@ export function RunPage({ id = '' }: { id?: string }) {
           <StateBadge type={r.state.type} name={r.state.name} />
         </span>
       </div>
-      {r.state.message && <p class="state-message">{r.state.message}</p>}
+      {r.state.message && !sameAsError(r.state.message, r.state.error) && <p class="state-message">{r.state.message}</p>}
       {r.state.error && <RunErrorView error={r.state.error} label="Error of the current state" />}
       <RunActions run={r} onChange={run.reload} />
       <ErrorBox error={run.error} />
@@ -156,7 +159,7 @@ export function RunPage({ id = '' }: { id?: string }) {
                   <StateBadge type={s.type} name={s.name} />
                 </td>
                 <td>
-                  {s.message ?? ''}
+                  {s.message && !sameAsError(s.message, s.error) ? s.message : ''}
                   {s.error && <RunErrorView error={s.error} label={`Error of state ${s.name}`} />}
                 </td>
               </tr>
