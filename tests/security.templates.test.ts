@@ -62,6 +62,22 @@ describe('hostile templates', () => {
     assert.ok(Math.max(...latencies) < 750, `another client's ingest took at most ${Math.round(Math.max(...latencies))} ms`);
   });
 
+  it('a dry run whose firings all loop stops rendering at its budget instead of holding the request', async () => {
+    // Found by the fuzzer: a proactive window of 10 s over a year fires 1,000 times, and each render ran
+    // to its 1 s limit after the evaluation budget was spent.
+    const looping = { type: 'emit-event', event: { event: 'tpl.out', resource: { 'reflex.resource.id': 'tpl' }, payload: { v: LOOPING } } };
+    const automation = { name: 'looping-dry-run', trigger: { type: 'event', expect: ['tpl.in'], posture: 'Proactive', threshold: 2, within: 10 }, actions: [looping] };
+    const until = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString();
+    const started = Date.now();
+    const res = await t.api('POST', '/api/automations/test', { automation, events: [], until });
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.truncated, true);
+    const statuses = new Set(res.body.firings.flatMap((f: { actions: { status: string }[] }) => f.actions.map((a) => a.status)));
+    assert.ok(statuses.has('not-rendered'), [...statuses].join());
+    // The budget is 5 s of evaluation and rendering together, plus at most one render in flight.
+    assert.ok(Date.now() - started < 15_000, `answered after ${Date.now() - started} ms`);
+  });
+
   it('an incoming webhook with a looping template answers a 4xx naming the template, and health answers meanwhile', async () => {
     const created = await t.api('POST', '/api/webhooks', { name: 'looping-hook', template: `{"event":"x.y","payload":{"v":"${LOOPING.replaceAll('"', '\\"')}"}}` });
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -29,7 +29,8 @@ const YIELD_AFTER_MS = 5;
 export interface DryRunAction {
   index: number;
   type: string;
-  status: 'would-run' | 'failed';
+  /** `not-rendered`: the dry run spent its time budget before it reached this action. */
+  status: 'would-run' | 'failed' | 'not-rendered';
   reason?: string;
   /** What would be sent: the forwarded job, the emitted event, the automation toggled. */
   rendered?: Record<string, unknown>;
@@ -126,6 +127,13 @@ export async function dryRun(
     const { key: _key, ...rest } = f;
     const actions: DryRunAction[] = [];
     for (const [i, action] of actionsOf(automation, f).entries()) {
+      // Rendering shares the run's budget: 1,000 firings of a template that runs to its 1 s limit would
+      // otherwise hold the request for hours.
+      if (Date.now() > deadline) {
+        stopped ??= `stopped rendering after ${options.budgetMs ?? DEFAULT_BUDGET_MS} ms: later actions are not rendered`;
+        actions.push({ index: i, type: action.type, status: 'not-rendered' });
+        continue;
+      }
       const job: ActionJobData = { firing: f, automation: { id: automation.id, name: automation.name, description: automation.description, tags: automation.tags }, action, index: i, action_types: [] };
       const captured: Record<string, unknown> = {};
       const deps: ActionDeps = {

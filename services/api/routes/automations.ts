@@ -47,7 +47,7 @@ const BacktestBodySchema = z
 const DryRunActionSchema = z.object({
   index: z.number(),
   type: z.string(),
-  status: z.enum(['would-run', 'failed']),
+  status: z.enum(['would-run', 'failed', 'not-rendered']),
   reason: z.string().optional(),
   rendered: z.record(z.string(), z.unknown()).optional().describe('What would be sent: the webhook job (never its secret), the command, the event, the automation toggled.'),
 });
