@@ -90,12 +90,19 @@ describe('dashboard endpoints', () => {
     await waitLoaded([t], a.body.id, a.body.updated);
     const posted = await t.api('POST', '/api/events', { event: 'thing.happened', resource: { 'reflex.resource.id': 'thing-1' } });
     const runs = await waitFor(async () => (await t.api('GET', `/api/flow-runs/search?deployment_id=${d.body.id}`)).body.items[0], { what: 'the caused run' });
-    const cause = (await t.api('GET', `/api/flow-runs/${runs.id}/cause`)).body;
+    // The run is written before the recorder stores the event and before the firing's outcome is recorded.
+    const cause = await waitFor(async () => {
+      const c = (await t.api('GET', `/api/flow-runs/${runs.id}/cause`)).body;
+      return c.event && c.firing ? c : null;
+    }, { what: 'the cause with its event and firing' });
     assert.equal(cause.kind, 'automation');
     assert.equal(cause.automation.name, 'start-caused');
     assert.equal(cause.event.id, posted.body.ids[0]);
     assert.equal(cause.event.event, 'thing.happened');
-    const firing = (await t.api('GET', `/api/automation-firings/${cause.firing.id}`)).body;
+    const firing = await waitFor(async () => {
+      const f = (await t.api('GET', `/api/automation-firings/${cause.firing.id}`)).body;
+      return f.actions[0]?.status === 'executed' ? f : null;
+    }, { what: "the firing's outcome" });
     assert.equal(firing.actions[0].detail.result.flow_run_id, runs.id);
     const summary = (await t.api('GET', '/api/automations/summary')).body.items.find((x: { name: string }) => x.name === 'start-caused');
     assert.equal(summary.firings, 1);

@@ -75,7 +75,8 @@ function Cause({ cause }: { cause: RunCause | undefined }) {
 
 export function RunPage({ id = '' }: { id?: string }) {
   const run = useResource(() => get<FlowRunDetail>(`/api/flow-runs/${id}`), id, { topics: [`flow-run:${id}`] });
-  const cause = useResource(() => get<RunCause>(`/api/flow-runs/${id}/cause`), id);
+  // Refetched with the run: the triggering event and the firing may be recorded a moment after the run.
+  const cause = useResource(() => get<RunCause>(`/api/flow-runs/${id}/cause`), id, { topics: [`flow-run:${id}`] });
   const depId = run.data?.deployment_id ?? '';
   const deployment = useResource(() => (depId ? get<{ name: string }>(`/api/deployments/${depId}`) : Promise.resolve(undefined)), depId);
   const r = run.data;
