@@ -3,7 +3,7 @@ import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
-import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, RedisStateStore, type Op } from '../../modules/automations/index.ts';
+import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, parseFlowStateKey, RedisStateStore, type Computed, type Op } from '../../modules/automations/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { Modules } from '../modules.ts';
 import type { Service } from '../service.ts';
@@ -37,6 +37,7 @@ export class AutomationsService implements Service {
   private consumer: BatchConsumer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
+  private nextWake: number | null = null;
   private sweeping = false;
   private stopped = false;
   private readonly decoder = new TextDecoder();
@@ -136,6 +137,7 @@ export class AutomationsService implements Service {
     }
     const ops = eventOps(this.cache.index, events, seqs);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
+    this.wake(result);
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
     const done = dispatchFirings(this.dispatchDeps, result.firings).then(
       () => {
@@ -165,6 +167,13 @@ export class AutomationsService implements Service {
       const ops: Op[] = [];
       const drop: string[] = [];
       for (const key of due) {
+        const flow = parseFlowStateKey(key);
+        if (flow) {
+          const plan = this.cache.index.plans.get(flow.automationId);
+          if (plan) ops.push({ kind: 'flow', seq: ops.length, at: now, plan, key });
+          else await this.store.postponeTimer(key, now + 5000);
+          continue;
+        }
         const ref = parseBucketStateKey(key);
         const plan = ref ? this.cache.index.plans.get(ref.automationId) : undefined;
         if (!ref || !plan) {
@@ -181,12 +190,33 @@ export class AutomationsService implements Service {
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
       const result = await this.evaluator.run(ops, now);
+      this.wake(result);
       await dispatchFirings(this.dispatchDeps, result.firings);
     } catch (err) {
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * Flow-control deadlines (a debounce's quiet period, a throttle slot) are due at a precise moment: the
+   * poll alone would add up to a poll interval to each. The replica that set a deadline also ticks at it;
+   * the poll remains the fallback (another replica, a restart).
+   */
+  private wake(result: Computed): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const t of result.timers) if (t.at !== null && t.key.startsWith('f|')) next = Math.min(next, t.at);
+    if (next === Infinity || next - now > (this.options.timerPollMs ?? 200)) return;
+    if (this.nextWake !== null && this.nextWake <= next) return;
+    this.nextWake = next;
+    const handle = setTimeout(() => {
+      this.nextWake = null;
+      void this.tick();
+    }, Math.max(0, next - now + 1));
+    handle.unref();
   }
 
   /** Finishes firings a crashed replica committed but did not dispatch. */

@@ -8,6 +8,7 @@ import { bucketKeyOfLabels, bucketOf, type Bucketing } from './match.ts';
 import { chainOf } from '../../../core/events.ts';
 import { automationResourceId, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
 import type { Commit, StateStore, Versioned } from './state-store.ts';
+import { gateFiring, tickFlow, type FlowDecision, type FlowState } from './flow-control.ts';
 
 /**
  * Evaluates a batch of events (or due timers) against compiled automations. `computeBatch` is pure:
@@ -18,7 +19,9 @@ import type { Commit, StateStore, Versioned } from './state-store.ts';
 
 export type Op =
   | { kind: 'event'; seq: number; at: number; event: ReflexEvent; msg?: number; plan: AutomationPlan; leaf: LeafPlan; bucket: Bucketing; arms: boolean; counts: boolean }
-  | { kind: 'tick'; seq: number; at: number; plan: AutomationPlan; leaf: LeafPlan; key: string };
+  | { kind: 'tick'; seq: number; at: number; plan: AutomationPlan; leaf: LeafPlan; key: string }
+  /** A due flow-control deadline (state key `f|...`). */
+  | { kind: 'flow'; seq: number; at: number; plan: AutomationPlan; key: string };
 
 export interface Note {
   automation_id: string;
@@ -33,6 +36,8 @@ export interface Computed {
   timers: Commit['timers'];
   firings: Firing[];
   notes: Note[];
+  /** What flow control did with each firing (only with `notes`). */
+  decisions: FlowDecision[];
 }
 
 export function bucketStateKey(plan: AutomationPlan, leaf: LeafPlan, bucketKey: string): string {
@@ -75,8 +80,14 @@ export function keysOf(ops: Op[]): string[] {
   const keys = new Set<string>();
   const plans = new Set<AutomationPlan>();
   for (const op of ops) {
+    if (op.kind === 'flow') {
+      keys.add(op.key);
+      continue;
+    }
     if (op.kind === 'tick') keys.add(op.key);
     else if (!op.leaf.immediate) keys.add(bucketStateKey(op.plan, op.leaf, op.bucket.key));
+    // The flow key of a firing is usually its own event's (a guess: the evaluator reloads on a miss).
+    if (op.kind === 'event' && op.plan.flow) keys.add(stateKeys.flow(op.plan.automation.id, op.plan.flow.keyOf(op.event)));
     if (op.leaf.parent) plans.add(op.plan);
   }
   for (const plan of plans) for (const c of plan.composites) keys.add(compositeStateKey(plan, c.path));
@@ -114,8 +125,21 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   };
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+  const decisions: FlowDecision[] = [];
+  const flowTimers = new Map<string, number | null>();
+  const gate = (plan: AutomationPlan, firing: Firing) => {
+    const fp = plan.flow!;
+    const fkey = fp.keyOf(firing.triggering_event);
+    const skey = stateKeys.flow(plan.automation.id, fkey);
+    const at = firing.triggering_event ? Date.parse(firing.triggering_event.occurred) : now;
+    const r = gateFiring(fp, fkey, get(skey) as FlowState | undefined, firing, Number.isFinite(at) ? at : now, now);
+    set(skey, r.state, r.ttlMs / 2);
+    flowTimers.set(skey, r.timer);
+    firings.push(...r.released);
+    if (options.notes) decisions.push(...r.decisions);
+  };
   const emit = (plan: AutomationPlan, path: string, kind: Firing['state'], key: string, event: ReflexEvent | null, info: FiringInfo) => {
-    firings.push({
+    const firing: Firing = {
       id: deterministicUuid(key),
       key,
       automation_id: plan.automation.id,
@@ -128,7 +152,10 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       window_start: iso(info.window.start),
       window_end: iso(info.window.end),
       fired_at: new Date(now).toISOString(),
-    });
+    };
+    // Flow control gates what the actions start; a resolution passes as it is.
+    if (kind === 'triggered' && plan.flow) gate(plan, firing);
+    else firings.push(firing);
   };
 
   const propagate = (plan: AutomationPlan, node: NodeLink & { path: string }, child: ChildFiring, info: FiringInfo) => {
@@ -162,6 +189,19 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   for (let i = 1; i < ops.length && ordered; i++) ordered = ops[i - 1].at <= ops[i].at;
   const sorted = ordered ? ops : [...ops].sort((a, b) => a.at - b.at || a.seq - b.seq);
   for (const op of sorted) {
+    if (op.kind === 'flow') {
+      const prev = get(op.key) as FlowState | undefined;
+      if (!prev) {
+        flowTimers.set(op.key, null);
+        continue;
+      }
+      const fkey = op.key.split('|').slice(2).join('|');
+      const r = tickFlow(op.plan.flow, fkey, prev, now);
+      set(op.key, r.state, Math.max(r.ttlMs / 2, 1000));
+      flowTimers.set(op.key, r.timer);
+      firings.push(...r.released);
+      continue;
+    }
     const { plan, leaf } = op;
     if (op.kind === 'event') {
       if (leaf.immediate) {
@@ -203,12 +243,13 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     const s = state.get(key)?.value as BucketState | undefined;
     timers.push({ key, at: s && s.active && s.end !== null ? s.end : null });
   }
+  for (const [key, at] of flowTimers) timers.push({ key, at });
   // Keys that were read but not changed are still checked: a decision taken on a state another
   // replica changed meanwhile must be retried too.
   const writes: Commit['writes'] = [];
   for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value, ttlMs: ttls.get(key) } : { key, version: v.version });
   for (const key of readMissing) if (!state.has(key)) writes.push({ key, version: 0 });
-  return { writes, timers, firings, notes };
+  return { writes, timers, firings, notes, decisions };
 }
 
 /** Adds the proactive buckets that start when an automation is enabled (no after, no for_each). */
@@ -236,8 +277,8 @@ export class Evaluator {
    * of the batch; with `redelivered`, messages another commit already applied are left out.
    */
   async run(ops: Op[], now: number, batch: { messages?: number[]; redelivered?: boolean; notes?: boolean } = {}): Promise<Computed> {
-    if (ops.length === 0) return { writes: [], timers: [], firings: [], notes: [] };
-    const keys = keysOf(ops);
+    if (ops.length === 0) return { writes: [], timers: [], firings: [], notes: [], decisions: [] };
+    let keys = keysOf(ops);
     const messages = batch.messages ?? [];
     for (let attempt = 1; ; attempt++) {
       const [loaded, applied] = await Promise.all([
@@ -255,6 +296,8 @@ export class Evaluator {
         messages: stateful ? messages.filter((m) => !applied.has(m)) : [],
       });
       if (ok) return result;
+      // A state read that was not loaded (a flow key only known once a firing exists) is loaded next time.
+      if (result.writes.some((w) => !loaded.has(w.key))) keys = [...new Set([...keys, ...result.writes.map((w) => w.key)])];
       if (attempt >= this.maxAttempts) throw new Error(`trigger state stayed contended after ${attempt} attempts`);
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
     }
