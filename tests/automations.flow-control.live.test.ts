@@ -123,3 +123,36 @@ describe('flow control across a restart', () => {
     assert.equal((await firings(t, bat)).length, 1);
   });
 });
+
+describe('flow control over the API', () => {
+  const base = { name: 'fc-api', trigger: { type: 'event', expect: ['fc.api'] }, actions: [{ type: 'do-nothing' }] };
+  const cases: [unknown, string][] = [
+    [{ debounce: { period: 0 } }, 'flow_control.debounce.period'],
+    [{ throttle: { limit: 0, period: 1 } }, 'flow_control.throttle.limit'],
+    [{ batch: { max_size: 2, timeout: 1, key: '{{ event.payload.k' } }, 'flow_control.batch.key'],
+    [{ batch: { max_size: 1001, timeout: 1 } }, 'flow_control.batch.max_size'],
+  ];
+  for (const [flow_control, path] of cases) {
+    it(`POST /api/automations and /test refuse ${JSON.stringify(flow_control)} at ${path}`, async () => {
+      const res = await t.api('POST', '/api/automations', { ...base, flow_control });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.ok(JSON.stringify(res.body).includes(path), JSON.stringify(res.body));
+      const dry = await t.api('POST', '/api/automations/test', { automation: { ...base, flow_control }, events: [] });
+      assert.equal(dry.status, 400, JSON.stringify(dry.body));
+      assert.ok(JSON.stringify(dry.body).includes(`automation.${path}`), JSON.stringify(dry.body));
+    });
+  }
+
+  it('the dry run answers what flow control did and why', async () => {
+    const now = Date.now();
+    const at = (s: number) => new Date(now - 60_000 + s * 1000).toISOString();
+    const ev = (s: number, k: string) => ({ id: crypto.randomUUID(), occurred: at(s), event: 'fc.api', resource: { 'reflex.resource.id': 'x' }, payload: { k } });
+    const res = await t.api('POST', '/api/automations/test', {
+      automation: { ...base, flow_control: { debounce: { period: 5, key: { var: 'event.payload.k' } } } },
+      events: [ev(0, 'a'), ev(1, 'b'), ev(2, 'a'), ev(20, 'a')],
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.flow_control.map((d: { key: string; decision: string }) => [d.key, d.decision]), [['a', 'debounced'], ['b', 'debounced'], ['a', 'debounced'], ['a', 'debounced']]);
+    assert.deepEqual(res.body.firings.map((f: { count: number; flow_control: { key: string } }) => [f.flow_control.key, f.count]), [['b', 1], ['a', 2], ['a', 1]]);
+  });
+});
