@@ -37,7 +37,9 @@ export class AutomationsService implements Service {
   private consumer: BatchConsumer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
-  private nextWake: number | null = null;
+  private nextWake: { at: number; handle: NodeJS.Timeout } | null = null;
+  /** A tick asked for while one ran: run again at its end (a wake-up must not be lost to a poll). */
+  private tickAgain = false;
   private sweeping = false;
   private stopped = false;
   private readonly decoder = new TextDecoder();
@@ -93,6 +95,7 @@ export class AutomationsService implements Service {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.nextWake) clearTimeout(this.nextWake.handle);
     await this.consumer?.stop();
     await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
@@ -158,8 +161,13 @@ export class AutomationsService implements Service {
 
   /** Fires proactive windows whose deadline passed; version checks make exactly one replica win. */
   private async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
     this.ticking = true;
+    let failed = false;
     try {
       const now = Date.now();
       const due = await this.store.dueTimers(now, 500);
@@ -193,30 +201,43 @@ export class AutomationsService implements Service {
       this.wake(result);
       await dispatchFirings(this.dispatchDeps, result.firings);
     } catch (err) {
+      failed = true;
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');
     } finally {
+      // After a failure the poll retries: a wake-up at a deadline already due would spin.
+      if (!failed) await this.store.nextTimer().then((at) => at !== null && this.wakeAt(Math.max(at, Date.now() + 5)), () => {});
       this.ticking = false;
+      if (this.tickAgain && !this.stopped) {
+        this.tickAgain = false;
+        void this.tick();
+      }
     }
   }
 
   /**
    * Flow-control deadlines (a debounce's quiet period, a throttle slot) are due at a precise moment: the
-   * poll alone would add up to a poll interval to each. The replica that set a deadline also ticks at it;
-   * the poll remains the fallback (another replica, a restart).
+   * poll alone would add up to a poll interval to each. Each replica keeps one wake-up at the earliest
+   * deadline it knows of (from its own commits, and the timer set after each tick); the poll remains the
+   * fallback. Replicas waking together race on versions as polls do: one wins.
    */
-  private wake(result: Computed): void {
-    if (this.stopped) return;
-    const now = Date.now();
+  private wake(result: Pick<Computed, 'timers'>): void {
     let next = Infinity;
-    for (const t of result.timers) if (t.at !== null && t.key.startsWith('f|')) next = Math.min(next, t.at);
-    if (next === Infinity || next - now > (this.options.timerPollMs ?? 200)) return;
-    if (this.nextWake !== null && this.nextWake <= next) return;
-    this.nextWake = next;
+    for (const t of result.timers) if (t.at !== null) next = Math.min(next, t.at);
+    this.wakeAt(next);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.stopped || !Number.isFinite(at)) return;
+    const delay = Math.max(0, at - Date.now() + 1);
+    // Beyond a minute the poll is as good; a later deadline than the one set changes nothing.
+    if (delay > 60_000 || (this.nextWake !== null && this.nextWake.at <= at)) return;
+    if (this.nextWake) clearTimeout(this.nextWake.handle);
     const handle = setTimeout(() => {
       this.nextWake = null;
       void this.tick();
-    }, Math.max(0, next - now + 1));
+    }, delay);
     handle.unref();
+    this.nextWake = { at, handle };
   }
 
   /** Finishes firings a crashed replica committed but did not dispatch. */
