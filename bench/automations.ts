@@ -11,6 +11,7 @@ import { insertAutomation, validateAutomation } from '../modules/automations/ind
 import { AutomationsService } from '../services/automations/service.ts';
 import { createModules } from '../services/modules.ts';
 import { percentile, type BenchResult } from './report.ts';
+import { flowControlPhase } from './automations-flow.ts';
 
 /**
  * `npm run bench -- automations`: 100 enabled automations of mixed kinds. Measures, in one run:
@@ -129,6 +130,8 @@ export async function run(): Promise<BenchResult> {
     const latencies = probes.rows.map((r) => Date.parse(r.done) - Number(r.sent)).sort((a, b) => a - b);
     const firingsRes = await rt.pg.query<{ n: string }>('SELECT count(*)::text AS n FROM automation_firings');
     await service.stop();
+    // Flow control, in namespaces of its own.
+    const flow = await flowControlPhase({ automations, publishBacklog, drained });
 
     return {
       name: 'automations',
@@ -138,6 +141,7 @@ export async function run(): Promise<BenchResult> {
         { metric: 'ratio to raw JetStream', value: evaluated / raw, unit: 'x' },
         { metric: 'publish -> action performed p50 @1000/s', value: percentile(latencies, 50), unit: 'ms' },
         { metric: 'publish -> action performed p99 @1000/s', value: percentile(latencies, 99), unit: 'ms', target: '< 25' },
+        ...flow.rows,
       ],
       notes: {
         automations: docs.length,
@@ -145,6 +149,7 @@ export async function run(): Promise<BenchResult> {
         latency_samples: latencies.length,
         firings_recorded: Number(firingsRes.rows[0].n),
         cpus: (await import('node:os')).cpus().length,
+        ...flow.notes,
       },
     };
   } finally {
