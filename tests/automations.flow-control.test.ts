@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deterministicUuid } from '../core/ids.ts';
 import { dryRun } from '../modules/automations/engine/dry-run.ts';
-import { compileFlowControl, gateFiring, tickFlow, type FlowState } from '../modules/automations/engine/flow-control.ts';
+import { compileFlowControl, gateFiring, MAX_HELD_BYTES, tickFlow, type FlowState } from '../modules/automations/engine/flow-control.ts';
 import type { Firing } from '../modules/automations/engine/firing.ts';
 import { validateAutomation } from '../modules/automations/engine/validate.ts';
 import { FlowControlSchema } from '../schemas/automation.ts';
@@ -259,5 +259,51 @@ describe('flow control through the evaluator (dry run)', () => {
     const r = await dry({ throttle: { limit: 1, period: 10 } }, [ev(0), ev(0), ev(0)], 100);
     assert.deepEqual(r.firings.map((f) => f.fired_at), [T(0), T(10), T(20)]);
     assert.deepEqual(r.flow_control.map((d) => d.decision), ['released', 'throttled', 'throttled']);
+  });
+});
+
+describe('flow control: hostile input', () => {
+  it('a window of huge events is released at the size bound, losing none', () => {
+    const fp = compileFlowControl(FlowControlSchema.parse({ debounce: { period: 10, max_events: 10_000 } }))!;
+    let state: FlowState | undefined;
+    const released: Firing[] = [];
+    const big = 'x'.repeat(300 * 1024);
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const e = { ...ev(i * 0.01), payload: { big } };
+      sent.push(e.id);
+      const r = gateFiring(fp, '', state, firingOf(e), T0 + i * 10, T0 + i * 10);
+      state = r.state;
+      released.push(...r.released);
+      assert.ok(JSON.stringify(state).length < MAX_HELD_BYTES + 400 * 1024, 'state stays bounded');
+    }
+    released.push(...tickFlow(fp, '', state!, T0 + 60_000).released);
+    assert.ok(released.length >= 3, `${released.length} windows`);
+    assert.ok(released.slice(0, -1).every((f) => /size limit/.test(f.flow_control!.reason)));
+    assert.deepEqual(released.flatMap((f) => f.flow_control!.event_ids!), sent);
+  });
+
+  it('a throttle queue of huge events refuses the excess, recorded', () => {
+    const fp = compileFlowControl(FlowControlSchema.parse({ throttle: { limit: 1, period: 3600 } }))!;
+    let state: FlowState | undefined;
+    const out: Firing[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = gateFiring(fp, '', state, firingOf({ ...ev(0), payload: { big: 'y'.repeat(300 * 1024) } }), T0, T0);
+      state = r.state;
+      out.push(...r.released);
+    }
+    assert.ok(JSON.stringify(state).length < MAX_HELD_BYTES + 400 * 1024);
+    const dropped = out.filter((f) => f.state === 'rate-limited');
+    assert.ok(dropped.length > 0 && dropped.every((f) => /throttle queue full/.test(f.flow_control!.reason)));
+  });
+
+  it('keys are bounded and cannot break the state key grammar', () => {
+    const fp = compileFlowControl(FlowControlSchema.parse({ rate_limit: { limit: 1, period: 1, key: '{{ event.payload.k }}' } }))!;
+    assert.equal(fp.keyOf({ ...ev(0), payload: { k: 'plain' } }), 'plain');
+    assert.match(fp.keyOf({ ...ev(0), payload: { k: 'a|b' } }), /^#[0-9a-f]{16}$/);
+    assert.match(fp.keyOf({ ...ev(0), payload: { k: 'z'.repeat(100_000) } }), /^#[0-9a-f]{16}$/);
+    assert.equal(fp.keyOf(null), '');
+    const jl = compileFlowControl(FlowControlSchema.parse({ rate_limit: { limit: 1, period: 1, key: { var: 'event.payload.o' } } }))!;
+    assert.equal(jl.keyOf({ ...ev(0), payload: { o: { a: 1 } } }), '{"a":1}');
   });
 });

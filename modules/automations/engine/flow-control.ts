@@ -34,12 +34,23 @@ export interface FlowPlan {
 interface Held {
   firing: Firing;
   at: number;
+  /** Serialised size of the firing, counted against MAX_HELD_BYTES. */
+  bytes?: number;
 }
+
+/**
+ * Most a key may hold (events of a window or batch, throttled firings waiting), serialised: the state is
+ * one Redis value rewritten on every event, and 1,000 events of 256 KB would be 256 MB. A window or
+ * batch that would pass it is released first; a throttle queue refuses the excess (recorded).
+ */
+export const MAX_HELD_BYTES = 4 * 1024 * 1024;
+const sizeOf = (f: Firing) => JSON.stringify(f).length;
+const heldBytes = (held: { bytes?: number }[]) => held.reduce((n, h) => n + (h.bytes ?? 0), 0);
 
 export type FlowState =
   | { kind: 'debounce'; open: boolean; first: number; last: number; held: Held[]; suppressed: number; count: number }
   | { kind: 'batch'; open: boolean; first: number; held: Held[] }
-  | { kind: 'throttle'; slots: number[]; queue: { slot: number; at: number; firing: Firing }[] }
+  | { kind: 'throttle'; slots: number[]; queue: { slot: number; at: number; firing: Firing; bytes?: number }[] }
   | { kind: 'rate_limit'; accepted: number[] };
 
 /** What flow control decided for one firing (the dry run and backtest list these). */
@@ -201,7 +212,7 @@ export function gateFiring(fp: FlowPlan, key: string, prev: FlowState | undefine
         released.push({ ...firing, flow_control: info('debounce', key, 'leading: first event of the window', at, 0) });
         decide('released', 'leading: first event of the window', at);
       } else {
-        s.held.push({ firing, at });
+        s.held.push({ firing, at, bytes: sizeOf(firing) });
         decide('debounced', `window opened; waits ${d.period}s of quiet`, deadlineOf());
       }
     } else {
@@ -211,7 +222,13 @@ export function gateFiring(fp: FlowPlan, key: string, prev: FlowState | undefine
         s.suppressed += 1;
         decide('suppressed', 'leading: within the window of an earlier event', deadlineOf());
       } else {
-        s.held.push({ firing, at });
+        const bytes = sizeOf(firing);
+        if (heldBytes(s.held) + bytes > MAX_HELD_BYTES) {
+          // Released early rather than grown past the bound; this event opens the next window.
+          released.push(windowFiring('debounce', key, s.held, `size limit (${MAX_HELD_BYTES} bytes held)`, now, now));
+          Object.assign(s, { first: at, last: at, held: [], suppressed: 0, count: 1 });
+        }
+        s.held.push({ firing, at, bytes });
         if (s.held.length >= d.max_events) {
           decide('debounced', `window reached max_events (${d.max_events})`, now);
           released.push(windowFiring('debounce', key, s.held, `max_events (${d.max_events})`, now, now));
@@ -233,8 +250,13 @@ export function gateFiring(fp: FlowPlan, key: string, prev: FlowState | undefine
       released.push(windowFiring('batch', key, s.held, `timeout (${b.timeout}s)`, s.first + timeout, now));
       Object.assign(s, { open: false, held: [] });
     }
+    const bytes = sizeOf(firing);
+    if (s.open && heldBytes(s.held) + bytes > MAX_HELD_BYTES) {
+      released.push(windowFiring('batch', key, s.held, `size limit (${MAX_HELD_BYTES} bytes held)`, now, now));
+      Object.assign(s, { open: false, held: [] });
+    }
     if (!s.open) Object.assign(s, { open: true, first: at, held: [] });
-    s.held.push({ firing, at });
+    s.held.push({ firing, at, bytes });
     if (s.held.length >= b.max_size) {
       decide('batched', `batch reached max_size (${b.max_size})`, now);
       released.push(windowFiring('batch', key, s.held, `max_size (${b.max_size})`, now, now));
@@ -248,8 +270,9 @@ export function gateFiring(fp: FlowPlan, key: string, prev: FlowState | undefine
     const period = t.period * 1000;
     const burst = t.burst ?? t.limit;
     const s = structuredClone(base ?? emptyFlowState('throttle')) as Extract<FlowState, { kind: 'throttle' }>;
-    if (s.queue.length >= AUTOMATION_LIMITS.maxThrottleQueue) {
-      const reason = `throttle queue full (${AUTOMATION_LIMITS.maxThrottleQueue} waiting)`;
+    const bytes = sizeOf(firing);
+    if (s.queue.length >= AUTOMATION_LIMITS.maxThrottleQueue || heldBytes(s.queue) + bytes > MAX_HELD_BYTES) {
+      const reason = `throttle queue full (${s.queue.length} waiting)`;
       released.push(dropped(firing, key, reason, now));
       decide('dropped', reason, null);
       return { state: s, released, decisions, timer: s.queue[0]?.slot ?? null, ttlMs: throttleTtl(s, period, now) };
@@ -262,7 +285,7 @@ export function gateFiring(fp: FlowPlan, key: string, prev: FlowState | undefine
     if (burst < t.limit && n >= burst) slot = Math.max(slot, s.slots[n - burst] + (period * burst) / t.limit);
     s.slots.push(slot);
     if (s.slots.length > t.limit) s.slots.splice(0, s.slots.length - t.limit);
-    s.queue.push({ slot, at, firing });
+    s.queue.push({ slot, at, firing, bytes });
     decide(slot <= Math.max(at, now) && s.queue.length === 1 ? 'released' : 'throttled', slot <= at ? `within ${t.limit} per ${t.period}s` : `over ${t.limit} per ${t.period}s (burst ${burst}): waits for its slot`, slot);
     releaseDue(fp, key, s, now, released);
     return { state: s, released, decisions, timer: s.queue[0]?.slot ?? null, ttlMs: throttleTtl(s, period, now) };
