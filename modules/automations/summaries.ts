@@ -57,6 +57,7 @@ function firingFromRow(r: Record<string, unknown>): FiringView {
     window_start: isoOrNull(r.window_start),
     window_end: isoOrNull(r.window_end),
     actions: (r.actions as ActionOutcome[]) ?? [],
+    flow_control: (r.flow_control as Record<string, unknown> | null) ?? null,
   };
 }
 
