@@ -26,7 +26,7 @@ const PROBE_EVERY = 10;
 
 const name = (i: number) => `bench.e${i % 10}`;
 
-function automations(): AutomationDocument[] {
+export function automations(): AutomationDocument[] {
   const docs: unknown[] = [];
   const add = (kind: string, i: number, trigger: unknown) => docs.push({ name: `${kind}-${i}`, trigger, actions: [{ type: 'do-nothing' }] });
   for (let i = 0; i < 30; i++) add('windowed', i, { type: 'event', expect: [name(i)], threshold: 200, within: 30, for_each: ['payload.k'] });
@@ -57,13 +57,13 @@ function event(i: number, extra: Partial<ReflexEvent> = {}): ReflexEvent {
   };
 }
 
-async function publishBacklog(rt: Runtime, n: number): Promise<void> {
+export async function publishBacklog(rt: Runtime, n: number): Promise<void> {
   for (let i = 0; i < n; i += 1000) {
     await rt.bus.publishMany(Array.from({ length: Math.min(1000, n - i) }, (_, j) => event(i + j)));
   }
 }
 
-async function drained(rt: Runtime, durable: string): Promise<void> {
+export async function drained(rt: Runtime, durable: string): Promise<void> {
   for (;;) {
     const info = await rt.bus.jsm.consumers.info(rt.names.streams.events, durable);
     if (info.num_pending === 0 && info.num_ack_pending === 0) return;

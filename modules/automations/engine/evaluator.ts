@@ -86,8 +86,10 @@ export function keysOf(ops: Op[]): string[] {
     }
     if (op.kind === 'tick') keys.add(op.key);
     else if (!op.leaf.immediate) keys.add(bucketStateKey(op.plan, op.leaf, op.bucket.key));
-    // The flow key of a firing is usually its own event's (a guess: the evaluator reloads on a miss).
-    if (op.kind === 'event' && op.plan.flow) keys.add(stateKeys.flow(op.plan.automation.id, op.plan.flow.keyOf(op.event)));
+    // An immediate leaf fires on this very event, so its flow key is known now. Other firings are rare
+    // (a threshold reached, a window closed): rendering a key for every event they count would cost
+    // more than the reload the evaluator does when a flow state it did not load exists.
+    if (op.kind === 'event' && op.plan.flow && op.leaf.immediate && !op.leaf.parent) keys.add(stateKeys.flow(op.plan.automation.id, op.plan.flow.keyOf(op.event)));
     if (op.leaf.parent) plans.add(op.plan);
   }
   for (const plan of plans) for (const c of plan.composites) keys.add(compositeStateKey(plan, c.path));
