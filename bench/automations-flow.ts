@@ -32,7 +32,7 @@ const FLOW_MODES: AutomationDocument['flow_control'][] = [
   { debounce: { key: '{{ event.payload.k }}', period: 1, mode: 'trailing', max_events: 100 } },
   { throttle: { key: '{{ event.payload.k }}', limit: 100, period: 1 } },
   { rate_limit: { key: { var: 'event.payload.k' }, limit: 50, period: 1 } },
-  { batch: { key: { var: 'event.resource.reflex\\.resource\\.id' }, max_size: 50, timeout: 1 } },
+  { batch: { key: { var: 'event.event' }, max_size: 50, timeout: 1 } },
 ];
 
 async function withRuntime<T>(label: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {

@@ -255,6 +255,19 @@ describe('flow control through the evaluator (dry run)', () => {
     assert.match(rl.flow_control[1].reason, /rate limit/);
   });
 
+  it('a counting trigger finds the flow state an earlier batch left (the key is learnt from the firing)', async () => {
+    const doc = validateAutomation({
+      name: 'x',
+      trigger: { type: 'event', expect: ['order.created'], threshold: 2, within: 60 },
+      actions: [{ type: 'do-nothing' }],
+      flow_control: { batch: { max_size: 2, timeout: 3600 } },
+    });
+    const r = await dryRun(doc, [ev(0), ev(1), ev(70), ev(71)], { until: T0 + 100_000, maxPayloadBytes: 1e6 });
+    assert.equal(r.firings.length, 1);
+    assert.equal(r.firings[0].count, 2);
+    assert.equal(r.firings[0].flow_control?.reason, 'max_size (2)');
+  });
+
   it('throttled actions come out at their slots in the dry run', async () => {
     const r = await dry({ throttle: { limit: 1, period: 10 } }, [ev(0), ev(0), ev(0)], 100);
     assert.deepEqual(r.firings.map((f) => f.fired_at), [T(0), T(10), T(20)]);
