@@ -229,7 +229,8 @@ export class AutomationsService implements Service {
   private wakeAt(at: number): void {
     if (this.stopped || !Number.isFinite(at)) return;
     const delay = Math.max(0, at - Date.now() + 1);
-    // Beyond a minute the poll is as good; a later deadline than the one set changes nothing.
+    // A deadline more than a minute out is set later: every tick (polls too) looks at the earliest one.
+    // A later deadline than the one set changes nothing.
     if (delay > 60_000 || (this.nextWake !== null && this.nextWake.at <= at)) return;
     if (this.nextWake) clearTimeout(this.nextWake.handle);
     const handle = setTimeout(() => {
