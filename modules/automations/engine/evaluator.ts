@@ -8,7 +8,8 @@ import { bucketKeyOfLabels, bucketOf, type Bucketing } from './match.ts';
 import { chainOf } from '../../../core/events.ts';
 import { automationResourceId, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
 import type { Commit, StateStore, Versioned } from './state-store.ts';
-import { gateFiring, tickFlow, type FlowDecision, type FlowState } from './flow-control.ts';
+import type { FlowDecision } from './flow-control.ts';
+import { computeFlow, gateStateKey, type FlowComputed, type FlowTick, type Gate } from './flow-batch.ts';
 
 /**
  * Evaluates a batch of events (or due timers) against compiled automations. `computeBatch` is pure:
@@ -86,9 +87,9 @@ export function keysOf(ops: Op[]): string[] {
     }
     if (op.kind === 'tick') keys.add(op.key);
     else if (!op.leaf.immediate) keys.add(bucketStateKey(op.plan, op.leaf, op.bucket.key));
-    // An immediate leaf fires on this very event, so its flow key is known now. Other firings are rare
-    // (a threshold reached, a window closed): rendering a key for every event they count would cost
-    // more than the reload the evaluator does when a flow state it did not load exists.
+    // An immediate leaf fires on this very event, so its flow key is known now and loads in the first
+    // round trip. Other firings are rare (a threshold reached, a window closed): rendering a key for
+    // every event they count would cost more than the second load `run` does for their keys.
     if (op.kind === 'event' && op.plan.flow && op.leaf.immediate && !op.leaf.parent) keys.add(stateKeys.flow(op.plan.automation.id, op.plan.flow.keyOf(op.event)));
     if (op.leaf.parent) plans.add(op.plan);
   }
@@ -103,7 +104,7 @@ interface FiringInfo {
   window: { start: number; end: number | null };
 }
 
-export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed {
+function computeTriggers(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed & { gates: Gate[]; flowTicks: FlowTick[] } {
   const state = new Map<string, { version: number; value: unknown; dirty: boolean }>();
   for (const [k, v] of loaded) state.set(k, { version: v.version, value: v.value, dirty: false });
   const readMissing = new Set<string>();
@@ -127,19 +128,9 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   };
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-  const decisions: FlowDecision[] = [];
-  const flowTimers = new Map<string, number | null>();
-  const gate = (plan: AutomationPlan, firing: Firing) => {
-    const fp = plan.flow!;
-    const fkey = fp.keyOf(firing.triggering_event);
-    const skey = stateKeys.flow(plan.automation.id, fkey);
-    const at = firing.triggering_event ? Date.parse(firing.triggering_event.occurred) : now;
-    const r = gateFiring(fp, fkey, get(skey) as FlowState | undefined, firing, Number.isFinite(at) ? at : now, now);
-    set(skey, r.state, r.ttlMs / 2);
-    flowTimers.set(skey, r.timer);
-    firings.push(...r.released);
-    if (options.notes) decisions.push(...r.decisions);
-  };
+  // Flow control runs after the triggers, on flow state only (flow-batch.ts).
+  const gates: Gate[] = [];
+  const flowTicks: FlowTick[] = [];
   const emit = (plan: AutomationPlan, path: string, kind: Firing['state'], key: string, event: ReflexEvent | null, info: FiringInfo) => {
     const firing: Firing = {
       id: deterministicUuid(key),
@@ -156,7 +147,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       fired_at: new Date(now).toISOString(),
     };
     // Flow control gates what the actions start; a resolution passes as it is.
-    if (kind === 'triggered' && plan.flow) gate(plan, firing);
+    if (kind === 'triggered' && plan.flow) gates.push({ plan, firing });
     else firings.push(firing);
   };
 
@@ -192,16 +183,7 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   const sorted = ordered ? ops : [...ops].sort((a, b) => a.at - b.at || a.seq - b.seq);
   for (const op of sorted) {
     if (op.kind === 'flow') {
-      const prev = get(op.key) as FlowState | undefined;
-      if (!prev) {
-        flowTimers.set(op.key, null);
-        continue;
-      }
-      const fkey = op.key.split('|').slice(2).join('|');
-      const r = tickFlow(op.plan.flow, fkey, prev, now);
-      set(op.key, r.state, Math.max(r.ttlMs / 2, 1000));
-      flowTimers.set(op.key, r.timer);
-      firings.push(...r.released);
+      flowTicks.push({ plan: op.plan, key: op.key });
       continue;
     }
     const { plan, leaf } = op;
@@ -245,13 +227,26 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
     const s = state.get(key)?.value as BucketState | undefined;
     timers.push({ key, at: s && s.active && s.end !== null ? s.end : null });
   }
-  for (const [key, at] of flowTimers) timers.push({ key, at });
   // Keys that were read but not changed are still checked: a decision taken on a state another
   // replica changed meanwhile must be retried too.
   const writes: Commit['writes'] = [];
   for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value, ttlMs: ttls.get(key) } : { key, version: v.version });
   for (const key of readMissing) if (!state.has(key)) writes.push({ key, version: 0 });
-  return { writes, timers, firings, notes, decisions };
+  return { writes, timers, firings, notes, decisions: [], gates, flowTicks };
+}
+
+/**
+ * A whole batch, triggers then flow control, over states already loaded (flow keys missing from
+ * `loaded` count as absent). The evaluator runs the two steps itself, loading flow keys in between.
+ */
+export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed {
+  const { gates, flowTicks, ...t } = computeTriggers(ops, loaded, now, options);
+  return mergeFlow(t, computeFlow(gates, flowTicks, loaded, now, options));
+}
+
+function mergeFlow(t: Computed, f: FlowComputed): Computed {
+  if (f.writes.length === 0 && f.timers.length === 0) return t;
+  return { writes: [...t.writes, ...f.writes], timers: [...t.timers, ...f.timers], firings: [...t.firings, ...f.firings], notes: t.notes, decisions: f.decisions };
 }
 
 /** Adds the proactive buckets that start when an automation is enabled (no after, no for_each). */
@@ -288,7 +283,15 @@ export class Evaluator {
         messages.length > 0 && (batch.redelivered || attempt > 1) ? this.store.applied(messages) : new Set<number>(),
       ]);
       const todo = applied.size > 0 ? ops.filter((op) => op.kind !== 'event' || op.msg === undefined || !applied.has(op.msg)) : ops;
-      const result = computeBatch(todo, loaded, now, { notes: batch.notes });
+      const { gates, flowTicks, ...triggers } = computeTriggers(todo, loaded, now, { notes: batch.notes });
+      let flowLoaded = loaded;
+      if (gates.length > 0 || flowTicks.length > 0) {
+        const loadedKeys = new Set(keys);
+        // Flow keys are known once the firings are: load those not loaded yet (keysOf guessed some).
+        const need = [...new Set([...gates.map(gateStateKey), ...flowTicks.map((t) => t.key)])].filter((k) => !loadedKeys.has(k));
+        if (need.length > 0) flowLoaded = new Map([...loaded, ...(await this.store.load(need))]);
+      }
+      const result = mergeFlow(triggers, computeFlow(gates, flowTicks, flowLoaded, now, { notes: batch.notes }));
       const stateful = result.writes.some((w) => w.value !== undefined);
       if (!stateful && result.timers.length === 0) return result;
       const ok = await this.store.commit({
