@@ -57,6 +57,9 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // Flow control (debounce, throttle, rate limit, batch on automations).
+  /** Largest batch (`batch.max_size`) or debounce window (`debounce.max_events`) an automation may declare. */
+  flowControlMaxBatch: { env: 'REFLEX_FLOW_CONTROL_MAX_BATCH', schema: int().min(1).max(10_000).default(1000) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;
