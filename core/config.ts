@@ -57,6 +57,11 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // Metrics (issue 14).
+  /** Where a process without the API serves GET /metrics (0: nowhere); the API serves it on its own port. */
+  metricsPort: { env: 'REFLEX_METRICS_PORT', schema: int().min(0).max(65535).default(9464) },
+  /** Longest a scrape waits for each dependency it reads gauges from (consumer lag, queue depths, backlogs). */
+  metricsTimeoutMs: { env: 'REFLEX_METRICS_TIMEOUT_MS', schema: int().positive().default(1000) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

@@ -39,7 +39,11 @@ export class Queues {
 
   /** The queue of a kind (created once per process). */
   queue<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, ...args: A): Queue<unknown, unknown, string> {
-    const name = kind.queue(this.names, ...args);
+    return this.byName(kind.queue(this.names, ...args));
+  }
+
+  /** The queue of a name (created once per process), for reads such as job counts: jobs go in only through `add`. */
+  byName(name: string): Queue<unknown, unknown, string> {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue<unknown, unknown, string>(name, { connection: this.redis, prefix: this.names.bullPrefix });
