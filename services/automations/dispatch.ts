@@ -5,6 +5,7 @@ import type { Logger } from '../../core/log.ts';
 import { EventNames } from '../../core/names.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
+import type { Metrics } from '../../infra/metrics.ts';
 import type { Queues } from '../../infra/queues.ts';
 import {
   actionJobId,
@@ -34,6 +35,7 @@ export interface DispatchDeps {
   automations: (id: string) => Automation | undefined;
   actions: ActionDeps;
   flowRun: (id: string) => Promise<FlowRun | null>;
+  metrics?: Metrics;
 }
 
 /**
@@ -96,6 +98,15 @@ export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], opt
   });
   // Triggered events are published before the action events of the same firings (same connection, in order).
   await Promise.all([recordFirings(deps.pg, records), deps.queues.addBulk(JOBS.automationAction, retries, []), deps.bus.publishMany(events)]);
+  // Counted once durable: a dispatch that throws is redone (redelivery or the sweep) and counted then.
+  // A firing dispatched again after a crash counts again (at-least-once, as the dispatch itself).
+  if (deps.metrics) {
+    for (const f of known) deps.metrics.automationFirings.inc({ state: f.state });
+    performed.forEach((p, i) => {
+      const outcome = p.status === 'fulfilled' ? p.value.outcome.status : 'retry';
+      deps.metrics?.automationActions.inc({ type: actions[i].action.type, outcome });
+    });
+  }
   // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
   deps.store.clearPending(firings.map((f) => f.key)).catch((err) => deps.log.warn({ err }, 'could not clear pending firings'));
 }

@@ -3,6 +3,7 @@ import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
+import type { Metrics } from '../../infra/metrics.ts';
 import type { Queues } from '../../infra/queues.ts';
 import { executeAction, recordFirings, type ActionDeps, type ActionJobData } from '../../modules/automations/index.ts';
 import type { FlowRun } from '../../schemas/flow-run.ts';
@@ -14,6 +15,7 @@ export interface ActionExecutorDeps {
   log: Logger;
   actions: ActionDeps;
   flowRun: (id: string) => Promise<FlowRun | null>;
+  metrics?: Metrics;
 }
 
 /**
@@ -47,5 +49,6 @@ export class ActionExecutor {
     if (outcome.status === 'failed') this.deps.log.warn({ automation_id: job.data.automation.id, firing_id: job.data.firing.id, reason: outcome.reason }, 'automation action failed');
     // Both idempotent (outcome by action index, event by derived id), so they go out together.
     await Promise.all([recordFirings(this.deps.pg, [write]), this.deps.bus.publish(event)]);
+    this.deps.metrics?.automationActions.inc({ type: job.data.action.type, outcome: outcome.status });
   }
 }

@@ -65,8 +65,8 @@ export class AutomationsService implements Service {
       maxPayloadBytes: rt.config.maxPayloadBytes,
     });
     const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
-    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun }, rt.config.actionConcurrency);
-    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun };
+    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun, metrics: rt.metrics }, rt.config.actionConcurrency);
+    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun, metrics: rt.metrics };
     this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
@@ -135,6 +135,7 @@ export class AutomationsService implements Service {
       good.push(m);
     }
     const ops = eventOps(this.cache.index, events, seqs);
+    if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'event' }, ops.length);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
     const done = dispatchFirings(this.dispatchDeps, result.firings).then(
@@ -180,6 +181,7 @@ export class AutomationsService implements Service {
         ops.push({ kind: 'tick', seq: ops.length, at: now, plan, leaf, key });
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
+      if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'deadline' }, ops.length);
       const result = await this.evaluator.run(ops, now);
       await dispatchFirings(this.dispatchDeps, result.firings);
     } catch (err) {

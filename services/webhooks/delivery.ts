@@ -5,6 +5,7 @@ import type { Logger } from '../../core/log.ts';
 import { EventNames, resourceId, Roles } from '../../core/names.ts';
 import { Batcher } from '../../infra/batcher.ts';
 import type { EventBus } from '../../infra/bus.ts';
+import type { Metrics } from '../../infra/metrics.ts';
 import { attemptHeaders, type DeliveryLog, type DeliveryState } from '../../modules/webhooks/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
@@ -28,6 +29,7 @@ export class DeliveryProcessor {
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
   ) {
     this.limiter = new HostLimiter(hostConcurrency);
     this.outcomes = new Batcher(async (events) => {
@@ -104,6 +106,8 @@ export class DeliveryProcessor {
       nextAttemptAt: verdict === 'retry' ? new Date(Date.now() + delay) : null,
     });
 
+    this.metrics?.deliveries.inc({ status });
+    this.metrics?.deliveryLatency.observe({ status }, outcome.latencyMs / 1000);
     if (verdict === 'retry') {
       await job.updateData({ ...d, attempt: d.attempt + 1 } satisfies DeliveryAttemptJob);
       await job.moveToDelayed(Date.now() + delay, token);

@@ -34,6 +34,7 @@ export const eventIngestRoutes: RouteModule = (app, { rt }) => {
       const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
       const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
       await rt.bus.publishMany(events);
+      rt.metrics.eventsIngested.inc({ source: cloudEvents ? 'cloudevents' : 'api' }, events.length);
       return reply.code(202).send({ ids: events.map((e) => e.id) });
     },
   );

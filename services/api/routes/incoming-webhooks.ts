@@ -149,6 +149,7 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt }) => {
           try {
             const event = await renderIncomingEvent(endpoint, incoming, rt.config.maxPayloadBytes);
             await rt.bus.publish(event);
+            rt.metrics.eventsIngested.inc({ source: 'incoming_webhook' });
             return reply.code(202).send({ id: event.id });
           } catch (err) {
             if (claim !== null) await rt.redis.del(claim).catch(() => {});
