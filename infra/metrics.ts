@@ -23,7 +23,7 @@ export class Metrics {
   readonly eventsDeadLettered = this.counter('reflex_events_dead_lettered_total', 'Stream messages no insert could store, kept as dead letters, by consumer', ['consumer']);
   readonly automationEvaluations = this.counter('reflex_automation_evaluations_total', 'Trigger evaluations: one per (event, matching trigger) or proactive deadline, by kind', ['kind']);
   readonly automationFirings = this.counter('reflex_automation_firings_total', 'Automation firings dispatched, by firing state', ['state']);
-  readonly automationActions = this.counter('reflex_automation_actions_total', 'Automation action outcomes, by action type and outcome (retry = queued after an outage)', ['type', 'outcome']);
+  readonly automationActions = this.counter('reflex_automation_actions_total', 'Automation action outcomes, by action type and outcome (executed, failed; retry = queued after an outage)', ['type', 'outcome']);
   readonly deliveries = this.counter('reflex_webhook_delivery_attempts_total', 'Webhook delivery attempts, by result (succeeded, failed, retrying)', ['status']);
   readonly deliveryLatency = this.histogram(
     'reflex_webhook_delivery_duration_seconds',
