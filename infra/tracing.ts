@@ -101,13 +101,19 @@ export function traceHeaders(h: Record<string, string | string[] | undefined>): 
  * Runs `fn` in a new span (child of `parent`, default the active context), ending it when `fn` settles and
  * marking it as an error when it throws. Without tracing, `fn` runs as is.
  */
-export async function inSpan<T>(name: string, options: { kind?: SpanKind; attributes?: Attributes; parent?: Context }, fn: (span: Span | undefined) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; parent?: Context; expected?: (err: unknown) => boolean },
+  fn: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
   if (!enabled) return fn(undefined);
   const parent = options.parent ?? context.active();
   const span = tracer().startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {
+    // A thrown value that is control flow (BullMQ's DelayedError: a job put back for later) is no error.
+    if (options.expected?.(err)) throw err;
     span.recordException(err instanceof Error ? err : String(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     throw err;
@@ -116,4 +122,5 @@ export async function inSpan<T>(name: string, options: { kind?: SpanKind; attrib
   }
 }
 
-export { SpanKind };
+export { SpanKind, trace };
+export type { Context, Span };

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/log.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Metrics } from '../../infra/metrics.ts';
+import { contextFrom, inSpan, tracingEnabled } from '../../infra/tracing.ts';
 import type { Queues } from '../../infra/queues.ts';
 import { executeAction, recordFirings, type ActionDeps, type ActionJobData } from '../../modules/automations/index.ts';
 import type { FlowRun } from '../../schemas/flow-run.ts';
@@ -45,6 +46,13 @@ export class ActionExecutor {
   }
 
   private async process(job: Job<ActionJobData>): Promise<void> {
+    const traceparent = tracingEnabled() ? job.data.traceparent : undefined;
+    if (!traceparent) return this.processNow(job);
+    const attributes = { 'reflex.automation.id': job.data.automation.id, 'reflex.firing.id': job.data.firing.id, 'reflex.action.index': job.data.index, 'reflex.action.retry': true };
+    return inSpan(`reflex.automation.action ${job.data.action.type}`, { parent: contextFrom({ traceparent }), attributes }, () => this.processNow(job));
+  }
+
+  private async processNow(job: Job<ActionJobData>): Promise<void> {
     const { write, event, outcome } = await executeAction(this.deps.actions, job.data, this.deps.flowRun);
     if (outcome.status === 'failed') this.deps.log.warn({ automation_id: job.data.automation.id, firing_id: job.data.firing.id, reason: outcome.reason }, 'automation action failed');
     // Both idempotent (outcome by action index, event by derived id), so they go out together.

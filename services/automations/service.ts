@@ -3,6 +3,7 @@ import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { evaluationSpans } from './tracing.ts';
 import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, RedisStateStore, type Op } from '../../modules/automations/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { Modules } from '../modules.ts';
@@ -136,9 +137,12 @@ export class AutomationsService implements Service {
     }
     const ops = eventOps(this.cache.index, events, seqs);
     if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'event' }, ops.length);
+    // Tracing on: a span per traced event, child of its publisher's (the NATS headers); its firings'
+    // actions run inside it. Off: undefined, nothing made.
+    const spans = evaluationSpans(good, events, ops);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
-    const done = dispatchFirings(this.dispatchDeps, result.firings).then(
+    const done = dispatchFirings(this.dispatchDeps, result.firings, { traceOf: spans?.contextOf }).finally(() => spans?.end()).then(
       () => {
         for (const m of good) m.ack();
       },

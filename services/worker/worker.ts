@@ -2,6 +2,7 @@ import { DelayedError, type Worker } from 'bullmq';
 import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { contextFrom, inSpan, SpanKind, trace, tracingEnabled } from '../../infra/tracing.ts';
 import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
@@ -53,7 +54,15 @@ export class FlowWorker implements Service {
       const end = m.flowRunDuration.startTimer();
       let outcome: JobOutcome | 'delayed' | 'error' = 'error';
       try {
-        return (outcome = await processFlowRunJob(ctx, job, token));
+        const traceparent = tracingEnabled() ? job.data.traceparent : undefined;
+        if (!traceparent) return (outcome = await processFlowRunJob(ctx, job, token));
+        // The flow run's span, child of the span that enqueued it; the flow's tasks are its children.
+        const attributes = { 'reflex.flow_run.id': job.data.flow_run_id, 'reflex.flow.name': job.data.flow_name, 'reflex.flow_run.attempt': job.data.attempt, 'reflex.work_pool': options.pool };
+        return (outcome = await inSpan('reflex.flow.run', { kind: SpanKind.CONSUMER, parent: contextFrom({ traceparent }), attributes, expected: (e) => e instanceof DelayedError }, async () => {
+          const result = await processFlowRunJob(ctx, job, token);
+          trace.getActiveSpan()?.setAttribute('reflex.flow_run.outcome', result);
+          return result;
+        }));
       } catch (err) {
         // A DelayedError is a job put back for later (no slot free), not a failure.
         if (err instanceof DelayedError) outcome = 'delayed';
