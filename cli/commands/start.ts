@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import { startLocalServers } from '../../infra/local-servers.ts';
 import { startTracing, tracingFromEnv } from '../../infra/tracing.ts';
 import type { ApiService } from '../../services/api/main.ts';
 import { startEngine } from '../../services/engine.ts';
@@ -20,7 +21,13 @@ export function registerStart(program: Command): void {
       // Traces: off unless the standard OTEL_* variables ask for them (docs/operations.md).
       const tracingOptions = tracingFromEnv(process.env);
       const tracing = tracingOptions ? startTracing(tracingOptions) : undefined;
-      const engine = await startEngine(config, { services: requested as ServiceName[], log });
+      // Development: a local NATS, Redis or PostgreSQL where a default URL does not answer (never in
+      // production or for a URL the user set); stopped with the engine.
+      const local = await startLocalServers({ env: process.env, dataDir: config.localDir, say: (line) => process.stdout.write(`${line}\n`) });
+      const engine = await startEngine(config, { services: requested as ServiceName[], log }).catch(async (err: unknown) => {
+        await local.stop();
+        throw err;
+      });
       const out = process.stdout;
       out.write(`Reflex is running (namespace "${config.namespace}")\n`);
       for (const s of engine.services) out.write(`  ${s.name.padEnd(12)} ${s.describe?.() ?? 'started'}\n`);
@@ -41,6 +48,7 @@ export function registerStart(program: Command): void {
         out.write(`\n${signal}: draining and stopping...\n`);
         await engine.stop();
         await tracing?.shutdown().catch(() => {});
+        await local.stop();
         out.write('stopped cleanly\n');
         process.exit(0);
       };
