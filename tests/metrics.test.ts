@@ -121,6 +121,33 @@ describe('GET /metrics after a known workload', () => {
   });
 });
 
+describe('flow-run metrics', () => {
+  it('count the jobs, time the runs and show the slots and the runs by state', async () => {
+    const t = await startTestEngine({ services: ['worker', 'api'], config: { flowsModule: 'tests/support/test-flows.ts', workerConcurrency: 3, workerHeartbeatSeconds: 1 } });
+    try {
+      const d = await t.api('POST', '/api/deployments', { name: 'metered', flow: 'noop' });
+      assert.equal(d.status, 201, JSON.stringify(d.body));
+      for (let i = 0; i < 4; i++) assert.equal((await t.api('POST', `/api/deployments/${d.body.id}/runs`, { parameters: { value: i } })).status, 201);
+      const s = await waitFor(async () => {
+        const { samples } = await scrape(t.url);
+        // A job stays active a moment after its processor returned (BullMQ then moves it): wait for that too.
+        const done =
+          value(samples, 'reflex_flow_run_jobs_total', { pool: 'default', outcome: 'completed' }) === 4 &&
+          value(samples, 'reflex_flow_runs', { state: 'COMPLETED' }) === 4 &&
+          value(samples, 'reflex_queue_jobs', { queue: 'work-pool-default', state: 'active' }) === 0;
+        return done ? samples : null;
+      }, { what: '4 completed runs in the metrics' });
+      assert.equal(value(s, 'reflex_flow_run_duration_seconds_count', { pool: 'default', outcome: 'completed' }), 4);
+      assert.equal(value(s, 'reflex_worker_slots', { pool: 'default' }), 3);
+      assert.equal(value(s, 'reflex_worker_slots_in_use', { pool: 'default' }), 0);
+      assert.equal(value(s, 'reflex_flow_runs', { state: 'RUNNING' }), undefined);
+      assert.equal(value(s, 'reflex_queue_jobs', { queue: 'work-pool-default', state: 'waiting' }), 0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
 describe('metrics of a process without the API', () => {
   it('are served on REFLEX_METRICS_PORT and counted there', async () => {
     const port = await freePort();
