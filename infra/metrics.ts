@@ -1,7 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** What a collector sets: the gauges it owns, filled from one read of a dependency. */
-export type Collector = () => Promise<void>;
+/**
+ * One read of a dependency, answering how to set the gauges it owns: they are set only when the read
+ * finished in time, so a late answer never overwrites a later scrape's values.
+ */
+export type Collector = () => Promise<() => void>;
 
 /**
  * The Prometheus metrics of one process (docs/operations.md lists each and what it tells you). One
@@ -16,7 +19,7 @@ export type Collector = () => Promise<void>;
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly collectors = new Map<string, Collector>();
+  private readonly collectors = new Map<string, () => Promise<void>>();
 
   readonly eventsIngested = this.counter('reflex_events_ingested_total', 'Events accepted by the API and published to JetStream, by entry point', ['source']);
   readonly eventsRecorded = this.counter('reflex_events_recorded_total', 'Events stored in PostgreSQL by the recorder');
@@ -61,7 +64,8 @@ export class Metrics {
     this.collectors.set(source, async () => {
       const started = performance.now();
       try {
-        await withTimeout(collect(), this.collectTimeoutMs, source);
+        const apply = await withTimeout(collect(), this.collectTimeoutMs, source);
+        apply();
         this.sourceUp.set({ source }, 1);
       } catch {
         for (const g of owns) g.reset();

@@ -18,14 +18,16 @@ export function registerCollectors(rt: Runtime): void {
     'nats',
     async () => {
       const list = await rt.bus.jsm.consumers.list(rt.names.streams.events).next();
-      m.consumerPending.reset();
-      m.consumerAckPending.reset();
-      m.consumerRedelivered.reset();
-      for (const c of list) {
-        m.consumerPending.set({ consumer: c.name }, c.num_pending);
-        m.consumerAckPending.set({ consumer: c.name }, c.num_ack_pending);
-        m.consumerRedelivered.set({ consumer: c.name }, c.num_redelivered);
-      }
+      return () => {
+        m.consumerPending.reset();
+        m.consumerAckPending.reset();
+        m.consumerRedelivered.reset();
+        for (const c of list) {
+          m.consumerPending.set({ consumer: c.name }, c.num_pending);
+          m.consumerAckPending.set({ consumer: c.name }, c.num_ack_pending);
+          m.consumerRedelivered.set({ consumer: c.name }, c.num_redelivered);
+        }
+      };
     },
     [m.consumerPending, m.consumerAckPending, m.consumerRedelivered],
   );
@@ -36,10 +38,12 @@ export function registerCollectors(rt: Runtime): void {
       const pools = await rt.pg.query<{ name: string }>('SELECT name FROM work_pools ORDER BY name LIMIT 1000');
       const names = [JOBS.webhookDelivery.queue(rt.names), JOBS.automationAction.queue(rt.names), ...pools.rows.map((p) => JOBS.flowRun.queue(rt.names, p.name))];
       const counts = await Promise.all(names.map((n) => rt.queues.byName(n).getJobCounts(...QUEUE_STATES)));
-      m.queueJobs.reset();
-      names.forEach((queue, i) => {
-        for (const state of QUEUE_STATES) m.queueJobs.set({ queue, state }, counts[i][state] ?? 0);
-      });
+      return () => {
+        m.queueJobs.reset();
+        names.forEach((queue, i) => {
+          for (const state of QUEUE_STATES) m.queueJobs.set({ queue, state }, counts[i][state] ?? 0);
+        });
+      };
     },
     [m.queueJobs],
   );
@@ -51,10 +55,12 @@ export function registerCollectors(rt: Runtime): void {
         outboxBacklog(rt.pg),
         rt.pg.query<{ state: string; n: number }>('SELECT state_type AS state, count(*)::int AS n FROM flow_runs GROUP BY 1'),
       ]);
-      m.deadLetters.set(dead);
-      m.outboxBacklog.set(outbox);
-      m.flowRuns.reset();
-      for (const r of runs.rows) m.flowRuns.set({ state: r.state }, r.n);
+      return () => {
+        m.deadLetters.set(dead);
+        m.outboxBacklog.set(outbox);
+        m.flowRuns.reset();
+        for (const r of runs.rows) m.flowRuns.set({ state: r.state }, r.n);
+      };
     },
     [m.deadLetters, m.outboxBacklog, m.flowRuns],
   );
