@@ -46,6 +46,8 @@ export const DeliveryAttemptJobSchema = WebhookDeliveryJobSchema.extend({
   attempt: z.number().int().min(1).default(1),
   /** Failures of Reflex's own (delivery log unreachable), which do not spend the receiver's attempts. */
   service_failures: z.number().int().min(0).optional(),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type DeliveryAttemptJob = z.output<typeof DeliveryAttemptJobSchema>;
 
@@ -111,6 +113,8 @@ export const FlowRunJobSchema = z.object({
   flow_name: z.string(),
   /** Incremented per retry so a retried run gets a fresh BullMQ job id (`<flow_run_id>-<attempt>`). */
   attempt: z.number().int().min(1).default(1),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type FlowRunJob = z.output<typeof FlowRunJobSchema>;
 
@@ -172,5 +176,7 @@ export const ActionJobSchema = z.object({
   index: z.number().int().min(0),
   /** Types of all actions of the firing (the executor may create the firing row). */
   action_types: z.array(z.string()),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type ActionJobData = Omit<z.output<typeof ActionJobSchema>, 'firing' | 'action'> & { firing: Firing; action: Action };

@@ -3,6 +3,7 @@ import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { evaluationSpans } from './tracing.ts';
 import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, parseFlowStateKey, RedisStateStore, type Computed, type Op } from '../../modules/automations/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { Modules } from '../modules.ts';
@@ -68,8 +69,8 @@ export class AutomationsService implements Service {
       maxPayloadBytes: rt.config.maxPayloadBytes,
     });
     const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
-    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun }, rt.config.actionConcurrency);
-    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun };
+    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun, metrics: rt.metrics }, rt.config.actionConcurrency);
+    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun, metrics: rt.metrics };
     this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
@@ -139,10 +140,14 @@ export class AutomationsService implements Service {
       good.push(m);
     }
     const ops = eventOps(this.cache.index, events, seqs);
+    if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'event' }, ops.length);
+    // Tracing on: a span per traced event, child of its publisher's (the NATS headers); its firings'
+    // actions run inside it. Off: undefined, nothing made.
+    const spans = evaluationSpans(good, events, ops);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     this.wake(result);
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
-    const done = dispatchFirings(this.dispatchDeps, result.firings).then(
+    const done = dispatchFirings(this.dispatchDeps, result.firings, { traceOf: spans?.contextOf }).finally(() => spans?.end()).then(
       () => {
         for (const m of good) m.ack();
       },
@@ -197,6 +202,7 @@ export class AutomationsService implements Service {
         ops.push({ kind: 'tick', seq: ops.length, at: now, plan, leaf, key });
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
+      if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'deadline' }, ops.length);
       const result = await this.evaluator.run(ops, now);
       this.wake(result);
       await dispatchFirings(this.dispatchDeps, result.firings);
