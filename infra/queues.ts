@@ -89,7 +89,16 @@ export class Queues {
   async close(): Promise<void> {
     const all = [...this.queues.values()];
     this.queues.clear();
-    await Promise.allSettled(all.map((q) => q.close()));
+    await Promise.allSettled(
+      all.map(async (q) => {
+        await q.close();
+        // Hazard (BullMQ 5): closing a Queue on a shared connection while its start-up check (INFO) is still
+        // in flight removes every listener of its RedisConnection; when we then quit the shared client that
+        // check fails and is emitted as 'error' with no listener, which kills the process ("Connection is
+        // closed." after a failed start). Keep one listener for that late, meaningless error.
+        (q as unknown as { connection: { on(event: 'error', fn: () => void): void } }).connection.on('error', () => {});
+      }),
+    );
   }
 }
 
