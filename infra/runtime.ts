@@ -8,6 +8,7 @@ import { warnAboutDurability } from './durability.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { names, type Names } from '../core/names.ts';
+import { OutageWatch } from './outages.ts';
 import { Queues } from './queues.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface Runtime {
   redisConnection(name: string): Redis;
   /** BullMQ queues and workers of this namespace (the one factory). */
   readonly queues: Queues;
+  /** Outages of NATS, Redis and PostgreSQL: logged once when they start and once when they end. */
+  readonly outages: OutageWatch;
   /** Closes every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -71,10 +74,12 @@ export async function openRuntime(
     return r;
   };
   const queues = new Queues(redis, n, redisConnection);
+  const outages = new OutageWatch({ log, config, nats, redis, pg: pool }).start();
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    outages.close();
     await queues.close();
     await Promise.allSettled([
       nats.drain(),
@@ -96,6 +101,7 @@ export async function openRuntime(
       pg: pool,
       redisConnection,
       queues,
+      outages,
       close,
     };
   } catch (err) {
