@@ -57,6 +57,9 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // Operating Reflex (issue 14): logs for people and machines.
+  /** `pretty` (readable lines) or `json`; wins over REFLEX_PRETTY_LOGS; default: pretty on a terminal. */
+  logFormat: { env: 'REFLEX_LOG_FORMAT', schema: z.enum(['pretty', 'json']).optional() },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;
@@ -82,7 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...raw,
     publicUrl: raw.publicUrl ?? `http://${raw.host}:${raw.port}`,
     apiUrl: (raw.apiUrl ?? raw.publicUrl ?? `http://${raw.host === '0.0.0.0' ? '127.0.0.1' : raw.host}:${raw.port}`).replace(/\/+$/, ''),
-    prettyLogs: raw.prettyLogs ?? Boolean(process.stdout.isTTY),
+    prettyLogs: raw.logFormat ? raw.logFormat === 'pretty' : (raw.prettyLogs ?? Boolean(process.stdout.isTTY)),
   };
   const merged = { ...base, ...overrides };
   const ns = NamespaceSchema.safeParse(merged.namespace);

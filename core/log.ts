@@ -17,6 +17,8 @@ export function createLogger(options: { level: string; pretty?: boolean; name?: 
     level: options.level,
     redact: { paths: REDACT, censor: '[redacted]' },
     base: undefined,
+    // Errors with their own fields (`code`) and the cause chain as nested objects, not flattened into text.
+    serializers: { err: pino.stdSerializers.errWithCause },
     hooks: {
       // A warning or error carrying an `err` that the gate absorbs (an outage already reported) is not written.
       logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: unknown[]) => void, level: number) {
@@ -33,8 +35,10 @@ export function createLogger(options: { level: string; pretty?: boolean; name?: 
     destination: options.destination ?? 1,
     colorize: !options.destination && Boolean(process.stdout.isTTY),
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'name,pid,hostname',
-    messageFormat: '{if service}[{service}] {end}{msg}',
+    // The ids a person looks for sit on the line itself; other fields follow as one JSON object.
+    ignore: 'name,pid,hostname,service,flow_run_id,automation_id,event_id',
+    messageFormat: '{if service}[{service}] {end}{msg}{if flow_run_id}  run={flow_run_id}{end}{if automation_id}  automation={automation_id}{end}{if event_id}  event={event_id}{end}',
+    singleLine: true,
   });
   return withGate(pino(opts, stream), gate);
 }
