@@ -49,7 +49,8 @@ export async function runCli(argv: string[], engineCommands: Loaders): Promise<v
     .showHelpAfterError()
     .exitOverride();
   const requested = argv[2];
-  const load = requested !== undefined && Object.hasOwn(all, requested) ? [all[requested]] : Object.values(all);
+  // --version needs no command; help and unknown commands load them all (to list them).
+  const load = requested === '--version' || requested === '-V' ? [] : requested !== undefined && Object.hasOwn(all, requested) ? [all[requested]] : Object.values(all);
   const registered = new Set<Register>();
   for (const loader of load) {
     const register = await loader();

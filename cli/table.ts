@@ -26,7 +26,7 @@ export function printTable<T>(rows: readonly T[], columns: ReadonlyArray<Column<
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' },
   });
   for (const r of rows) table.push(columns.map((c) => cell(c.value(r))));
-  process.stdout.write(`${table.toString()}\n`);
+  process.stdout.write(`${table.toString().split("\n").map((l) => l.trimEnd()).join("\n")}\n`);
 }
 
 /** Prints one object as `key  value` lines (nested objects as compact JSON). */

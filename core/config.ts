@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiEndpointUrl } from './api-endpoint.ts';
 import { ConfigError, describeIssues, toFieldIssues } from './errors.ts';
 
 /** A namespace is used verbatim as a NATS subject token, a JetStream name prefix and a Postgres schema. */
@@ -84,7 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const base: Config = {
     ...raw,
     publicUrl: raw.publicUrl ?? `http://${raw.host}:${raw.port}`,
-    apiUrl: (raw.apiUrl ?? raw.publicUrl ?? `http://${raw.host === '0.0.0.0' ? '127.0.0.1' : raw.host}:${raw.port}`).replace(/\/+$/, ''),
+    apiUrl: apiEndpointUrl(raw),
     prettyLogs: raw.logFormat ? raw.logFormat === 'pretty' : (raw.prettyLogs ?? Boolean(process.stdout.isTTY)),
   };
   const merged = { ...base, ...overrides };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.ts';
+import { apiEndpointFromEnv } from '../../core/api-endpoint.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 
 type StoredEvent = ReflexEvent & { received: string };
@@ -76,7 +76,7 @@ export function registerEvents(program: Command): void {
       for (const [k, v] of (opts.label ?? []).map(splitPair('--label'))) query.append(`label.${k}`, v);
       const res = await call('GET', `/api/events/stream?${query}`, undefined, { accept: 'text/event-stream' });
       if (!res.body) fail('the API answered without a stream');
-      process.stderr.write(`following ${loadConfig().apiUrl}/api/events/stream${query.size ? `?${query}` : ''} (Ctrl-C to stop)\n`);
+      process.stderr.write(`following ${(apiEndpointFromEnv() as { url: string }).url}/api/events/stream${query.size ? `?${query}` : ''} (Ctrl-C to stop)\n`);
       for await (const event of sseEvents(res.body)) {
         process.stdout.write(opts.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`);
       }
@@ -108,8 +108,7 @@ export function registerEvents(program: Command): void {
         return { 'reflex.resource.id': r.slice(0, at), 'reflex.resource.role': r.slice(at + 1) };
       });
       const body = { event: name, resource, related, payload, ...(opts.id ? { id: opts.id } : {}), ...(opts.occurred ? { occurred: opts.occurred } : {}) };
-      const res = await call('POST', '/api/events', body);
-      const answer = (await res.json()) as { ids: string[] };
+      const answer = await callJson<{ ids: string[] }>('POST', '/api/events', body);
       if (opts.json) return printJson(answer);
       process.stdout.write(`${answer.ids[0]}\n`);
     });
