@@ -1,4 +1,4 @@
-import { ReflexError } from '../core/errors.ts';
+import { ERROR_CATALOGUE, ReflexError, type FieldIssue } from '../core/errors.ts';
 
 /**
  * Exit codes of every command (docs/cli.md lists them): scripts tell "fix the command" from "the
@@ -35,10 +35,10 @@ const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['dependency_unavailable'
 
 /** Prints an error the way a user can act on it and returns the exit code. */
 export function report(err: unknown): number {
-  if (err instanceof ReflexError) {
+  if (isReflexError(err)) {
     process.stderr.write(`reflex: ${err.message}\n`);
-    for (const i of err.issues) process.stderr.write(`  ${i.path || '(root)'}: ${i.message}\n`);
-    if (err instanceof CliError) return err.exitCode;
+    for (const i of err.issues ?? []) process.stderr.write(`  ${i.path || '(root)'}: ${i.message}\n`);
+    if (typeof err.exitCode === 'number') return err.exitCode;
     return ENVIRONMENT_CODES.has(err.code) ? EXIT.environment : EXIT.failed;
   }
   // commander's own errors (unknown option, missing argument) are printed by commander already.
@@ -47,4 +47,14 @@ export function report(err: unknown): number {
   }
   process.stderr.write(`reflex: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.failed;
+}
+
+/**
+ * A ReflexError, recognised by its shape: the compiled CLI bundles its own copy of core/errors.ts while
+ * engine commands load the sources through tsx, so `instanceof` fails across the two.
+ */
+function isReflexError(err: unknown): err is Error & { code: string; issues?: FieldIssue[]; exitCode?: number } {
+  if (err instanceof ReflexError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code) && Array.isArray((err as { issues?: unknown }).issues);
 }
