@@ -17,6 +17,12 @@ interface Outage {
 /** How often a dependency that is down is probed, to log the one line when it is back. */
 const PROBE_MS = 500;
 const PROBE_TIMEOUT_MS = 1000;
+/**
+ * After a dependency is back, other connections to it (each BullMQ worker has its own) may fail for a
+ * moment longer while they reconnect. Their errors in this window are counted, not taken for a new
+ * outage, unless a probe then finds the dependency down again.
+ */
+const SETTLE_MS = 5000;
 
 /**
  * One warning when a dependency goes, one line when it is back (with how long and how many operations
@@ -30,6 +36,7 @@ const PROBE_TIMEOUT_MS = 1000;
  */
 export class OutageWatch {
   private readonly outages = new Map<Dependency, Outage>();
+  private readonly backAt = new Map<Dependency, number>();
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -75,7 +82,13 @@ export class OutageWatch {
     const outage = asDependencyUnavailable(err, this.deps.config);
     const dependency = outage?.dependency;
     if (dependency !== 'NATS' && dependency !== 'Redis' && dependency !== 'PostgreSQL') return false;
-    this.down(dependency, err instanceof Error ? err.message : String(err));
+    const reason = err instanceof Error ? err.message : String(err);
+    const back = this.backAt.get(dependency);
+    if (!this.outages.has(dependency) && back !== undefined && this.now() - back < SETTLE_MS) {
+      void this.answers(dependency).then((ok) => (ok ? undefined : this.down(dependency, reason)));
+      return true;
+    }
+    this.down(dependency, reason);
     (this.outages.get(dependency) as Outage).waited += 1;
     return true;
   }
@@ -91,6 +104,7 @@ export class OutageWatch {
     const o = this.outages.get(dependency);
     if (!o) return;
     this.outages.delete(dependency);
+    this.backAt.set(dependency, this.now());
     const downMs = this.now() - o.since;
     this.deps.log.info({ dependency, down_ms: downMs, waited: o.waited }, `${dependency} is back after ${(downMs / 1000).toFixed(1)} s; ${o.waited} operation(s) waited for it`);
     if (this.outages.size === 0) this.stopProbing();

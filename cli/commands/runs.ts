@@ -5,7 +5,7 @@ import { CliError, EXIT } from '../output.ts';
 import { printJson, printNextCursor, printRecord, printTable, type Column } from '../table.ts';
 
 type Page<T> = { items: T[]; next_cursor: string | null };
-type RunDetail = FlowRun & { state_history: FlowRun['state'][]; task_runs: { id: string; name: string; task_key?: string; state: FlowRun['state'] }[] };
+type RunDetail = FlowRun & { state_history: FlowRun['state'][]; task_runs: { id: string; task_name: string; dynamic_key: string; state: FlowRun['state'] }[] };
 
 export const RUN_COLUMNS: Column<FlowRun>[] = [
   { head: 'ID', value: (r) => r.id },
@@ -61,7 +61,8 @@ export function registerRuns(program: Command): void {
       process.stdout.write('\ntask runs\n');
       printTable(task_runs, [
         { head: 'ID', value: (t) => t.id },
-        { head: 'NAME', value: (t) => t.name },
+        { head: 'TASK', value: (t) => t.task_name },
+        { head: 'KEY', value: (t) => t.dynamic_key },
         { head: 'STATE', value: (t) => t.state.type },
       ], 'no task runs');
     });
