@@ -1,11 +1,24 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx reflex ...` works without a build step.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+// The `reflex` command: runs the compiled CLI (dist/cli/reflex.mjs, built by scripts/build-cli.mjs during
+// `npm ci`), rebuilding it first when it is missing or older than a source it was built from, so a
+// checkout that changed never runs stale code.
+import { readFileSync, statSync } from 'node:fs';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx/cli');
-const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-const result = spawnSync(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const root = new URL('..', import.meta.url);
+const bundle = new URL('dist/cli/reflex.mjs', root);
+
+function stale() {
+  let built;
+  try {
+    built = statSync(bundle).mtimeMs;
+    for (const file of JSON.parse(readFileSync(new URL('dist/cli/inputs.json', root), 'utf8'))) {
+      if (statSync(new URL(file, root)).mtimeMs > built) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+if (stale()) await (await import('../scripts/build-cli.mjs')).buildCli();
+await import(bundle.href);

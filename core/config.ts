@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiEndpointUrl } from './api-endpoint.ts';
 import { ConfigError, describeIssues, toFieldIssues } from './errors.ts';
 
 /** A namespace is used verbatim as a NATS subject token, a JetStream name prefix and a Postgres schema. */
@@ -72,6 +73,9 @@ export const SETTINGS = {
   localServers: { env: 'REFLEX_LOCAL_SERVERS', schema: bool.default(true) },
   /** Where those local servers keep their data. */
   localDir: { env: 'REFLEX_LOCAL_DIR', schema: z.string().min(1).default('.reflex') },
+  // Operating Reflex (issue 14): logs for people and machines.
+  /** `pretty` (readable lines) or `json`; wins over REFLEX_PRETTY_LOGS; default: pretty on a terminal. */
+  logFormat: { env: 'REFLEX_LOG_FORMAT', schema: z.enum(['pretty', 'json']).optional() },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;
@@ -96,8 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const base: Config = {
     ...raw,
     publicUrl: raw.publicUrl ?? `http://${raw.host}:${raw.port}`,
-    apiUrl: (raw.apiUrl ?? raw.publicUrl ?? `http://${raw.host === '0.0.0.0' ? '127.0.0.1' : raw.host}:${raw.port}`).replace(/\/+$/, ''),
-    prettyLogs: raw.prettyLogs ?? Boolean(process.stdout.isTTY),
+    apiUrl: apiEndpointUrl(raw),
+    prettyLogs: raw.logFormat ? raw.logFormat === 'pretty' : (raw.prettyLogs ?? Boolean(process.stdout.isTTY)),
   };
   const merged = { ...base, ...overrides };
   const ns = NamespaceSchema.safeParse(merged.namespace);

@@ -31,6 +31,9 @@ export const ERROR_CATALOGUE = {
   parameters_invalid: { action: "Call the flow with parameters that match its `parameters` schema (the issues name the fields)." },
   sdk_usage: { action: 'A flow, task or SDK call was written the wrong way; the message says how to fix the call.' },
   cli_usage: { action: 'Fix the command line as the message says (`reflex --help`).' },
+  // Operating Reflex (issue 14): start-up failures that name their cause.
+  port_in_use: { action: 'Another process listens on the address: stop it, or set REFLEX_PORT (and REFLEX_HOST) to a free one.' },
+  dependency_rejected: { status: 503, action: 'The dependency is up but refused the connection (wrong role, password or database): fix the credentials in its URL variable.' },
 } as const satisfies Record<string, { status?: number; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -121,6 +124,29 @@ export class DependencyUnavailableError extends ReflexError {
   constructor(dependency: string, target: string, hint: string, cause?: unknown) {
     const reason = cause instanceof Error ? cause.message : cause ? String(cause) : 'no answer';
     super('dependency_unavailable', `cannot reach ${dependency} at ${target} (${reason}). ${hint}`, { cause });
+    this.dependency = dependency;
+  }
+  override toJSON(): ReturnType<ReflexError['toJSON']> & { dependency: string } {
+    return { ...super.toJSON(), dependency: this.dependency };
+  }
+}
+
+/** The API could not listen: the address is taken (or not ours to bind). Nothing else was started. */
+export class PortInUseError extends ReflexError {
+  constructor(address: string, reason: string, cause?: unknown) {
+    super('port_in_use', `cannot listen on ${address}: ${reason}. Stop the process that holds it, or set REFLEX_PORT to a free port.`, { cause });
+  }
+}
+
+/**
+ * A dependency answered but refused us: PostgreSQL's authentication or role errors (class 28, or a missing
+ * database we may not create). Told apart from an outage because "start it" is the wrong advice.
+ */
+export class DependencyRejectedError extends ReflexError {
+  readonly dependency: string;
+  constructor(dependency: string, target: string, hint: string, cause?: unknown) {
+    const reason = cause instanceof Error ? cause.message : cause ? String(cause) : 'refused';
+    super('dependency_rejected', `${dependency} at ${target} is up but refused the connection (${reason}). ${hint}`, { cause });
     this.dependency = dependency;
   }
   override toJSON(): ReturnType<ReflexError['toJSON']> & { dependency: string } {

@@ -1,7 +1,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { DependencyUnavailableError } from '../core/errors.ts';
+import { DependencyRejectedError, DependencyUnavailableError } from '../core/errors.ts';
+import { isPgAuthError } from './pg-errors.ts';
 
 const HINT = {
   nats:
@@ -9,6 +10,10 @@ const HINT = {
   redis: 'Start it with `docker compose up -d redis`, or the system package: `redis-server`. Set REFLEX_REDIS_URL to point elsewhere.',
   postgres:
     'Start it with `docker compose up -d postgres`, or the system package (`pg_ctlcluster <version> main start`). Set REFLEX_DATABASE_URL to point elsewhere.',
+} as const;
+
+const REJECTED_HINT = {
+  postgres: 'Fix the user, password or database in REFLEX_DATABASE_URL (the role must exist and may connect; to let Reflex create the database it needs CREATEDB).',
 } as const;
 
 /** The URL with its password masked, for messages and logs. */
@@ -93,6 +98,7 @@ export async function connectPostgres(url: string, schema: string, timeoutMs: nu
     client.release();
     return pool;
   } catch (err) {
+    if (isPgAuthError(err)) throw new DependencyRejectedError('PostgreSQL', redactUrl(url), REJECTED_HINT.postgres, err);
     throw new DependencyUnavailableError('PostgreSQL', redactUrl(url), HINT.postgres, err);
   }
 }

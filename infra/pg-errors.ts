@@ -26,3 +26,13 @@ export function pgErrorKind(err: unknown): PgErrorKind {
 }
 
 export const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '23505';
+
+/**
+ * Whether PostgreSQL answered but refused who we are: class 28 (a role that does not exist, a wrong
+ * password, no pg_hba entry) or 42501 (the role may not connect or create the database). The server is
+ * up, so the advice is to fix REFLEX_DATABASE_URL, not to start PostgreSQL.
+ */
+export function isPgAuthError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('28') || code === '42501');
+}

@@ -101,11 +101,24 @@ export class Queues {
     return w;
   }
 
-  /** Closes every queue this factory made (workers are closed by their services, which drain them first). */
+  /**
+   * Closes every queue this factory made (workers are closed by their services, which drain them first).
+   *
+   * Hazard (BullMQ 5): closing a Queue or Worker whose connection is still starting (a worker's own
+   * connection still connecting, a queue's INFO check in flight) removes every listener of its
+   * RedisConnection; when the runtime then closes the Redis client under it, that start fails and is
+   * emitted as 'error' with no listener, which kills the process: the "Connection is closed." stack after
+   * a failed start. So each gets one listener back for that late, meaningless error.
+   */
   async close(): Promise<void> {
     const all = [...this.queues.values()];
     this.queues.clear();
     await Promise.allSettled(all.map((q) => q.close()));
+    for (const owner of [...all, ...this.workers]) {
+      const held = owner as unknown as Record<'connection' | 'blockingConnection', { on(event: 'error', fn: () => void): void } | undefined>;
+      held.connection?.on('error', () => {});
+      held.blockingConnection?.on('error', () => {});
+    }
   }
 }
 

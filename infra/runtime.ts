@@ -9,6 +9,7 @@ import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { names, type Names } from '../core/names.ts';
 import { Metrics } from './metrics.ts';
+import { OutageWatch } from './outages.ts';
 import { Queues } from './queues.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface Runtime {
   readonly queues: Queues;
   /** This process's Prometheus metrics (infra/metrics.ts); services count into it, /metrics reads it. */
   readonly metrics: Metrics;
+  /** Outages of NATS, Redis and PostgreSQL: logged once when they start and once when they end. */
+  readonly outages: OutageWatch;
   /** Closes every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -74,10 +77,12 @@ export async function openRuntime(
     return r;
   };
   const queues = new Queues(redis, n, redisConnection);
+  const outages = new OutageWatch({ log, config, nats, redis, pg: pool }).start();
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    outages.close();
     await queues.close();
     await Promise.allSettled([
       nats.drain(),
@@ -100,6 +105,7 @@ export async function openRuntime(
       redisConnection,
       queues,
       metrics: new Metrics(config.metricsTimeoutMs),
+      outages,
       close,
     };
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import { assertPortFree } from '../infra/listen.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { registerCollectors, startMetricsListener } from './metrics.ts';
 import { createModules, type Modules } from './modules.ts';
@@ -17,9 +18,11 @@ export interface Engine {
 /** Opens the runtime, builds the modules and starts the named services (all when none are named). */
 export async function startEngine(config: Config, options: { services?: ServiceName[]; log?: Logger } = {}): Promise<Engine> {
   const log = options.log ?? createLogger({ level: config.logLevel, pretty: config.prettyLogs });
+  const wanted = options.services && options.services.length > 0 ? options.services : SERVICE_NAMES;
+  // A taken port is known before any connection opens, so the failure leaves nothing to stop.
+  if (wanted.includes('api')) await assertPortFree(config.host, config.port);
   const rt = await openRuntime(config, log);
   const modules = createModules(rt);
-  const wanted = options.services && options.services.length > 0 ? options.services : SERVICE_NAMES;
   registerCollectors(rt);
   const started: Service[] = [];
   let metricsListener: Awaited<ReturnType<typeof startMetricsListener>>;

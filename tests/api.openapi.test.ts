@@ -59,6 +59,8 @@ describe('OpenAPI document and API reference', () => {
     assert.ok(hook?.post && hook.get, 'the receiver is described');
     assert.deepEqual(hook.post.security, []);
     assert.deepEqual(doc.paths['/api/health'].get.security, []);
+    assert.deepEqual(doc.paths['/api/health/live'].get.security, []);
+    assert.deepEqual(doc.paths['/api/health/ready'].get.security, []);
     assert.equal(doc.paths['/api/automations'].post.security, undefined, 'others inherit the bearer requirement');
   });
 

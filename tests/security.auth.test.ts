@@ -85,8 +85,10 @@ describe('API key on every route (attack)', () => {
         routes.push({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, '0190f2b4-1f5e-7c3a-9a0b-1234567890ab') });
       }
     }
-    // Public by design: the health check, and the dashboard's session (how a browser without the key learns it needs one).
-    routes = routes.filter((r) => r.path.startsWith('/api/') && r.path !== '/api/health' && r.path !== '/api/session');
+    // Public by design: the health check and its Kubernetes probes (/api/health/live, /ready), and the dashboard's
+    // session (how a browser without the key learns it needs one).
+    const PUBLIC = ['/api/health', '/api/health/live', '/api/health/ready', '/api/session'];
+    routes = routes.filter((r) => r.path.startsWith('/api/') && !PUBLIC.includes(r.path));
   });
   after(async () => {
     await t?.cleanup();

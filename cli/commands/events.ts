@@ -1,15 +1,64 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.ts';
+import { apiEndpointFromEnv } from '../../core/api-endpoint.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
+
+type StoredEvent = ReflexEvent & { received: string };
+import { call, callJson } from '../http.ts';
 import { fail } from '../output.ts';
+import { printJson, printNextCursor, printTable } from '../table.ts';
 import { sseEvents } from '../sse.ts';
 
 /**
- * `reflex events tail|emit`: talk to a running API over HTTP (REFLEX_API_URL, default
+ * `reflex events ls|tail|emit`: talk to a running API over HTTP (REFLEX_API_URL, default
  * http://127.0.0.1:4200, with REFLEX_API_KEY as the bearer token when set).
  */
 export function registerEvents(program: Command): void {
   const events = program.command('events').description('emit events and follow the live event stream through the API');
+
+  events
+    .command('ls')
+    .description('stored events matching a filter, newest first (POST /api/events/filter)')
+    .option('--event <pattern...>', 'event names: exact, `prefix.*` or `*`')
+    .option('--resource <id...>', 'resource ids, exact or with a `*` suffix')
+    .option('--related <id...>', 'ids of related resources')
+    .option('--label <label=value...>', 'resource labels that must match')
+    .option('--after <iso>', 'occurred at or after this time')
+    .option('--before <iso>', 'occurred before this time')
+    .option('--limit <n>', 'page size (1-500)')
+    .option('--cursor <cursor>', 'next page')
+    .option('--json', 'print the API answer as JSON')
+    .action(
+      async (opts: { event?: string[]; resource?: string[]; related?: string[]; label?: string[]; after?: string; before?: string; limit?: string; cursor?: string; json?: boolean }) => {
+        const labels: Record<string, string[]> = {};
+        for (const [k, v] of (opts.label ?? []).map(splitPair('--label'))) (labels[k] ??= []).push(v);
+        const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+        if (limit !== undefined && !Number.isInteger(limit)) fail(`--limit must be a whole number, got "${opts.limit}"`);
+        const filter = {
+          ...(opts.event ? { event: opts.event } : {}),
+          ...(opts.resource ? { resource_id: opts.resource } : {}),
+          ...(opts.related ? { related_id: opts.related } : {}),
+          ...(opts.label ? { labels } : {}),
+          ...(opts.after ? { occurred_after: opts.after } : {}),
+          ...(opts.before ? { occurred_before: opts.before } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+          ...(opts.cursor ? { cursor: opts.cursor } : {}),
+        };
+        const page = await callJson<{ items: StoredEvent[]; next_cursor: string | null }>('POST', '/api/events/filter', filter);
+        if (opts.json) return printJson(page);
+        printTable(
+          page.items,
+          [
+            { head: 'OCCURRED', value: (e) => e.occurred },
+            { head: 'EVENT', value: (e) => e.event },
+            { head: 'RESOURCE', value: (e) => e.resource['reflex.resource.id'] },
+            { head: 'ID', value: (e) => e.id },
+            { head: 'PAYLOAD', value: (e) => e.payload },
+          ],
+          'no events',
+        );
+        printNextCursor(page.next_cursor);
+      },
+    );
 
   events
     .command('tail')
@@ -27,7 +76,7 @@ export function registerEvents(program: Command): void {
       for (const [k, v] of (opts.label ?? []).map(splitPair('--label'))) query.append(`label.${k}`, v);
       const res = await call('GET', `/api/events/stream?${query}`, undefined, { accept: 'text/event-stream' });
       if (!res.body) fail('the API answered without a stream');
-      process.stderr.write(`following ${loadConfig().apiUrl}/api/events/stream${query.size ? `?${query}` : ''} (Ctrl-C to stop)\n`);
+      process.stderr.write(`following ${(apiEndpointFromEnv() as { url: string }).url}/api/events/stream${query.size ? `?${query}` : ''} (Ctrl-C to stop)\n`);
       for await (const event of sseEvents(res.body)) {
         process.stdout.write(opts.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`);
       }
@@ -44,7 +93,8 @@ export function registerEvents(program: Command): void {
     .option('--payload <json>', 'payload, a JSON object', '{}')
     .option('--id <uuid>', 'event id (makes re-emitting idempotent)')
     .option('--occurred <iso>', 'when it happened (default now)')
-    .action(async (name: string, opts: { resource: string; label?: string[]; related?: string[]; payload: string; id?: string; occurred?: string }) => {
+    .option('--json', 'print the API answer as JSON')
+    .action(async (name: string, opts: { resource: string; label?: string[]; related?: string[]; payload: string; id?: string; occurred?: string; json?: boolean }) => {
       let payload: unknown;
       try {
         payload = JSON.parse(opts.payload);
@@ -58,8 +108,8 @@ export function registerEvents(program: Command): void {
         return { 'reflex.resource.id': r.slice(0, at), 'reflex.resource.role': r.slice(at + 1) };
       });
       const body = { event: name, resource, related, payload, ...(opts.id ? { id: opts.id } : {}), ...(opts.occurred ? { occurred: opts.occurred } : {}) };
-      const res = await call('POST', '/api/events', body);
-      const answer = (await res.json()) as { ids: string[] };
+      const answer = await callJson<{ ids: string[] }>('POST', '/api/events', body);
+      if (opts.json) return printJson(answer);
       process.stdout.write(`${answer.ids[0]}\n`);
     });
 }
@@ -70,34 +120,6 @@ function splitPair(option: string) {
     if (eq <= 0) fail(`${option} "${pair}" must be <label>=<value>`);
     return [pair.slice(0, eq), pair.slice(eq + 1)];
   };
-}
-
-/** Calls the API; a refused connection or an error answer becomes one line naming the URL and the problem. */
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  const config = loadConfig();
-  const url = config.apiUrl + path;
-  const h: Record<string, string> = { ...headers };
-  if (config.apiKey) h.authorization = `Bearer ${config.apiKey}`;
-  if (body !== undefined) h['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    fail(`cannot reach the Reflex API at ${config.apiUrl} (${cause?.code ?? cause?.message ?? (err as Error).message}). Start it with \`reflex start api\`, or set REFLEX_API_URL.`);
-  }
-  if (!res.ok) {
-    const text = await res.text();
-    let detail = text;
-    try {
-      const parsed = JSON.parse(text) as { error?: { message?: string; issues?: { path: string; message: string }[] } };
-      detail = [parsed.error?.message ?? text, ...(parsed.error?.issues ?? []).map((i) => `  ${i.path || '(root)'}: ${i.message}`)].join('\n');
-    } catch {
-      /* not JSON: print as is */
-    }
-    fail(`${method} ${path.split('?')[0]} answered ${res.status}: ${detail}`);
-  }
-  return res;
 }
 
 function formatEvent(e: ReflexEvent): string {

@@ -1,3 +1,4 @@
+import { asListenError } from '../../infra/listen.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import type { Modules } from '../modules.ts';
 import type { Service } from '../service.ts';
@@ -20,7 +21,12 @@ export function createApiService(rt: Runtime, modules: Modules): ApiService {
     },
     async start() {
       app = await buildApp(rt, modules);
-      address = await app.listen({ host: rt.config.host, port: rt.config.port });
+      try {
+        address = await app.listen({ host: rt.config.host, port: rt.config.port });
+      } catch (err) {
+        await app.close().catch(() => {});
+        throw asListenError(err, rt.config.host, rt.config.port) ?? err;
+      }
     },
     async stop() {
       await app?.close();

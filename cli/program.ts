@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { report } from './output.ts';
+
+export type Register = (program: Command) => void;
+export type Loaders = Record<string, () => Promise<Register>>;
+
+/**
+ * Commands that only talk to the API over HTTP: compiled into the `reflex` binary's bundle (no TypeScript
+ * at run time, so they start fast). Loaded on demand: a process loads only the command it runs.
+ */
+export const CLIENT_COMMANDS: Loaders = {
+  events: async () => (await import('./commands/events.ts')).registerEvents,
+  runs: async () => (await import('./commands/runs.ts')).registerRuns,
+  deployments: async () => (await import('./commands/deployments.ts')).registerDeployments,
+  automations: async () => (await import('./commands/automations.ts')).registerAutomations,
+  deliveries: async () => (await import('./commands/deliveries.ts')).registerDeliveries,
+  pools: async () => (await import('./commands/pools.ts')).registerPools,
+};
+
+/** Commands that run the engine or open its connections (start, worker, reset, deploy, automation apply). */
+export const ENGINE_COMMAND_NAMES = ['start', 'reset', 'automation', 'deploy', 'concurrency-limit', 'worker'] as const;
+
+/** The project root: the nearest folder above this file with Reflex's package.json (same from cli/ and from dist/cli/). */
+export function projectRoot(from: string | URL = import.meta.url): URL {
+  let dir = new URL('.', from);
+  for (let i = 0; i < 6; i += 1) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string };
+      if (pkg.name === 'reflex') return dir;
+    } catch {
+      /* not here: one level up */
+    }
+    dir = new URL('..', dir);
+  }
+  throw new Error('cannot find the Reflex package.json above the CLI');
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('package.json', projectRoot()), 'utf8')) as { version: string }).version;
+}
+
+/** Builds the program with the commands the arguments need, runs it, and exits with its code (docs/cli.md). */
+export async function runCli(argv: string[], engineCommands: Loaders): Promise<void> {
+  const all: Loaders = { ...engineCommands, ...CLIENT_COMMANDS };
+  const program = new Command('reflex')
+    .description('Reflex: event-driven automation engine and workflow orchestrator')
+    .version(version(), '-V, --version', 'print the version')
+    .showHelpAfterError()
+    .exitOverride();
+  const requested = argv[2];
+  // --version needs no command; help and unknown commands load them all (to list them).
+  const load = requested === '--version' || requested === '-V' ? [] : requested !== undefined && Object.hasOwn(all, requested) ? [all[requested]] : Object.values(all);
+  const registered = new Set<Register>();
+  for (const loader of load) {
+    const register = await loader();
+    if (!registered.has(register)) register(program);
+    registered.add(register);
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // --help and --version end through exitOverride too: they succeeded.
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
+    process.exit(report(err));
+  }
+}
