@@ -25,11 +25,13 @@ export class DeliveryProcessor {
   constructor(
     bus: EventBus,
     hostConcurrency: number,
+    /** Jobs over the per-host limit that may wait in process for a slot (see HostLimiter). */
+    hostWaiting: number,
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
   ) {
-    this.limiter = new HostLimiter(hostConcurrency);
+    this.limiter = new HostLimiter(hostConcurrency, hostWaiting);
     this.outcomes = new Batcher(async (events) => {
       await bus.publishMany(events);
       return events.map(() => undefined);
@@ -58,11 +60,14 @@ export class DeliveryProcessor {
     if (typeof d?.delivery_id !== 'string' || typeof d.url !== 'string') throw new UnrecoverableError('not a webhook delivery job');
 
     const host = safeHost(d.url);
-    if (!this.limiter.tryAcquire(host)) {
-      // This host already has its share in flight: wait briefly without holding a worker slot.
+    const slot = this.limiter.acquire(host);
+    if (slot === false) {
+      // This host has its share in flight and its share of waiters: wait without holding a worker slot.
       await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
       throw new DelayedError();
     }
+    // Over the limit but within the waiting bound: the slot is handed over when a request to the host ends.
+    if (slot !== true) await slot;
     let started = new Date();
     let outcome: HttpOutcome;
     try {
