@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
   parameters_invalid: { action: "Call the flow with parameters that match its `parameters` schema (the issues name the fields)." },
   sdk_usage: { action: 'A flow, task or SDK call was written the wrong way; the message says how to fix the call.' },
   cli_usage: { action: 'Fix the command line as the message says (`reflex --help`).' },
+  // Performance end to end (issue 12): ingest pushes back instead of queueing without bound.
+  ingest_overloaded: { status: 503, action: 'The engine is behind (the message says by how many events): send again after `Retry-After` seconds, or slower.' },
 } as const satisfies Record<string, { status?: number; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -161,4 +163,18 @@ export function serializeError(err: unknown): SerializedError {
     return { name: storableText(err.name), message: storableText(err.message.slice(0, 2000)), code, stack: err.stack ? storableText(err.stack.slice(0, MAX_STACK)) : null };
   }
   return { name: 'Error', message: storableText(String(err).slice(0, 2000)), code: null, stack: null };
+}
+
+/**
+ * Ingest refuses events while the engine is more than REFLEX_INGEST_MAX_LAG events behind (issue 12):
+ * the API answers it 503 with `Retry-After`, so a client backs off instead of the backlog growing.
+ */
+export class IngestOverloadedError extends ReflexError {
+  constructor(
+    readonly lag: number,
+    readonly bound: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('ingest_overloaded', `the engine is ${lag} events behind (more than REFLEX_INGEST_MAX_LAG=${bound}); retry after ${retryAfterSeconds} s`);
+  }
 }
