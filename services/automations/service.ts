@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
+import { ENGINE_EVENT_PREFIX } from '../../core/names.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, RedisStateStore, type Op } from '../../modules/automations/index.ts';
@@ -116,7 +117,16 @@ export class AutomationsService implements Service {
     const seqs: number[] = [];
     const good: JsMsg[] = [];
     let redelivered = false;
+    const index = this.cache.index;
+    let skipped = 0;
     for (const m of batch) {
+      // An outcome event no automation can match: nothing to evaluate, no need to decode it.
+      const name = this.rt.names.eventNameFromSubject(m.subject);
+      if (name.startsWith(ENGINE_EVENT_PREFIX) && !index.engineEventMayMatch(name)) {
+        good.push(m);
+        skipped += 1;
+        continue;
+      }
       let event: unknown;
       try {
         event = JSON.parse(this.decoder.decode(m.data));
@@ -134,7 +144,11 @@ export class AutomationsService implements Service {
       redelivered ||= m.redelivered;
       good.push(m);
     }
-    const ops = eventOps(this.cache.index, events, seqs);
+    if (events.length === 0 && skipped > 0) {
+      for (const m of good) m.ack();
+      return { settled: Promise.resolve() };
+    }
+    const ops = eventOps(index, events, seqs);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
     const done = dispatchFirings(this.dispatchDeps, result.firings).then(
