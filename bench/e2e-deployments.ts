@@ -90,7 +90,7 @@ async function startDefault(env: Record<string, string>): Promise<Deployment> {
     // REFLEX_PROCESSES=multi the supervisor) and the service processes it forked (`... start <group>`).
     const isEngine = (pid: number) => cmdline(pid).includes('--import') && cmdline(pid).some((a) => a.endsWith('cli/main.ts'));
     const all = [...(nodeArgs.length > 0 ? [group] : []), ...descendants(group)].filter(isEngine);
-    const engine = nodeArgs.length > 0 ? group : all.find((pid) => cmdline(pid).at(-1) === 'start');
+    const engine = nodeArgs.length > 0 ? group : all.find((pid) => cmdline(pid).filter(Boolean).at(-1) === 'start');
     if (!engine) throw new Error('could not find the engine process under npm start');
     const label = (pid: number) => {
       const args = cmdline(pid).filter(Boolean);
