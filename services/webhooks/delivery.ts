@@ -59,6 +59,15 @@ export class DeliveryProcessor {
     const d = job.data;
     if (typeof d?.delivery_id !== 'string' || typeof d.url !== 'string') throw new UnrecoverableError('not a webhook delivery job');
 
+    const stale = staleReason(d, await this.deliveryLog.begin(d));
+    if (stale) {
+      // Completing without sending keeps the promise of one delivery per id (and one series per replay).
+      this.log.debug({ delivery_id: d.delivery_id, series: d.series, attempt: d.attempt }, stale);
+      return;
+    }
+    // The per-host limit covers the request only, not the delivery-log write before it: writes of every
+    // job in flight share one batch, while a slot held across a Postgres round trip capped a single
+    // healthy receiver at `limit / (write + request)` deliveries a second.
     const host = safeHost(d.url);
     const slot = this.limiter.acquire(host);
     if (slot === false) {
@@ -68,16 +77,9 @@ export class DeliveryProcessor {
     }
     // Over the limit but within the waiting bound: the slot is handed over when a request to the host ends.
     if (slot !== true) await slot;
-    let started = new Date();
+    const started = new Date();
     let outcome: HttpOutcome;
     try {
-      const stale = staleReason(d, await this.deliveryLog.begin(d));
-      if (stale) {
-        // Completing without sending keeps the promise of one delivery per id (and one series per replay).
-        this.log.debug({ delivery_id: d.delivery_id, series: d.series, attempt: d.attempt }, stale);
-        return;
-      }
-      started = new Date();
       const headers = attemptHeaders(d, started, d.secret ? { secret: d.secret } : null);
       outcome =
         headers === null
