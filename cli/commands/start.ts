@@ -6,6 +6,9 @@ import type { ServiceName } from '../../services/registry.ts';
 import { fail } from '../output.ts';
 import { ChildStartError, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
 
+/** A second stop signal this soon after the first is the wrappers' copy of it (see shutdown). */
+const DUPLICATE_SIGNAL_MS = 1000;
+
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -28,13 +31,16 @@ export function registerStart(program: Command): void {
       const { startEngine } = await import('../../services/engine.ts');
       const engine = await startEngine(config, { services: requested as ServiceName[], log });
       const api = engine.services.find((s): s is ApiService => s.name === 'api');
-      let signals = 0;
+      let firstSignalAt = 0;
       const shutdown = async (signal: string) => {
-        signals += 1;
-        if (signals > 1) {
+        // Ctrl-C reaches every process of the terminal's group, and npm and tsx pass it on once more: a
+        // second signal within a second is that copy, not a user insisting.
+        if (firstSignalAt > 0 && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+        if (firstSignalAt > 0) {
           out.write(`\n${signal} again: exiting without draining\n`);
           process.exit(1);
         }
+        firstSignalAt = Date.now();
         if (!supervised) out.write(`\n${signal}: draining and stopping...\n`);
         await engine.stop();
         if (!supervised) out.write('stopped cleanly\n');
@@ -45,7 +51,7 @@ export function registerStart(program: Command): void {
         process.on('SIGINT', () => {});
         process.on('SIGTERM', () => void shutdown('SIGTERM'));
         // The supervisor gone (killed): nothing of ours outlives it.
-        process.once('disconnect', () => void shutdown('disconnect'));
+        process.once('disconnect', () => void (firstSignalAt === 0 && shutdown('disconnect')));
         const ready: ChildReady = { type: 'reflex-ready', services: engine.services.map((s) => ({ name: s.name, describe: s.describe?.() ?? 'started' })), apiUrl: api?.url };
         process.send?.(ready);
         return;
@@ -79,14 +85,15 @@ async function startSupervised(log: ReturnType<typeof createLogger>, namespace: 
   const url = process.env.REFLEX_PUBLIC_URL ? publicUrl : (apiUrl ?? publicUrl);
   if (apiUrl) out.write(`\n  API: ${url}/api  (health: ${url}/api/health)\n`);
   out.write('Press Ctrl-C to stop.\n');
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = async (signal: string) => {
-    signals += 1;
-    if (signals > 1) {
+    if (firstSignalAt > 0 && Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+    if (firstSignalAt > 0) {
       out.write(`\n${signal} again: exiting without draining\n`);
       supervisor.kill();
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     out.write(`\n${signal}: draining and stopping...\n`);
     await supervisor.stop();
     out.write('stopped cleanly\n');
