@@ -57,6 +57,9 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // Flow control (debounce, throttle, rate limit, batch on automations).
+  /** Largest batch (`batch.max_size`) or debounce window (`debounce.max_events`) an automation may declare. */
+  flowControlMaxBatch: { env: 'REFLEX_FLOW_CONTROL_MAX_BATCH', schema: int().min(1).max(10_000).default(1000) },
   // Performance end to end (issue 12).
   /** `reflex start` of every service: `multi` (a supervised child process per service group) or `single` (one process). */
   processes: { env: 'REFLEX_PROCESSES', schema: z.enum(['multi', 'single', '1']).default('multi').transform((v) => (v === '1' ? 'single' : v)) },

@@ -76,6 +76,7 @@ export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], opt
           triggering_event: firing.triggering_event,
           count: firing.count,
           window: { start: firing.window_start, end: firing.window_end },
+          ...(firing.flow_control ? { flow_control: firing.flow_control } : {}),
         },
       }),
     );
