@@ -5,7 +5,8 @@ import { startReflexProcess, type ReflexProcess } from './processes.ts';
 
 /**
  * The deployments bench/e2e.ts measures, each started as users start it:
- *  - `default`: `npm start`, every service in one process;
+ *  - `default`: `npm start`: a supervised process per service group (REFLEX_PROCESSES=multi, the default),
+ *    or every service in one process with REFLEX_PROCESSES=single;
  *  - `split`: the services in processes of their own (`reflex start api`, `... recorder`, `... automations`,
  *    `... webhooks`, and `... scheduler outbox`, idle here but part of a deployment);
  *  - `baseline`: the non-durable plain node:http flow (bench/e2e-baseline.ts).
@@ -85,12 +86,22 @@ async function startDefault(env: Record<string, string>): Promise<Deployment> {
   };
   try {
     const output = await startupOutput(child, 'npm start');
-    const engine = nodeArgs.length > 0 ? group : descendants(group).find((pid) => cmdline(pid).includes('cli/main.ts') && cmdline(pid).includes('--import'));
+    // The engine's processes: the one that runs cli/main.ts under tsx's loader (all services, or with
+    // REFLEX_PROCESSES=multi the supervisor) and the service processes it forked (`... start <group>`).
+    const isEngine = (pid: number) => cmdline(pid).includes('--import') && cmdline(pid).some((a) => a.endsWith('cli/main.ts'));
+    const all = [...(nodeArgs.length > 0 ? [group] : []), ...descendants(group)].filter(isEngine);
+    const engine = nodeArgs.length > 0 ? group : all.find((pid) => cmdline(pid).filter(Boolean).at(-1) === 'start');
     if (!engine) throw new Error('could not find the engine process under npm start');
+    const label = (pid: number) => {
+      const args = cmdline(pid).filter(Boolean);
+      const services = args.slice(args.indexOf('start') + 1);
+      if (services.length > 0) return `reflex ${services.join(' + ')}`;
+      return all.length > 1 ? 'reflex supervisor' : 'reflex (all services)';
+    };
     return {
       name: 'default',
       url: apiUrl(output),
-      processes: { [`node ${engine}`]: 'reflex (all services)' },
+      processes: Object.fromEntries(all.map((pid) => [`node ${pid}`, label(pid)])),
       async stop() {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once('exit', r));

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 
+const START_TIMEOUT_MS = 120_000;
+
 export interface ReflexProcess {
   pid: number;
   /** What it printed up to its start-up line (e.g. the API's URL). */
@@ -29,7 +31,8 @@ export async function startReflexProcess(args: string[], env: Record<string, str
   let out = '';
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reflex ${args.join(' ')} did not start: ${out}`)), 30_000);
+      // Generous: on a shared, loaded machine four tsx start-ups at once took over 30 s.
+      const timer = setTimeout(() => reject(new Error(`reflex ${args.join(' ')} did not start within ${START_TIMEOUT_MS / 1000} s: ${out}`)), START_TIMEOUT_MS);
       const onData = (d: Buffer) => {
         out += d.toString();
         if (out.includes(ready)) {

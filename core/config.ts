@@ -76,6 +76,11 @@ export const SETTINGS = {
   // Operating Reflex (issue 14): logs for people and machines.
   /** `pretty` (readable lines) or `json`; wins over REFLEX_PRETTY_LOGS; default: pretty on a terminal. */
   logFormat: { env: 'REFLEX_LOG_FORMAT', schema: z.enum(['pretty', 'json']).optional() },
+  // Performance end to end (issue 12).
+  /** `reflex start` of every service: `multi` (a supervised child process per service group) or `single` (one process). */
+  processes: { env: 'REFLEX_PROCESSES', schema: z.enum(['multi', 'single', '1']).default('multi').transform((v) => (v === '1' ? 'single' : v)) },
+  /** Ingest answers 503 with Retry-After while the automations or recorder consumer has more than this many events pending (0: never). */
+  ingestMaxLag: { env: 'REFLEX_INGEST_MAX_LAG', schema: int().min(0).default(10_000) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

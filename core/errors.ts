@@ -34,6 +34,8 @@ export const ERROR_CATALOGUE = {
   // Operating Reflex (issue 14): start-up failures that name their cause.
   port_in_use: { action: 'Another process listens on the address: stop it, or set REFLEX_PORT (and REFLEX_HOST) to a free one.' },
   dependency_rejected: { status: 503, action: 'The dependency is up but refused the connection (wrong role, password or database): fix the credentials in its URL variable.' },
+  // Performance end to end (issue 12): ingest pushes back instead of queueing without bound.
+  ingest_overloaded: { status: 503, action: 'The engine is behind (the message says by how many events): send again after `Retry-After` seconds, or slower.' },
 } as const satisfies Record<string, { status?: number; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -187,4 +189,18 @@ export function serializeError(err: unknown): SerializedError {
     return { name: storableText(err.name), message: storableText(err.message.slice(0, 2000)), code, stack: err.stack ? storableText(err.stack.slice(0, MAX_STACK)) : null };
   }
   return { name: 'Error', message: storableText(String(err).slice(0, 2000)), code: null, stack: null };
+}
+
+/**
+ * Ingest refuses events while the engine is more than REFLEX_INGEST_MAX_LAG events behind (issue 12):
+ * the API answers it 503 with `Retry-After`, so a client backs off instead of the backlog growing.
+ */
+export class IngestOverloadedError extends ReflexError {
+  constructor(
+    readonly lag: number,
+    readonly bound: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('ingest_overloaded', `the engine is ${lag} events behind (more than REFLEX_INGEST_MAX_LAG=${bound}); retry after ${retryAfterSeconds} s`);
+  }
 }

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
+import { IngestOverloadedError, ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
 import { jsonValueIssues } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { asDependencyUnavailable } from '../../infra/unavailable.ts';
@@ -99,6 +99,7 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
       logOutage(unavailable);
       return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(errorBody(unavailable));
     }
+    if (error instanceof IngestOverloadedError) return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send(errorBody(error));
     if (error instanceof ReflexError) {
       if (error.status >= 500) req.log.error({ err: error }, error.message);
       return reply.code(error.status).send(errorBody(error));

@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
+import { ENGINE_EVENT_PREFIX } from '../../core/names.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { evaluationSpans } from './tracing.ts';
@@ -121,7 +122,16 @@ export class AutomationsService implements Service {
     const seqs: number[] = [];
     const good: JsMsg[] = [];
     let redelivered = false;
+    const index = this.cache.index;
+    let skipped = 0;
     for (const m of batch) {
+      // An outcome event no automation can match: nothing to evaluate, no need to decode it.
+      const name = this.rt.names.eventNameFromSubject(m.subject);
+      if (name.startsWith(ENGINE_EVENT_PREFIX) && !index.engineEventMayMatch(name)) {
+        good.push(m);
+        skipped += 1;
+        continue;
+      }
       let event: unknown;
       try {
         event = JSON.parse(this.decoder.decode(m.data));
@@ -139,7 +149,11 @@ export class AutomationsService implements Service {
       redelivered ||= m.redelivered;
       good.push(m);
     }
-    const ops = eventOps(this.cache.index, events, seqs);
+    if (events.length === 0 && skipped > 0) {
+      for (const m of good) m.ack();
+      return { settled: Promise.resolve() };
+    }
+    const ops = eventOps(index, events, seqs);
     if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'event' }, ops.length);
     // Tracing on: a span per traced event, child of its publisher's (the NATS headers); its firings'
     // actions run inside it. Off: undefined, nothing made.

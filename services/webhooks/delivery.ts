@@ -27,12 +27,14 @@ export class DeliveryProcessor {
   constructor(
     bus: EventBus,
     hostConcurrency: number,
+    /** Jobs over the per-host limit that may wait in process for a slot (see HostLimiter). */
+    hostWaiting: number,
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
   ) {
-    this.limiter = new HostLimiter(hostConcurrency);
+    this.limiter = new HostLimiter(hostConcurrency, hostWaiting);
     this.outcomes = new Batcher(async (events) => {
       await bus.publishMany(events);
       return events.map(() => undefined);
@@ -76,22 +78,27 @@ export class DeliveryProcessor {
     const d = job.data;
     if (typeof d?.delivery_id !== 'string' || typeof d.url !== 'string') throw new UnrecoverableError('not a webhook delivery job');
 
+    const stale = staleReason(d, await this.deliveryLog.begin(d));
+    if (stale) {
+      // Completing without sending keeps the promise of one delivery per id (and one series per replay).
+      this.log.debug({ delivery_id: d.delivery_id, series: d.series, attempt: d.attempt }, stale);
+      return;
+    }
+    // The per-host limit covers the request only, not the delivery-log write before it: writes of every
+    // job in flight share one batch, while a slot held across a Postgres round trip capped a single
+    // healthy receiver at `limit / (write + request)` deliveries a second.
     const host = safeHost(d.url);
-    if (!this.limiter.tryAcquire(host)) {
-      // This host already has its share in flight: wait briefly without holding a worker slot.
+    const slot = this.limiter.acquire(host);
+    if (slot === false) {
+      // This host has its share in flight and its share of waiters: wait without holding a worker slot.
       await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
       throw new DelayedError();
     }
-    let started = new Date();
+    // Over the limit but within the waiting bound: the slot is handed over when a request to the host ends.
+    if (slot !== true) await slot;
+    const started = new Date();
     let outcome: HttpOutcome;
     try {
-      const stale = staleReason(d, await this.deliveryLog.begin(d));
-      if (stale) {
-        // Completing without sending keeps the promise of one delivery per id (and one series per replay).
-        this.log.debug({ delivery_id: d.delivery_id, series: d.series, attempt: d.attempt }, stale);
-        return;
-      }
-      started = new Date();
       const headers = attemptHeaders(d, started, d.secret ? { secret: d.secret } : null);
       outcome =
         headers === null

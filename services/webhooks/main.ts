@@ -11,7 +11,9 @@ import { DeliveryProcessor } from './delivery.ts';
 export function createWebhooksService(rt: Runtime, _modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
-  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics);
+  // One host may hold at most half the worker slots (in flight plus waiting), so the others keep flowing.
+  const hostWaiting = Math.max(0, Math.floor(webhookWorkerConcurrency / 2) - webhookHostConcurrency);
+  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, hostWaiting, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics);
   let worker: Worker | undefined;
   return {
     name: 'webhooks',
@@ -27,6 +29,6 @@ export function createWebhooksService(rt: Runtime, _modules: Modules): Service {
       await worker?.close();
     },
     describe: () =>
-      `delivering webhooks (${webhookWorkerConcurrency} at once, ${webhookHostConcurrency} per host; allow list: ${webhookAllowHosts.join(', ') || 'none'})`,
+      `delivering webhooks (${webhookWorkerConcurrency} at once, ${webhookHostConcurrency} per host, ${hostWaiting} more waiting; allow list: ${webhookAllowHosts.join(', ') || 'none'})`,
   };
 }

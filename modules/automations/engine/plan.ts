@@ -110,6 +110,16 @@ export class PlanIndex {
     }
   }
 
+  /**
+   * Whether an engine outcome event of this name (`reflex.*`) can match any automation: when not, the
+   * automations service acknowledges it without decoding it (they are most of the stream: each
+   * qualifying event brings `reflex.automation.triggered`, `…action.executed` and
+   * `reflex.webhook.delivery.succeeded`).
+   */
+  engineEventMayMatch(name: string): boolean {
+    return this.wildcardEngine.length > 0 || this.exact.has(name);
+  }
+
   candidates(event: ReflexEvent): LeafRef[] {
     const wildcard = event.event.startsWith(ENGINE_EVENT_PREFIX) ? this.wildcardEngine : this.wildcard;
     const exact = this.exact.get(event.event);

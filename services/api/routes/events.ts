@@ -4,6 +4,7 @@ import { normalizeEvents } from '../../../core/events.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
 import { contextFrom, inSpan, SpanKind, traceHeaders } from '../../../infra/tracing.ts';
+import { ingestLag } from '../ingest-lag.ts';
 import type { RouteModule } from '../route-module.ts';
 import { documentOnly } from '../schema-compilers.ts';
 
@@ -28,6 +29,8 @@ export const eventIngestRoutes: RouteModule = (app, { rt }) => {
       },
     },
     async (req, reply) => {
+      // Overload pushes back (503 + Retry-After) rather than growing the backlog without bound.
+      ingestLag(rt).check();
       const cloudEvents = isCloudEventRequest(req);
       if (!cloudEvents && (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() !== 'application/json') {
         throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Runtime } from '../../../infra/runtime.ts';
+import { ingestLag } from '../ingest-lag.ts';
 import type { RouteModule } from '../route-module.ts';
 
 /**
@@ -19,6 +20,15 @@ const HealthSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   namespace: z.string(),
   dependencies: z.object({ nats: DependencySchema, redis: DependencySchema, postgres: DependencySchema }),
+  /** How far behind the engine is, as ingest sees it; `overloaded`: ingest answers 503 (REFLEX_INGEST_MAX_LAG). */
+  ingest: z.object({
+    lag: z.number().int(),
+    recorder: z.number().int(),
+    automations: z.number().int(),
+    bound: z.number().int(),
+    overloaded: z.boolean(),
+    read_at: z.string().nullable(),
+  }),
 });
 const LiveSchema = z.object({ status: z.literal('ok') });
 
@@ -69,6 +79,11 @@ export async function dependencyHealth(rt: Runtime, timeoutMs = HEALTH_CHECK_TIM
  * load balancer until it can serve.
  */
 export const healthRoutes: RouteModule = (app, { rt }) => {
+  // A lagging engine stays in the load balancer (every replica shares the lag); ingest itself pushes back.
+  const report = async () => {
+    const [{ ok, dependencies }, ingest] = await Promise.all([dependencyHealth(rt), ingestLag(rt).readWithin(HEALTH_CHECK_TIMEOUT_MS)]);
+    return { ok, body: { status: ok ? ('ok' as const) : ('degraded' as const), namespace: rt.config.namespace, dependencies, ingest } };
+  };
   app.get(
     '/api/health',
     {
@@ -76,8 +91,8 @@ export const healthRoutes: RouteModule = (app, { rt }) => {
       schema: { operationId: 'getHealth', tags: ['health'], summary: 'State of NATS, Redis and PostgreSQL', response: { 200: HealthSchema, 503: HealthSchema } },
     },
     async (_req, reply) => {
-      const { ok, dependencies } = await dependencyHealth(rt);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', namespace: rt.config.namespace, dependencies });
+      const { ok, body } = await report();
+      return reply.code(ok ? 200 : 503).send(body);
     },
   );
   app.get(
@@ -87,8 +102,8 @@ export const healthRoutes: RouteModule = (app, { rt }) => {
       schema: { operationId: 'getReadiness', tags: ['health'], summary: 'Readiness probe: 503 while any dependency is down', response: { 200: HealthSchema, 503: HealthSchema } },
     },
     async (_req, reply) => {
-      const { ok, dependencies } = await dependencyHealth(rt);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', namespace: rt.config.namespace, dependencies });
+      const { ok, body } = await report();
+      return reply.code(ok ? 200 : 503).send(body);
     },
   );
   app.get(

@@ -22,6 +22,7 @@ import { ErrorResponseSchema, pageOf } from '../../../schemas/common.ts';
 import { FailedRequestSchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from '../../../schemas/webhook.ts';
 import { errorBody } from '../error-body.ts';
 import { contextFrom, inSpan, SpanKind, traceHeaders } from '../../../infra/tracing.ts';
+import { ingestLag } from '../ingest-lag.ts';
 import type { RouteModule } from '../route-module.ts';
 
 const FailedQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
@@ -140,6 +141,8 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt }) => {
           // A signed request is valid for its whole tolerance window: its id is claimed before anything is
           // published, so a copy (replayed, or sent twice at once) is refused; a request that fails gives the
           // id back, so the sender's retry after a fix is taken.
+          // Before the claim: a sender told to retry later (overload) must not find its id taken.
+          ingestLag(rt).check();
           const claim = verdict.messageId === null ? null : rt.names.keys.incomingMessage(endpoint.id, verdict.messageId);
           if (claim !== null) {
             if ((verdict.messageId as string).length > MAX_MESSAGE_ID) return refuse('message id too long');
