@@ -69,6 +69,17 @@ export interface RedisKeys {
   workers(pool: string): string;
   /** A signed incoming webhook's message id, remembered for the signature's tolerance window (replay guard). */
   incomingMessage(endpointId: string, messageId: string): string;
+  // ---- run control (issue 15): concurrency keys and SLAs ----
+  /** Leases of one concurrency key of a deployment: a sorted set of run ids scored by lease expiry (`keyHash`: see runKeyHash). */
+  runKeyHolders(deploymentId: string, keyHash: string): string;
+  /** Runs waiting for a key's slot, in creation order (score: creation ms; same ms ordered by the UUID v7 id). */
+  runKeyWaiters(deploymentId: string, keyHash: string): string;
+  /** When each waiter last asked (expiry score): a waiter that stops asking (cancelled, deleted) leaves the line. */
+  runKeyWaiterSeen(deploymentId: string, keyHash: string): string;
+  /** Keys of a deployment with a run waiting below its guaranteed floor (expiry score): while any, no key bursts. */
+  runKeyStarved(deploymentId: string): string;
+  /** Hash of the SLA conditions currently violated: field `<sla index>|<subject>`, value the violation's start (ms). */
+  slaViolations(deploymentId: string): string;
 }
 
 export function names(namespace: string): Names {
@@ -111,6 +122,12 @@ export function names(namespace: string): Names {
       concurrencyHolders: (name) => key('concurrency', name, 'holders'),
       workers: (pool) => key('workers', pool),
       incomingMessage: (endpointId, messageId) => key('incoming-webhook', endpointId, messageId),
+      // run control (issue 15)
+      runKeyHolders: (id, h) => key('run-keys', id, h, 'holders'),
+      runKeyWaiters: (id, h) => key('run-keys', id, h, 'waiters'),
+      runKeyWaiterSeen: (id, h) => key('run-keys', id, h, 'seen'),
+      runKeyStarved: (id) => key('run-keys', id, 'starved'),
+      slaViolations: (id) => key('sla', id, 'violations'),
     },
   };
 }
@@ -168,6 +185,9 @@ export const EventNames = {
   automationAction: (status: 'executed' | 'failed') => `${EventFamilies.automation}action.${status}`,
   webhookDelivery: (verdict: 'succeeded' | 'failed') => `${EventFamilies.webhookDelivery}${verdict}`,
   webhookReceived: 'reflex.webhook.received',
+  // deployment SLAs (issue 15)
+  slaViolated: 'reflex.sla.violated',
+  slaResolved: 'reflex.sla.resolved',
 } as const;
 
 /**

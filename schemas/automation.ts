@@ -181,6 +181,8 @@ const RunDeploymentActionSchema = z
     ...DeploymentRef,
     parameters: z.record(z.string(), z.unknown()).default({}).describe('String values are templates; `{{ x }}` alone keeps x\'s type.'),
     tags: z.array(z.string()).default([]),
+    // run control (issue 15)
+    priority: z.number().int().min(-1000).max(1000).optional().describe('Priority of the run (-1000..1000, higher first); default: the deployment\'s.'),
   })
   .strict();
 

@@ -8,6 +8,7 @@ import type { FlowRunRecord } from './rows.ts';
 import type { RunQueues } from './run-queues.ts';
 import type { RunStore } from './run-store.ts';
 import type { WorkPools } from './work-pools.ts';
+import { renderRunKey } from './run-keys.ts';
 
 /** Idempotency keys of runs: the scheduler's is (deployment, start time), so replicas never duplicate. */
 export const runKeys = {
@@ -29,6 +30,8 @@ export interface DeploymentRunRequest {
   raw_idempotency_key?: string;
   /** The automation (firing, event) whose action asked for the run: recorded on it as its cause. */
   triggered_by?: TriggeredBy;
+  /** Run control (issue 15): this run's priority (default: the deployment's), higher first within the pool. */
+  priority?: number;
 }
 
 /** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
@@ -61,6 +64,11 @@ export class DeploymentRuns {
     const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
     validateParameters(deployment.parameter_schema, parameters);
     const scheduled = request.scheduled_time ? new Date(request.scheduled_time) : new Date();
+    const tags = [...new Set([...deployment.tags, ...(request.tags ?? [])])];
+    // The key is rendered once, here: every attempt of the run is gated by the same key.
+    const concurrencyKey = deployment.concurrency
+      ? await renderRunKey(deployment.concurrency, { parameters, tags, deployment: { id: deployment.id, name: deployment.name, flow: deployment.flow } })
+      : null;
     const idempotencyKey = request.raw_idempotency_key ?? (request.idempotency_key ? runKeys.caller(deployment.id, request.idempotency_key) : null);
     const result = await this.store.createFlowRunDetailed({
       flow_name: deployment.flow,
@@ -69,7 +77,9 @@ export class DeploymentRuns {
       deployment_id: deployment.id,
       deployment_name: deployment.name,
       work_pool: deployment.work_pool,
-      tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
+      tags,
+      priority: request.priority ?? deployment.priority ?? 0,
+      concurrency_key: concurrencyKey,
       state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
       idempotency_key: idempotencyKey,
       triggered_by: causeOf(request.triggered_by),

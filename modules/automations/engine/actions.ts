@@ -84,6 +84,7 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         parameters,
         tags: a.tags,
         triggered_by,
+        priority: a.priority,
       });
       const out = await command(data, a.deployment_id ? resourceId('deployment', a.deployment_id) : undefined);
       return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };
