@@ -57,6 +57,9 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // ---- run control (issue 15): deployment SLAs ----
+  /** How often the scheduler evaluates deployment SLAs (0 turns the evaluation off). */
+  slaLoopSeconds: { env: 'REFLEX_SLA_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;
