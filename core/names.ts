@@ -80,6 +80,8 @@ export interface RedisKeys {
   runKeyStarved(deploymentId: string): string;
   /** Hash of the SLA conditions currently violated: field `<sla index>|<subject>`, value the violation's start (ms). */
   slaViolations(deploymentId: string): string;
+  /** Set of the deployments with open violations (so a deployment whose SLAs were removed still resolves them). */
+  readonly slaOpen: string;
 }
 
 export function names(namespace: string): Names {
@@ -128,6 +130,7 @@ export function names(namespace: string): Names {
       runKeyWaiterSeen: (id, h) => key('run-keys', id, h, 'seen'),
       runKeyStarved: (id) => key('run-keys', id, 'starved'),
       slaViolations: (id) => key('sla', id, 'violations'),
+      slaOpen: key('sla', 'open'),
     },
   };
 }

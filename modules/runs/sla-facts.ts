@@ -15,9 +15,11 @@ export interface SlaDeployment {
   slas: DeploymentSla[];
 }
 
-export async function deploymentsWithSlas(pg: Pool): Promise<SlaDeployment[]> {
+/** Deployments with SLAs, and those of `alsoIds` (open violations to resolve) whatever their SLAs now. */
+export async function deploymentsWithSlas(pg: Pool, alsoIds: string[] = []): Promise<SlaDeployment[]> {
   const res = await pg.query<{ id: string; name: string; flow_name: string; created: Date; slas: Deployment['slas'] }>(
-    `SELECT id, name, flow_name, created, slas FROM deployments WHERE jsonb_array_length(slas) > 0 ORDER BY id`,
+    `SELECT id, name, flow_name, created, slas FROM deployments WHERE jsonb_array_length(slas) > 0 OR id::text = ANY($1::text[]) ORDER BY id`,
+    [alsoIds],
   );
   return res.rows.map((r) => ({ id: r.id, name: r.name, flow: r.flow_name, created: new Date(r.created).getTime(), slas: r.slas }));
 }

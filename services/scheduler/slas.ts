@@ -25,7 +25,8 @@ export class SlaMonitor {
   /** One pass over every deployment with SLAs. Answers how many events it announced. */
   async tick(now = Date.now()): Promise<{ violated: number; resolved: number }> {
     const total = { violated: 0, resolved: 0 };
-    for (const d of await deploymentsWithSlas(this.deps.pg)) {
+    const open = await this.deps.redis.smembers(this.deps.names.keys.slaOpen);
+    for (const d of await deploymentsWithSlas(this.deps.pg, open)) {
       try {
         const r = await this.evaluate(d, now);
         total.violated += r.violated;
@@ -68,12 +69,13 @@ export class SlaMonitor {
     };
     for (const v of violated) {
       await bus.publish(eventOf(v, 'violated'));
-      await redis.hset(names.keys.slaViolations(d.id), v.field, JSON.stringify(v));
+      await redis.multi().hset(names.keys.slaViolations(d.id), v.field, JSON.stringify(v)).sadd(names.keys.slaOpen, d.id).exec();
     }
     for (const v of resolved) {
       await bus.publish(eventOf(v, 'resolved'));
       await redis.hdel(names.keys.slaViolations(d.id), v.field);
     }
+    if (resolved.length && current.length === 0) await redis.srem(names.keys.slaOpen, d.id);
     return { violated: violated.length, resolved: resolved.length };
   }
 }
