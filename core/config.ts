@@ -60,6 +60,8 @@ export const SETTINGS = {
   // ---- run control (issue 15): deployment SLAs ----
   /** How often the scheduler evaluates deployment SLAs (0 turns the evaluation off). */
   slaLoopSeconds: { env: 'REFLEX_SLA_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
+  /** How often the automations service evaluates metric triggers (0 turns them off). */
+  metricLoopSeconds: { env: 'REFLEX_METRIC_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

@@ -203,6 +203,8 @@ export const stateKeys = {
   bucket: (automationId: string, hash: string, path: string, bucket: string) => `b|${automationId}|${hash}|${path}|${bucket}`,
   composite: (automationId: string, hash: string, path: string) => `c|${automationId}|${hash}|${path}`,
   immediate: (automationId: string, path: string, bucket: string) => `i|${automationId}|${path}|${bucket}`,
+  /** Run control (issue 15): whether a metric trigger is inside its condition, `m|<automation>|<trigger hash>`. */
+  metric: (automationId: string, hash: string) => `m|${automationId}|${hash}`,
   /** The parts of a bucket key, or null for any other key. */
   parseBucket(key: string): { automationId: string; hash: string; path: string } | null {
     const parts = key.split('|');
@@ -214,7 +216,7 @@ export const stateKeys = {
   /** The automation a state key of any kind belongs to. */
   automationOf(key: string): string | null {
     const parts = key.split('|');
-    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i') ? parts[1] : null;
+    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i' || parts[0] === 'm') ? parts[1] : null;
   },
   /** A scan pattern for every state key of one automation (glob characters in the id cannot occur: it is a UUID). */
   scanPattern: (prefix: string, automationId: string) => `${prefix}?|${automationId}|*`,

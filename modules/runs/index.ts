@@ -114,3 +114,4 @@ export { bullPriority, MAX_RUN_PRIORITY } from './run-queues.ts';
 export { keyHolders, runKeyHash } from './run-keys.ts';
 export { deploymentsWithSlas, slaRunFacts, type SlaDeployment } from './sla-facts.ts';
 export { evaluateSlas, slaTransitions, slaEventId, type SlaFacts, type SlaViolation } from './engine/slas.ts';
+export { flowRunMeasure, type FlowRunMeasureQuery, type FlowRunMetric, type Measure } from './run-measures.ts';
