@@ -82,5 +82,17 @@ describe('metric triggers end to end', () => {
     // More passes of both replicas announce nothing more.
     for (const e of [t, replica]) for (let i = 0; i < 3; i++) await (e.services.find((s) => s.name === 'automations') as unknown as { metrics: { tick(): Promise<unknown> } }).metrics.tick();
     assert.deepEqual(await firings(), ['triggered', 'resolved']);
+
+    // The dry run reads the measure now; the backtest steps through the range as the monitor would.
+    const draft = { name: 'slow-runs', trigger: { type: 'metric', metric: 'flow-run-duration', deployment: 'metric-dep', range: 600, operator: '>', threshold: 0 } };
+    const dry = await t.api('POST', '/api/automations/test', { automation: draft });
+    assert.equal(dry.status, 200, JSON.stringify(dry.body));
+    assert.equal(dry.body.metric.samples.length, 1);
+    assert.equal(dry.body.metric.samples[0].inside, true);
+    assert.equal(dry.body.metric.samples[0].samples, 1);
+    const from = new Date(Date.now() - 30_000).toISOString();
+    const back = await t.api('POST', '/api/automations/backtest', { automation: draft, occurred_after: from, occurred_before: new Date(Date.now() + 1000).toISOString() });
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    assert.deepEqual(back.body.metric.transitions.map((x: { state: string }) => x.state), ['triggered'], 'outside before the run ended, inside after');
   });
 });
