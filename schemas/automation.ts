@@ -207,6 +207,7 @@ const RunDeploymentActionSchema = z
     tags: z.array(z.string()).default([]),
     // run control (issue 15)
     priority: z.number().int().min(-1000).max(1000).optional().describe('Priority of the run (-1000..1000, higher first); default: the deployment\'s.'),
+    concurrency_key: TemplateSchema.optional().describe('Template over the triggering event: the run\'s concurrency key, instead of the deployment\'s `concurrency.key` (needs the deployment\'s `concurrency`).'),
   })
   .strict();
 

@@ -166,6 +166,7 @@ export const DeploymentRunInputSchema = z
     name: z.string().min(1).max(128).optional(),
     // run control (issue 15)
     priority: RunPrioritySchema.optional().describe('Overrides the deployment\'s priority for this run.'),
+    concurrency_key: z.string().max(512).optional().describe('This run\'s concurrency key instead of rendering the deployment\'s `concurrency.key` (400 when the deployment has no `concurrency`).'),
   })
   .strict();
 export type DeploymentRunInput = z.output<typeof DeploymentRunInputSchema>;

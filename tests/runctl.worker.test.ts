@@ -120,6 +120,23 @@ describe('concurrency keys', () => {
     await inState(r1.id, 'COMPLETED');
   });
 
+  it('takes a run\'s own concurrency_key (an automation renders it over its event), and refuses one without a declaration', async () => {
+    const d = await deploy({ name: 'given-key', flow: 'gated', concurrency: { key: '{{ parameters.customer }}', collision: 'cancel-new' } });
+    const r1 = await run(d, { customer: 'one', key: 'gk-1' }, { concurrency_key: 'shared' });
+    await inState(r1.id, 'RUNNING');
+    const r2 = await run(d, { customer: 'two', key: 'gk-2' }, { concurrency_key: 'shared' });
+    await inState(r2.id, 'CANCELLED');
+    const run3 = await t.modules.runs.commands.execute({ type: 'run-deployment', idempotency_key: 'gk-cmd', deployment_id: d, parameters: { customer: 'three', key: 'gk-3' }, tags: [], triggered_by: { automation_id: null, firing_id: null, event_id: null }, concurrency_key: 'other' });
+    assert.ok('flow_run_id' in run3);
+    await inState(run3.flow_run_id, 'RUNNING');
+    openGate('gk-1');
+    openGate('gk-3');
+    const plain = await deploy({ name: 'no-keys', flow: 'noop' });
+    const refused = await t.api('POST', `/api/deployments/${plain}/runs`, { concurrency_key: 'x' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.issues[0].path, 'concurrency_key');
+  });
+
   it('two workers of one namespace share a key exactly', async () => {
     const replica = await startTestEngine({ services: ['worker'], namespace: t.config.namespace, config: { flowsModule: 'tests/support/test-flows.ts', workerHeartbeatSeconds: 1, workerConcurrency: 8 } });
     try {

@@ -35,6 +35,7 @@ export class Commands {
           source: 'manual',
           triggered_by: cmd.triggered_by,
           priority: cmd.priority,
+          concurrency_key: cmd.concurrency_key,
         });
         return { flow_run_id: run.id, created };
       }

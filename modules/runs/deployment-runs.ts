@@ -1,4 +1,4 @@
-import { ConflictError } from '../../core/errors.ts';
+import { ConflictError, ValidationError } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Deployment } from '../../schemas/deployment.ts';
@@ -32,6 +32,8 @@ export interface DeploymentRunRequest {
   triggered_by?: TriggeredBy;
   /** Run control (issue 15): this run's priority (default: the deployment's), higher first within the pool. */
   priority?: number;
+  /** This run's concurrency key, instead of rendering the deployment's template (an automation renders it over its event). */
+  concurrency_key?: string;
 }
 
 /** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
@@ -66,7 +68,12 @@ export class DeploymentRuns {
     const scheduled = request.scheduled_time ? new Date(request.scheduled_time) : new Date();
     const tags = [...new Set([...deployment.tags, ...(request.tags ?? [])])];
     // The key is rendered once, here: every attempt of the run is gated by the same key.
-    const concurrencyKey = deployment.concurrency
+    if (request.concurrency_key !== undefined && !deployment.concurrency) {
+      throw new ValidationError(`deployment "${deployment.name}" declares no concurrency: a run's concurrency_key needs its limit`, [{ path: 'concurrency_key', message: 'the deployment has no concurrency declaration' }]);
+    }
+    const concurrencyKey = request.concurrency_key !== undefined
+      ? request.concurrency_key
+      : deployment.concurrency
       ? await renderRunKey(deployment.concurrency, { parameters, tags, deployment: { id: deployment.id, name: deployment.name, flow: deployment.flow } })
       : null;
     const idempotencyKey = request.raw_idempotency_key ?? (request.idempotency_key ? runKeys.caller(deployment.id, request.idempotency_key) : null);
