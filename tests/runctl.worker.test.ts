@@ -155,19 +155,18 @@ describe('concurrency keys', () => {
 });
 
 describe('priority', () => {
-  it('a worker takes higher priority first after its pool queue resumes', async () => {
+  it('a worker takes higher priority first after its pool is paused and resumed (the deployment default, per-run overrides)', async () => {
     const pool = 'prio';
     const d = await deploy({ name: 'prioritized', flow: 'keyed', work_pool: pool, priority: 5 });
-    await t.modules.runs.workPools.ensure(pool);
-    const queue = t.modules.runs.queues.queue(pool);
-    await queue.pause();
     keyedProbe.started.length = 0;
+    // No worker serves the pool yet: the runs queue up; then the pool is paused, its worker starts, and it resumes.
     const order: Array<[string, number | undefined]> = [['low', -10], ['default', undefined], ['high', 100], ['top', 1000], ['mid', 50]];
     for (const [tag, priority] of order) await run(d, { customer: `prio-${tag}`, ms: 1, tag }, priority === undefined ? {} : { priority });
+    assert.equal((await t.api('POST', `/api/work-pools/${pool}/pause`)).status, 200);
     const worker = await createWorkerService(t.rt, t.modules, { pool, concurrency: 1, flowsModule: 'tests/support/test-flows.ts' });
     await worker.start();
     try {
-      await queue.resume();
+      assert.equal((await t.api('POST', `/api/work-pools/${pool}/resume`)).status, 200);
       await waitFor(() => (keyedProbe.started.length >= 5 ? true : null), { timeoutMs: 20_000, what: 'all five runs' });
       assert.deepEqual(keyedProbe.started.slice(0, 5), ['top', 'high', 'mid', 'default', 'low']);
     } finally {
