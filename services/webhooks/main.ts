@@ -11,7 +11,7 @@ import { DeliveryProcessor } from './delivery.ts';
 export function createWebhooksService(rt: Runtime, _modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
-  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log);
+  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics);
   let worker: Worker | undefined;
   return {
     name: 'webhooks',

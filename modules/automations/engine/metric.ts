@@ -39,7 +39,7 @@ export function metricInside(t: MetricTrigger, m: MetricMeasure): boolean {
 }
 
 /** The next state, and which firing (if any) the step makes. No previous state counts as outside. */
-export function metricStep(prev: MetricState | null, inside: boolean, value: number | null, now: number): { next: MetricState; fire: Firing['state'] | null } {
+export function metricStep(prev: MetricState | null, inside: boolean, value: number | null, now: number): { next: MetricState; fire: 'triggered' | 'resolved' | null } {
   const wasInside = prev?.active ?? false;
   if (inside === wasInside) return { next: { active: wasInside, since: prev?.since ?? now, value }, fire: null };
   return { next: { active: inside, since: now, value }, fire: inside ? 'triggered' : 'resolved' };
@@ -50,7 +50,7 @@ export function metricStateKey(automationId: string, hash: string): string {
 }
 
 /** The firing of one transition: its key names the automation, the trigger, the episode start and the kind. */
-export function metricFiring(a: { automationId: string; hash: string }, t: MetricTrigger, kind: Firing['state'], episodeStart: number, measure: MetricMeasure, now: number): Firing {
+export function metricFiring(a: { automationId: string; hash: string }, t: MetricTrigger, kind: 'triggered' | 'resolved', episodeStart: number, measure: MetricMeasure, now: number): Firing {
   const key = firingKey(['metric', a.automationId, a.hash, String(episodeStart), kind]);
   return {
     id: deterministicUuid(key),

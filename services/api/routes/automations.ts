@@ -59,6 +59,18 @@ const DryRunResponseSchema = z.object({
   ),
   events_evaluated: z.number(),
   truncated: z.boolean(),
+  flow_control: z
+    .array(
+      z.object({
+        event_id: z.string().nullable(),
+        key: z.string(),
+        mode: z.enum(['debounce', 'throttle', 'rate_limit', 'batch']),
+        decision: z.enum(['released', 'debounced', 'suppressed', 'batched', 'throttled', 'dropped']),
+        reason: z.string(),
+        due: z.string().nullable(),
+      }),
+    )
+    .describe('What flow control did with each firing, in order, and why.'),
   truncated_reason: z.string().optional(),
   // run control (issue 15): a metric trigger's measure, now (dry run) or across the range (backtest)
   metric: z
@@ -75,6 +87,7 @@ const tags = ['automations'];
 export const automationRoutes: RouteModule = (app, { rt }) => {
   const store = new RedisStateStore(rt.redis, rt.names);
   const changed = () => announceAutomationChange(rt.nats, rt.names, rt.log);
+  const flowLimits = { maxBatch: rt.config.flowControlMaxBatch };
 
   /** Stored events of a time range, oldest first, narrowed by event name when the trigger allows it (the event store's filter). */
   async function storedEvents(doc: AutomationDocument, after: string, before: string, limit: number): Promise<ReflexEvent[]> {
@@ -92,7 +105,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     '/api/automations',
     { schema: { operationId: 'createAutomation', tags, summary: 'Create an automation', body: AutomationInputSchema, response: { 201: AutomationSchema } } },
     async (req, reply) => {
-      const created = await insertAutomation(rt.pg, restoreSecrets(finishAutomation(req.body), null));
+      const created = await insertAutomation(rt.pg, restoreSecrets(finishAutomation(req.body, [], flowLimits), null));
       changed();
       return reply.code(201).send(maskSecrets(created));
     },
@@ -124,7 +137,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     },
     async (req) => {
       const current = await getAutomation(rt.pg, req.params.id);
-      const updated = await replaceAutomation(rt.pg, req.params.id, restoreSecrets(finishAutomation(req.body), current));
+      const updated = await replaceAutomation(rt.pg, req.params.id, restoreSecrets(finishAutomation(req.body, [], flowLimits), current));
       changed();
       return maskSecrets(updated);
     },
@@ -146,7 +159,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       const { id: _id, created: _c, updated: _u, ...current } = await getAutomation(rt.pg, req.params.id);
       const parsed = AutomationInputSchema.safeParse({ ...current, ...req.body });
       if (!parsed.success) throw ValidationError.fromIssues('automation', parsed.error.issues);
-      const updated = await replaceAutomation(rt.pg, req.params.id, finishAutomation(parsed.data));
+      const updated = await replaceAutomation(rt.pg, req.params.id, finishAutomation(parsed.data, [], flowLimits));
       changed();
       return maskSecrets(updated);
     },
@@ -195,8 +208,8 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       },
     },
     async (req) => {
-      const doc = finishAutomation(req.body.automation, ['automation']);
-      if (doc.trigger.type === 'metric') return { firings: [], buckets: [], events_evaluated: 0, truncated: false, metric: await previewMetric(rt.pg, doc.trigger, null) };
+      const doc = finishAutomation(req.body.automation, ['automation'], flowLimits);
+      if (doc.trigger.type === 'metric') return { firings: [], buckets: [], events_evaluated: 0, truncated: false, flow_control: [], metric: await previewMetric(rt.pg, doc.trigger, null) };
       const events = req.body.events.length > 0 ? normalizeEvents(req.body.events, { maxPayloadBytes: rt.config.maxPayloadBytes }) : [];
       return dryRun(doc, events, { until: req.body.until ? Date.parse(req.body.until) : undefined, maxPayloadBytes: rt.config.maxPayloadBytes });
     },
@@ -215,13 +228,13 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     },
     async (req) => {
       const body = req.body;
-      const doc = finishAutomation(body.automation, ['automation']);
+      const doc = finishAutomation(body.automation, ['automation'], flowLimits);
       if (Date.parse(body.occurred_before) <= Date.parse(body.occurred_after)) {
         throw new ValidationError('occurred_before must be after occurred_after', [{ path: 'occurred_before', message: 'must be after occurred_after' }]);
       }
       if (doc.trigger.type === 'metric') {
         const metric = await previewMetric(rt.pg, doc.trigger, { from: Date.parse(body.occurred_after), to: Date.parse(body.occurred_before) });
-        return { firings: [], buckets: [], events_evaluated: 0, truncated: false, metric };
+        return { firings: [], buckets: [], events_evaluated: 0, truncated: false, flow_control: [], metric };
       }
       const events = await storedEvents(doc, body.occurred_after, body.occurred_before, body.limit);
       return dryRun(doc, events, { until: Date.parse(body.occurred_before), maxPayloadBytes: rt.config.maxPayloadBytes });
