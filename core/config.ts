@@ -81,6 +81,11 @@ export const SETTINGS = {
   processes: { env: 'REFLEX_PROCESSES', schema: z.enum(['multi', 'single', '1']).default('multi').transform((v) => (v === '1' ? 'single' : v)) },
   /** Ingest answers 503 with Retry-After while the automations or recorder consumer has more than this many events pending (0: never). */
   ingestMaxLag: { env: 'REFLEX_INGEST_MAX_LAG', schema: int().min(0).default(10_000) },
+  // ---- run control (issue 15): deployment SLAs ----
+  /** How often the scheduler evaluates deployment SLAs (0 turns the evaluation off). */
+  slaLoopSeconds: { env: 'REFLEX_SLA_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
+  /** How often the automations service evaluates metric triggers (0 turns them off). */
+  metricLoopSeconds: { env: 'REFLEX_METRIC_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

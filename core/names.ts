@@ -69,6 +69,19 @@ export interface RedisKeys {
   workers(pool: string): string;
   /** A signed incoming webhook's message id, remembered for the signature's tolerance window (replay guard). */
   incomingMessage(endpointId: string, messageId: string): string;
+  // ---- run control (issue 15): concurrency keys and SLAs ----
+  /** Leases of one concurrency key of a deployment: a sorted set of run ids scored by lease expiry (`keyHash`: see runKeyHash). */
+  runKeyHolders(deploymentId: string, keyHash: string): string;
+  /** Runs waiting for a key's slot, in creation order (score: creation ms; same ms ordered by the UUID v7 id). */
+  runKeyWaiters(deploymentId: string, keyHash: string): string;
+  /** When each waiter last asked (expiry score): a waiter that stops asking (cancelled, deleted) leaves the line. */
+  runKeyWaiterSeen(deploymentId: string, keyHash: string): string;
+  /** Keys of a deployment with a run waiting below its guaranteed floor (expiry score): while any, no key bursts. */
+  runKeyStarved(deploymentId: string): string;
+  /** Hash of the SLA conditions currently violated: field `<sla index>|<subject>`, value the violation's start (ms). */
+  slaViolations(deploymentId: string): string;
+  /** Set of the deployments with open violations (so a deployment whose SLAs were removed still resolves them). */
+  readonly slaOpen: string;
 }
 
 export function names(namespace: string): Names {
@@ -111,6 +124,13 @@ export function names(namespace: string): Names {
       concurrencyHolders: (name) => key('concurrency', name, 'holders'),
       workers: (pool) => key('workers', pool),
       incomingMessage: (endpointId, messageId) => key('incoming-webhook', endpointId, messageId),
+      // run control (issue 15)
+      runKeyHolders: (id, h) => key('run-keys', id, h, 'holders'),
+      runKeyWaiters: (id, h) => key('run-keys', id, h, 'waiters'),
+      runKeyWaiterSeen: (id, h) => key('run-keys', id, h, 'seen'),
+      runKeyStarved: (id) => key('run-keys', id, 'starved'),
+      slaViolations: (id) => key('sla', id, 'violations'),
+      slaOpen: key('sla', 'open'),
     },
   };
 }
@@ -168,6 +188,9 @@ export const EventNames = {
   automationAction: (status: 'executed' | 'failed') => `${EventFamilies.automation}action.${status}`,
   webhookDelivery: (verdict: 'succeeded' | 'failed') => `${EventFamilies.webhookDelivery}${verdict}`,
   webhookReceived: 'reflex.webhook.received',
+  // deployment SLAs (issue 15)
+  slaViolated: 'reflex.sla.violated',
+  slaResolved: 'reflex.sla.resolved',
 } as const;
 
 /**
@@ -180,6 +203,8 @@ export const stateKeys = {
   bucket: (automationId: string, hash: string, path: string, bucket: string) => `b|${automationId}|${hash}|${path}|${bucket}`,
   composite: (automationId: string, hash: string, path: string) => `c|${automationId}|${hash}|${path}`,
   immediate: (automationId: string, path: string, bucket: string) => `i|${automationId}|${path}|${bucket}`,
+  /** Run control (issue 15): whether a metric trigger is inside its condition, `m|<automation>|<trigger hash>`. */
+  metric: (automationId: string, hash: string) => `m|${automationId}|${hash}`,
   /** The parts of a bucket key, or null for any other key. */
   parseBucket(key: string): { automationId: string; hash: string; path: string } | null {
     const parts = key.split('|');
@@ -191,7 +216,7 @@ export const stateKeys = {
   /** The automation a state key of any kind belongs to. */
   automationOf(key: string): string | null {
     const parts = key.split('|');
-    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i' || parts[0] === 'f') ? parts[1] : null;
+    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i' || parts[0] === 'f' || parts[0] === 'm') ? parts[1] : null;
   },
   /** A scan pattern for every state key of one automation (glob characters in the id cannot occur: it is a UUID). */
   scanPattern: (prefix: string, automationId: string) => `${prefix}?|${automationId}|*`,

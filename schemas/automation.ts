@@ -149,7 +149,31 @@ export interface SequenceTrigger {
   triggers: Trigger[];
   within: number;
 }
-export type Trigger = EventTrigger | CompoundTrigger | SequenceTrigger;
+export type Trigger = EventTrigger | CompoundTrigger | SequenceTrigger | MetricTrigger;
+
+// ---- metric triggers (issue 15, run control): a trigger over Reflex's own measures ----
+
+export const METRIC_NAMES = ['flow-run-success-rate', 'flow-run-duration', 'flow-run-lateness', 'flow-run-count', 'webhook-failure-rate'] as const;
+export const MetricTriggerSchema = z
+  .object({
+    type: z.literal('metric'),
+    metric: z
+      .enum(METRIC_NAMES)
+      .describe('`flow-run-success-rate` (0..1, COMPLETED of the runs that ended), `flow-run-duration` (seconds, the `percentile` of runs that ended), `flow-run-lateness` (seconds, the `percentile` of how late runs started), `flow-run-count` (runs in `states` now, or that entered them in the range), `webhook-failure-rate` (0..1, failed of the deliveries that ended).'),
+    deployment: z.string().min(1).max(256).optional().describe('Scope: a deployment id or name.'),
+    flow: z.string().min(1).max(256).optional().describe('Scope: a flow name.'),
+    work_pool: z.string().min(1).max(256).optional().describe('Scope: a work pool.'),
+    automation: z.string().min(1).max(256).optional().describe('Scope: the automation (id) whose actions created the runs or deliveries.'),
+    range: z.number().int().min(10).max(31 * 24 * 3600).default(3600).describe('Sliding range in seconds the measure is computed over (10 s to 31 days).'),
+    percentile: z.number().gt(0).max(100).default(95).describe('For duration and lateness: which percentile.'),
+    states: z.array(z.enum(['SCHEDULED', 'PENDING', 'RUNNING', 'PAUSED', 'CANCELLING', 'COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'])).min(1).max(9).default(['FAILED', 'CRASHED']).describe('For flow-run-count: the state types counted.'),
+    operator: z.enum(['<', '<=', '>', '>=']).describe('The condition is `measure <operator> threshold`.'),
+    threshold: z.number().finite(),
+    min_samples: z.number().int().min(1).max(1_000_000).default(1).describe('Rates and percentiles need this many runs (or deliveries) in the range; fewer: outside the condition.'),
+  })
+  .strict()
+  .describe('Fires once when the measure enters the condition and resolves when it leaves it, evaluated every few seconds.');
+export type MetricTrigger = z.output<typeof MetricTriggerSchema>;
 
 const CompoundTriggerSchema = z
   .object({
@@ -173,7 +197,7 @@ const SequenceTriggerSchema = z
   .strict();
 
 export const TriggerSchema: z.ZodType<Trigger, unknown> = z.lazy(() =>
-  z.discriminatedUnion('type', [EventTriggerSchema, CompoundTriggerSchema, SequenceTriggerSchema]),
+  z.discriminatedUnion('type', [EventTriggerSchema, CompoundTriggerSchema, SequenceTriggerSchema, MetricTriggerSchema]),
 );
 
 // ---- actions ----
@@ -190,6 +214,9 @@ const RunDeploymentActionSchema = z
     ...DeploymentRef,
     parameters: z.record(z.string(), z.unknown()).default({}).describe('String values are templates; `{{ x }}` alone keeps x\'s type.'),
     tags: z.array(z.string()).default([]),
+    // run control (issue 15)
+    priority: z.number().int().min(-1000).max(1000).optional().describe('Priority of the run (-1000..1000, higher first); default: the deployment\'s.'),
+    concurrency_key: TemplateSchema.optional().describe('Template over the triggering event: the run\'s concurrency key, instead of the deployment\'s `concurrency.key` (needs the deployment\'s `concurrency`).'),
   })
   .strict();
 
@@ -410,6 +437,18 @@ function checkTrigger(t: Trigger, path: (string | number)[], ctx: z.RefinementCt
     if (t.posture === 'Proactive') {
       if (t.within <= 0) ctx.addIssue({ code: 'custom', path: [...path, 'within'], message: 'a Proactive trigger needs within > 0 (seconds to wait for events)' });
       if (t.threshold < 1) ctx.addIssue({ code: 'custom', path: [...path, 'threshold'], message: 'a Proactive trigger fires when fewer than threshold events arrive, so threshold must be at least 1' });
+    }
+    return;
+  }
+  if (t.type === 'metric') {
+    if (depth > 1) ctx.addIssue({ code: 'custom', path, message: 'a metric trigger is evaluated on its own schedule: it cannot be inside a compound or sequence trigger' });
+    const scopes = (['deployment', 'flow', 'work_pool', 'automation'] as const).filter((k) => t[k] !== undefined);
+    if (scopes.length > 1) ctx.addIssue({ code: 'custom', path: [...path, scopes[1]], message: `give one scope (deployment, flow, work_pool or automation), not ${scopes.join(' and ')}` });
+    if (t.metric === 'webhook-failure-rate' && scopes.some((k) => k !== 'automation')) {
+      ctx.addIssue({ code: 'custom', path: [...path, scopes.find((k) => k !== 'automation') as string], message: 'webhook-failure-rate is scoped by automation only' });
+    }
+    if ((t.metric === 'flow-run-success-rate' || t.metric === 'webhook-failure-rate') && (t.threshold < 0 || t.threshold > 1)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'threshold'], message: 'a rate is between 0 and 1 (0.95 = 95 %)' });
     }
     return;
   }

@@ -51,6 +51,55 @@ export const IntervalScheduleSchema = z
 export const ScheduleSchema = z.union([CronScheduleSchema, IntervalScheduleSchema]).describe('`{cron, timezone}` or `{interval_seconds, anchor}`.');
 export type Schedule = z.output<typeof ScheduleSchema>;
 
+// ---- run control (issue 15): concurrency keys, collision strategies, priority, SLAs ----
+
+/** What a run does when its concurrency key has no free slot. */
+export const CollisionStrategySchema = z
+  .enum(['enqueue', 'cancel-new', 'cancel-in-progress'])
+  .describe('`enqueue`: wait in order for a slot; `cancel-new`: the new run is cancelled; `cancel-in-progress`: the runs in flight are cancelled and the newest run wins.');
+export type CollisionStrategy = z.output<typeof CollisionStrategySchema>;
+
+export const DeploymentConcurrencySchema = z
+  .object({
+    key: z
+      .string()
+      .min(1)
+      .max(2000)
+      .describe('A Liquid template rendered when a run is created, over `parameters`, `tags` and `deployment` (`{{ parameters.customer_id }}`); runs with the same rendered key share `limit`.'),
+    limit: z.number().int().min(1).max(10_000).default(1).describe('At most this many runs per key at once (the guaranteed floor of a key).'),
+    burst: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(0)
+      .describe('Runs a key may start above `limit` while the deployment-wide `concurrency_limit` has room and no other key waits below its floor (needs `concurrency_limit`).'),
+    collision: CollisionStrategySchema.default('enqueue'),
+  })
+  .strict()
+  .describe('Concurrency keys: at most `limit` runs per rendered `key` at once, beside the deployment-wide `concurrency_limit`.');
+export type DeploymentConcurrency = z.output<typeof DeploymentConcurrencySchema>;
+
+/** Reflex run priority: higher runs first within a work pool (mapped to BullMQ, where lower is first). */
+export const RunPrioritySchema = z.number().int().min(-1000).max(1000).describe('-1000..1000, higher first within a work pool (default 0).');
+
+const slaSeconds = z.number().int().min(1).max(366 * 24 * 3600);
+export const DeploymentSlaSchema = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('time-to-completion'), seconds: slaSeconds.describe('A run must end within this long after it started running.') }).strict(),
+    z.object({ type: z.literal('lateness'), seconds: slaSeconds.describe('A run must start within this long after its scheduled time.') }).strict(),
+    z.object({ type: z.literal('frequency'), seconds: slaSeconds.describe('Some run must complete at least this often (no COMPLETED run for this long is a violation).') }).strict(),
+    z
+      .object({
+        type: z.literal('freshness'),
+        seconds: slaSeconds.describe('After the latest `event`, a run of the deployment must complete within this long.'),
+        event: z.string().min(1).max(512).describe('The event name that makes the deployment\'s output stale (e.g. `orders.exported`).'),
+      })
+      .strict(),
+  ])
+  .describe('A service level declared on a deployment; a violation emits `reflex.sla.violated`, its end `reflex.sla.resolved`.');
+export type DeploymentSla = z.output<typeof DeploymentSlaSchema>;
+
 const fields = {
   name: DeploymentNameSchema,
   flow: z.string().min(1).describe('Name of the registered flow the deployment runs.'),
@@ -66,6 +115,10 @@ const fields = {
   tags: z.array(z.string().min(1)).default([]),
   concurrency_limit: z.number().int().min(1).nullable().default(null).describe('At most this many runs of the deployment at once (null: no limit).'),
   paused: z.boolean().default(false).describe('A paused deployment gets no scheduled runs and refuses manual runs (409).'),
+  // run control (issue 15)
+  concurrency: DeploymentConcurrencySchema.nullable().default(null),
+  priority: RunPrioritySchema.default(0).describe('Default priority of its runs: -1000..1000, higher first within the work pool.'),
+  slas: z.array(DeploymentSlaSchema).max(20).default([]),
 };
 
 /** A deployment as a user declares it (POST /api/deployments, `reflex deploy` files). */
@@ -85,6 +138,10 @@ export const DeploymentPatchSchema = z
     tags: z.array(z.string().min(1)).optional(),
     concurrency_limit: z.number().int().min(1).nullable().optional(),
     paused: z.boolean().optional(),
+    // run control (issue 15)
+    concurrency: DeploymentConcurrencySchema.nullable().optional(),
+    priority: RunPrioritySchema.optional(),
+    slas: z.array(DeploymentSlaSchema).max(20).optional(),
   })
   .strict();
 export type DeploymentPatch = z.output<typeof DeploymentPatchSchema>;
@@ -107,6 +164,9 @@ export const DeploymentRunInputSchema = z
     idempotency_key: z.string().min(1).max(256).optional().describe('A second request with the same key answers the same run.'),
     scheduled_time: z.iso.datetime({ offset: true }).optional().describe('Start no earlier than this (default now).'),
     name: z.string().min(1).max(128).optional(),
+    // run control (issue 15)
+    priority: RunPrioritySchema.optional().describe('Overrides the deployment\'s priority for this run.'),
+    concurrency_key: z.string().max(512).optional().describe('This run\'s concurrency key instead of rendering the deployment\'s `concurrency.key` (400 when the deployment has no `concurrency`).'),
   })
   .strict();
 export type DeploymentRunInput = z.output<typeof DeploymentRunInputSchema>;

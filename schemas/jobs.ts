@@ -77,6 +77,9 @@ export const FlowRunCommandJobSchema = z.discriminatedUnion('type', [
     parameters: z.record(z.string(), z.unknown()).default({}),
     tags: z.array(z.string()).default([]),
     triggered_by: TriggeredBySchema,
+    // run control (issue 15)
+    priority: z.number().int().min(-1000).max(1000).optional(),
+    concurrency_key: z.string().max(512).optional(),
   }),
   z.object({
     type: z.literal('cancel-flow-run'),

@@ -33,3 +33,5 @@ export {
 export { automationSummaries, automationName, getFiring, firingHistory, type FiringHistory } from './summaries.ts';
 export { applyAutomationFiles, readAutomationFiles, type ApplyReport } from './files.ts';
 export { announceAutomationChange } from './changes.ts';
+// run control (issue 15): metric triggers
+export { metricInside, metricStep, metricStateKey, metricFiring, type MetricMeasure, type MetricState } from './engine/metric.ts';

@@ -34,6 +34,8 @@ export class Commands {
           idempotency_key: cmd.idempotency_key,
           source: 'manual',
           triggered_by: cmd.triggered_by,
+          priority: cmd.priority,
+          concurrency_key: cmd.concurrency_key,
         });
         return { flow_run_id: run.id, created };
       }

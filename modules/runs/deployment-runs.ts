@@ -1,4 +1,4 @@
-import { ConflictError } from '../../core/errors.ts';
+import { ConflictError, ValidationError } from '../../core/errors.ts';
 import { isUuid } from '../../core/ids.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Deployment } from '../../schemas/deployment.ts';
@@ -8,6 +8,7 @@ import type { FlowRunRecord } from './rows.ts';
 import type { RunQueues } from './run-queues.ts';
 import type { RunStore } from './run-store.ts';
 import type { WorkPools } from './work-pools.ts';
+import { renderRunKey } from './run-keys.ts';
 
 /** Idempotency keys of runs: the scheduler's is (deployment, start time), so replicas never duplicate. */
 export const runKeys = {
@@ -29,6 +30,10 @@ export interface DeploymentRunRequest {
   raw_idempotency_key?: string;
   /** The automation (firing, event) whose action asked for the run: recorded on it as its cause. */
   triggered_by?: TriggeredBy;
+  /** Run control (issue 15): this run's priority (default: the deployment's), higher first within the pool. */
+  priority?: number;
+  /** This run's concurrency key, instead of rendering the deployment's template (an automation renders it over its event). */
+  concurrency_key?: string;
 }
 
 /** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
@@ -61,6 +66,16 @@ export class DeploymentRuns {
     const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
     validateParameters(deployment.parameter_schema, parameters);
     const scheduled = request.scheduled_time ? new Date(request.scheduled_time) : new Date();
+    const tags = [...new Set([...deployment.tags, ...(request.tags ?? [])])];
+    // The key is rendered once, here: every attempt of the run is gated by the same key.
+    if (request.concurrency_key !== undefined && !deployment.concurrency) {
+      throw new ValidationError(`deployment "${deployment.name}" declares no concurrency: a run's concurrency_key needs its limit`, [{ path: 'concurrency_key', message: 'the deployment has no concurrency declaration' }]);
+    }
+    const concurrencyKey = request.concurrency_key !== undefined
+      ? request.concurrency_key
+      : deployment.concurrency
+      ? await renderRunKey(deployment.concurrency, { parameters, tags, deployment: { id: deployment.id, name: deployment.name, flow: deployment.flow } })
+      : null;
     const idempotencyKey = request.raw_idempotency_key ?? (request.idempotency_key ? runKeys.caller(deployment.id, request.idempotency_key) : null);
     const result = await this.store.createFlowRunDetailed({
       flow_name: deployment.flow,
@@ -69,7 +84,9 @@ export class DeploymentRuns {
       deployment_id: deployment.id,
       deployment_name: deployment.name,
       work_pool: deployment.work_pool,
-      tags: [...new Set([...deployment.tags, ...(request.tags ?? [])])],
+      tags,
+      priority: request.priority ?? deployment.priority ?? 0,
+      concurrency_key: concurrencyKey,
       state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
       idempotency_key: idempotencyKey,
       triggered_by: causeOf(request.triggered_by),

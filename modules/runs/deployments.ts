@@ -9,13 +9,14 @@ import type { DeploymentRuns } from './deployment-runs.ts';
 import { parameterSchemaProblem } from './engine/parameters.ts';
 import { iso } from './rows.ts';
 import { ensureWorkPool } from './work-pools.ts';
+import { checkRunControl } from './run-keys.ts';
 
 /** Deployments: owns the `deployments` table. Reads are functions of a connection; changes go through Deployments. */
 
 type Db = Pool | PoolClient;
 
 /** Fields compared by `apply` to tell `updated` from `unchanged`. */
-const DECLARED = ['flow', 'description', 'parameters', 'parameter_schema', 'work_pool', 'schedules', 'tags', 'concurrency_limit', 'paused'] as const;
+const DECLARED = ['flow', 'description', 'parameters', 'parameter_schema', 'work_pool', 'schedules', 'tags', 'concurrency_limit', 'paused', 'concurrency', 'priority', 'slas'] as const;
 
 function fromRow(r: Record<string, unknown>): Deployment {
   return {
@@ -30,6 +31,9 @@ function fromRow(r: Record<string, unknown>): Deployment {
     tags: (r.tags as string[]) ?? [],
     concurrency_limit: (r.concurrency_limit as number | null) ?? null,
     paused: Boolean(r.paused),
+    concurrency: (r.concurrency as Deployment['concurrency']) ?? null,
+    priority: r.priority == null ? 0 : Number(r.priority),
+    slas: (r.slas as Deployment['slas']) ?? [],
     created: iso(r.created) as string,
     updated: iso(r.updated) as string,
   };
@@ -41,15 +45,24 @@ function checkParameterSchema(schema: Record<string, unknown> | null | undefined
   if (problem) throw new ValidationError(`invalid ${path}: ${problem}`, [{ path, message: problem }]);
 }
 
+/** The run-control columns (migration 0550); a declaration made before them has none. */
+function runControlValues(d: Partial<Pick<Deployment, 'concurrency' | 'priority' | 'slas'>>): [string | null, number, string] {
+  return [d.concurrency ? JSON.stringify(d.concurrency) : null, d.priority ?? 0, JSON.stringify(d.slas ?? [])];
+}
+
 const nameTaken = (name: string) => new ConflictError(`a deployment named "${name}" already exists`);
 
-async function insertDeployment(db: Db, d: DeploymentInput): Promise<Deployment> {
+/** A deployment to create: the run-control fields (issue 15) may be left out by callers that predate them. */
+type RunControlFields = 'concurrency' | 'priority' | 'slas';
+export type NewDeployment = Omit<DeploymentInput, RunControlFields> & Partial<Pick<DeploymentInput, RunControlFields>>;
+
+async function insertDeployment(db: Db, d: NewDeployment): Promise<Deployment> {
   await ensureWorkPool(db, d.work_pool);
   try {
     const res = await db.query(
-      `INSERT INTO deployments (id, name, flow_name, description, parameters, parameter_schema, work_pool, schedules, tags, concurrency_limit, paused)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-      [uuidv7(), d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused],
+      `INSERT INTO deployments (id, name, flow_name, description, parameters, parameter_schema, work_pool, schedules, tags, concurrency_limit, paused, concurrency, priority, slas)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
+      [uuidv7(), d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused, ...runControlValues(d)],
     );
     return fromRow(res.rows[0]);
   } catch (err) {
@@ -63,9 +76,9 @@ async function writeDeployment(db: Db, id: string, d: Omit<Deployment, 'id' | 'c
   try {
     const res = await db.query(
       `UPDATE deployments SET name = $2, flow_name = $3, description = $4, parameters = $5, parameter_schema = $6, work_pool = $7,
-         schedules = $8, tags = $9, concurrency_limit = $10, paused = $11, updated = now()
+         schedules = $8, tags = $9, concurrency_limit = $10, paused = $11, concurrency = $12, priority = $13, slas = $14, updated = now()
        WHERE id = $1 RETURNING *`,
-      [id, d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused],
+      [id, d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused, ...runControlValues(d)],
     );
     if (!res.rows[0]) throw new NotFoundError('deployment', id);
     return fromRow(res.rows[0]);
@@ -106,6 +119,12 @@ export async function listDeployments(db: Db, options: { limit: number; cursor?:
   return { items, next_cursor: res.rows.length > options.limit ? items[items.length - 1].name : null };
 }
 
+/** What the worker's slot check needs of a deployment: its wide cap and its concurrency keys. */
+export async function deploymentRunControl(db: Db, id: string): Promise<{ limit: number | null; concurrency: Deployment['concurrency'] }> {
+  const r = await db.query<{ concurrency_limit: number | null; concurrency: Deployment['concurrency'] }>('SELECT concurrency_limit, concurrency FROM deployments WHERE id = $1', [id]);
+  return { limit: r.rows[0]?.concurrency_limit ?? null, concurrency: r.rows[0]?.concurrency ?? null };
+}
+
 /** The concurrency limit of a deployment (null: none), for the worker's slot check. */
 export async function deploymentLimit(db: Db, id: string): Promise<number | null> {
   const r = await db.query<{ concurrency_limit: number | null }>('SELECT concurrency_limit FROM deployments WHERE id = $1', [id]);
@@ -130,8 +149,9 @@ export class Deployments {
     private readonly runs: DeploymentRuns,
   ) {}
 
-  async create(input: DeploymentInput): Promise<Deployment> {
+  async create(input: NewDeployment): Promise<Deployment> {
     checkParameterSchema(input.parameter_schema);
+    checkRunControl(input);
     return insertDeployment(this.pg, input);
   }
 
@@ -144,6 +164,7 @@ export class Deployments {
       const { id: _id, created: _c, updated: _u, ...rest } = current;
       const next = { ...rest };
       for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+      checkRunControl(next);
       return { before: current, after: await writeDeployment(client, current.id, next) };
     });
     await this.afterChange(before, after);
@@ -164,8 +185,9 @@ export class Deployments {
    * Creates or updates deployments by name, all in one transaction (nothing is half-written). A declaration
    * without `paused` keeps the current paused flag, so re-deploying does not resume a paused deployment.
    */
-  async apply(inputs: Array<Omit<DeploymentInput, 'paused'> & { paused?: boolean }>): Promise<Array<{ name: string; id: string; outcome: ApplyOutcome }>> {
+  async apply(inputs: Array<Omit<NewDeployment, 'paused'> & { paused?: boolean }>): Promise<Array<{ name: string; id: string; outcome: ApplyOutcome }>> {
     inputs.forEach((d, i) => checkParameterSchema(d.parameter_schema, `[${i}].parameter_schema`));
+    inputs.forEach((d, i) => checkRunControl(d, `[${i}].`));
     const changes: Array<{ before: Deployment; after: Deployment }> = [];
     const report = await inTransaction(this.pg, async (client) => {
       const out: Array<{ name: string; id: string; outcome: ApplyOutcome }> = [];
@@ -176,7 +198,7 @@ export class Deployments {
           out.push({ name: created.name, id: created.id, outcome: 'created' });
           continue;
         }
-        const next = { ...input, paused: input.paused ?? current.paused };
+        const next = { ...input, concurrency: input.concurrency ?? null, priority: input.priority ?? 0, slas: input.slas ?? [], paused: input.paused ?? current.paused };
         if (DECLARED.every((k) => canonicalJson(current[k]) === canonicalJson(next[k]))) {
           out.push({ name: current.name, id: current.id, outcome: 'unchanged' });
           continue;

@@ -109,3 +109,9 @@ export { WorkerPresence, readWorkers, type WorkerPresenceOptions } from './worke
 export { decideTransition, stateEventName, isTerminal, StateNames, ALLOWED_TRANSITIONS, type RunTiming, type TransitionDecision } from './engine/states.ts';
 export { upcomingStartTimes, DEFAULT_ANCHOR } from './engine/schedule.ts';
 export { validateParameters, parameterSchemaProblem } from './engine/parameters.ts';
+// run control (issue 15): concurrency keys, priority, SLAs
+export { bullPriority, MAX_RUN_PRIORITY } from './run-queues.ts';
+export { keyHolders, runKeyHash } from './run-keys.ts';
+export { deploymentsWithSlas, slaRunFacts, type SlaDeployment } from './sla-facts.ts';
+export { evaluateSlas, slaTransitions, slaEventId, type SlaFacts, type SlaViolation } from './engine/slas.ts';
+export { flowRunMeasure, type FlowRunMeasureQuery, type FlowRunMetric, type Measure } from './run-measures.ts';

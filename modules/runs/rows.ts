@@ -31,6 +31,9 @@ export interface FlowRunRecord extends FlowRun {
   deployment_name: string | null;
   /** The automation, firing and event whose action created the run (migration 0040): written with the row, read by getRunOrigin only. */
   triggered_by?: TriggeredBy | null;
+  /** Run control (migration 0550): its priority (higher first) and its rendered concurrency key (null: none). Not on the wire. */
+  priority?: number;
+  concurrency_key?: string | null;
 }
 
 export interface TaskRunRecord extends TaskRun {
@@ -42,7 +45,7 @@ export interface TaskRunRecord extends TaskRun {
 export const FLOW_RUN_COLUMNS = `f.id, f.name, f.flow_name, f.deployment_id, f.work_pool, f.parent_task_run_id, f.parent_flow_run_id,
   f.parameters, f.tags, f.state_type, f.state_name, f.state_timestamp, f.state_message, f.state_scheduled_time, f.state_error, f.run_count,
   f.expected_start_time, f.start_time, f.end_time, f.total_run_time_seconds, f.created, f.updated, f.result, f.idempotency_key,
-  d.name AS deployment_name`;
+  f.priority, f.concurrency_key, d.name AS deployment_name`;
 
 /** FROM clause matching FLOW_RUN_COLUMNS. */
 export const FLOW_RUN_FROM = 'flow_runs f LEFT JOIN deployments d ON d.id = f.deployment_id';
@@ -69,6 +72,8 @@ export function flowRunFromRow(row: Row): FlowRunRecord {
     result: row.result ?? null,
     idempotency_key: (row.idempotency_key as string | null) ?? null,
     deployment_name: (row.deployment_name as string | null) ?? null,
+    priority: row.priority == null ? 0 : Number(row.priority),
+    concurrency_key: (row.concurrency_key as string | null) ?? null,
   };
 }
 
@@ -109,7 +114,7 @@ export function taskRunFromRow(row: Row): TaskRunRecord {
 
 /** The wire object without the internal fields. */
 export function publicFlowRun(r: FlowRunRecord): FlowRun {
-  const { deployment_name: _d, triggered_by: _t, ...run } = r;
+  const { deployment_name: _d, triggered_by: _t, priority: _p, concurrency_key: _k, ...run } = r;
   return run;
 }
 

@@ -14,7 +14,20 @@ export interface EnqueueOptions {
   scheduledTime?: string | Date | null;
 }
 
-type QueuedRun = { id: string; flow_name: string; work_pool: string | null };
+type QueuedRun = { id: string; flow_name: string; work_pool: string | null; priority?: number };
+
+/** Reflex priorities run from -1000 (last) to 1000 (first). */
+export const MAX_RUN_PRIORITY = 1000;
+
+/**
+ * BullMQ takes jobs with a lower `priority` number first (1 is the highest; 0 means "no priority" and is
+ * served from a separate list). Reflex says higher is first, so every run job is prioritized with
+ * `MAX_RUN_PRIORITY + 1 - priority`: 1000 → 1, 0 → 1001, -1000 → 2001. Jobs of equal priority keep FIFO order.
+ */
+export function bullPriority(priority: number | undefined): number {
+  const p = Math.max(-MAX_RUN_PRIORITY, Math.min(MAX_RUN_PRIORITY, Math.trunc(priority ?? 0)));
+  return MAX_RUN_PRIORITY + 1 - p;
+}
 
 export class RunQueues {
   constructor(private readonly queues: Queues) {}
@@ -28,7 +41,7 @@ export class RunQueues {
   async enqueue(run: QueuedRun, options: EnqueueOptions = {}): Promise<string> {
     const attempt = options.attempt ?? 1;
     const at = options.scheduledTime ? new Date(options.scheduledTime).getTime() : Date.now();
-    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()) });
+    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()), priority: bullPriority(run.priority) });
   }
 
   /** Removes a run's job if it is still waiting or delayed (a cancelled or deleted scheduled run). */

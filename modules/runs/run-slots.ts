@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Names } from '../../core/names.ts';
 import type { Pool } from '../../infra/db.ts';
-import { leaseHandle, tryAcquire, type Lease } from './concurrency-limits.ts';
-import { deploymentLimit } from './deployments.ts';
+import { leaseHandle, tryAcquire } from './concurrency-limits.ts';
+import { deploymentRunControl } from './deployments.ts';
+import { decideKeySlot, keySlotLease } from './run-keys.ts';
+import type { Deployment } from '../../schemas/deployment.ts';
 import { workPoolLimit } from './work-pools.ts';
 
 /**
@@ -17,12 +19,29 @@ export interface RunSlot {
   release(): Promise<void>;
 }
 
-export type RunSlotResult = { acquired: true; slot: RunSlot } | { acquired: false; reason: string };
+/**
+ * `collision` (issue 15, concurrency keys): `cancel-self` — the run must be cancelled (cancel-new, or a
+ * newer run of its key won); `cancel-holders` — the runs in flight of its key are to be cancelled while
+ * this one waits (cancel-in-progress).
+ */
+export type RunSlotResult =
+  | { acquired: true; slot: RunSlot; burst?: boolean }
+  | { acquired: false; reason: string; collision?: { action: 'cancel-self' } | { action: 'cancel-holders'; runs: string[] } };
+
+/** What the slot check reads of a run; the key fields are absent for runs made before migration 0550. */
+export interface SlotRun {
+  id?: string;
+  created?: string;
+  deployment_id: string | null;
+  work_pool: string | null;
+  concurrency_key?: string | null;
+}
 
 const CACHE_MS = 1000;
 
 export class RunSlots {
   private readonly cache = new Map<string, { limit: number | null; at: number }>();
+  private readonly controls = new Map<string, { value: { limit: number | null; concurrency: Deployment['concurrency'] }; at: number }>();
 
   constructor(
     private readonly pg: Pool,
@@ -38,15 +57,46 @@ export class RunSlots {
     return limit;
   }
 
-  /** Takes one slot of the run's deployment limit and one of its work pool's limit, or neither. */
-  async acquire(run: { deployment_id: string | null; work_pool: string | null }, options: { leaseSeconds?: number } = {}): Promise<RunSlotResult> {
+  private async control(id: string): Promise<{ limit: number | null; concurrency: Deployment['concurrency'] }> {
+    const hit = this.controls.get(id);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+    const value = await deploymentRunControl(this.pg, id);
+    this.controls.set(id, { value, at: Date.now() });
+    return value;
+  }
+
+  /**
+   * Takes one slot of the run's deployment limit and one of its work pool's limit, or neither. A run with a
+   * concurrency key takes its key's slot and the deployment-wide slot together (run-keys.ts) first.
+   */
+  async acquire(run: SlotRun, options: { leaseSeconds?: number; waiterTtlMs?: number } = {}): Promise<RunSlotResult> {
     const leaseMs = Math.round((options.leaseSeconds ?? 30) * 1000);
-    const held: Lease[] = [];
+    const held: Array<{ release(): Promise<void> }> = [];
     const targets: Array<{ what: string; key: string; limit: number | null }> = [];
+    let burst = false;
     if (run.deployment_id) {
       const id = run.deployment_id;
-      const limit = await this.cachedLimit(`d:${id}`, () => deploymentLimit(this.pg, id));
-      targets.push({ what: `deployment ${id}`, key: this.names.keys.deploymentSlots(id), limit });
+      const control = await this.control(id);
+      const c = control.concurrency;
+      if (c && run.id && run.concurrency_key != null) {
+        const request = { deploymentId: id, runId: run.id, key: run.concurrency_key, leaseMs };
+        const d = await decideKeySlot(this.redis, this.names, {
+          ...request,
+          order: run.created ? Date.parse(run.created) : Date.now(),
+          limit: c.limit,
+          burst: c.burst,
+          cap: control.limit,
+          collision: c.collision,
+          waiterTtlMs: options.waiterTtlMs ?? 5000,
+        });
+        if (d.outcome === 'wait') return { acquired: false, reason: d.reason };
+        if (d.outcome === 'cancel-self') return { acquired: false, reason: d.reason, collision: { action: 'cancel-self' } };
+        if (d.outcome === 'cancel-holders') return { acquired: false, reason: d.reason, collision: { action: 'cancel-holders', runs: d.holders } };
+        burst = d.burst;
+        held.push(keySlotLease(this.redis, this.names, request));
+      } else {
+        targets.push({ what: `deployment ${id}`, key: this.names.keys.deploymentSlots(id), limit: control.limit });
+      }
     }
     if (run.work_pool) {
       const name = run.work_pool;
@@ -64,6 +114,7 @@ export class RunSlots {
     }
     return {
       acquired: true,
+      burst,
       slot: {
         async release() {
           await Promise.all(held.map((l) => l.release()));

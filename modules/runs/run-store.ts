@@ -39,7 +39,7 @@ export class RunStore implements Orchestration {
 
   /** Like createFlowRun, and says whether the run is new or already existed under its idempotency key. */
   async createFlowRunDetailed(
-    input: CreateFlowRunInput & { name?: string; deployment_name?: string; triggered_by?: TriggeredBy | null },
+    input: CreateFlowRunInput & { name?: string; deployment_name?: string; triggered_by?: TriggeredBy | null; priority?: number; concurrency_key?: string | null },
     options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {},
   ): Promise<{ run: FlowRunRecord; created: boolean }> {
     const now = new Date();
@@ -65,6 +65,8 @@ export class RunStore implements Orchestration {
       idempotency_key: input.idempotency_key ?? null,
       deployment_name: input.deployment_name ?? null,
       triggered_by: input.triggered_by ?? null,
+      priority: input.priority ?? 0,
+      concurrency_key: input.concurrency_key ?? null,
     };
     return this.writer.createFlowRun(record, options);
   }

@@ -13,7 +13,7 @@ const FLOW_RUN_TYPES = `id uuid, name text, flow_name text, deployment_id uuid, 
   parent_flow_run_id uuid, parameters jsonb, tags text[], state_type text, state_name text, state_timestamp timestamptz,
   state_message text, state_scheduled_time timestamptz, state_error jsonb, run_count int, expected_start_time timestamptz, start_time timestamptz,
   end_time timestamptz, total_run_time_seconds double precision, created timestamptz, updated timestamptz, result jsonb,
-  idempotency_key text, triggered_by jsonb`;
+  idempotency_key text, triggered_by jsonb, priority int, concurrency_key text`;
 const FLOW_RUN_NAMES = FLOW_RUN_TYPES.split(',').map((c) => c.trim().split(/\s+/)[0]);
 
 const TASK_RUN_TYPES = `id uuid, flow_run_id uuid, task_name text, dynamic_key text, cache_key text, cache_expiration timestamptz,
@@ -44,7 +44,7 @@ function stateColumns(s: State) {
 
 function flowRunRow(r: FlowRunRecord) {
   const { state, deployment_name: _d, ...rest } = r;
-  return { ...rest, ...stateColumns(state), result: r.result ?? null, triggered_by: r.triggered_by ?? null };
+  return { ...rest, ...stateColumns(state), result: r.result ?? null, triggered_by: r.triggered_by ?? null, priority: r.priority ?? 0, concurrency_key: r.concurrency_key ?? null };
 }
 
 function taskRunRow(r: TaskRunRecord) {

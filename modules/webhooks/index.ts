@@ -36,3 +36,5 @@ export {
   type IncomingRequest,
 } from './incoming.ts';
 export { verifyRequest, secretProblem, SIGNATURE_TOLERANCE_SECONDS, type Verification, type Verdict } from './incoming-verify.ts';
+// run control (issue 15): metric triggers
+export { deliveryFailureRate } from './delivery-measures.ts';

@@ -13,6 +13,7 @@ import { AutomationCache } from './cache.ts';
 import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
 import { ActionExecutor } from './executor.ts';
 import { liveActionDeps } from './live-actions.ts';
+import { MetricMonitor } from './metrics.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;
@@ -48,7 +49,10 @@ export class AutomationsService implements Service {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly dispatchDeps: DispatchDeps;
 
-  private readonly config: Pick<Config, 'automationsDir'>;
+  private readonly config: Pick<Config, 'automationsDir' | 'metricLoopSeconds'>;
+  /** Metric triggers (issue 15), evaluated on a loop of their own. */
+  readonly metrics: MetricMonitor;
+  private measuring = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -72,6 +76,13 @@ export class AutomationsService implements Service {
     const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
     this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun, metrics: rt.metrics }, rt.config.actionConcurrency);
     this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun, metrics: rt.metrics };
+    this.metrics = new MetricMonitor({
+      pg: rt.pg,
+      store: this.store,
+      log: this.log,
+      plans: () => this.cache.index.plans.values(),
+      dispatch: (firings) => dispatchFirings(this.dispatchDeps, firings),
+    });
     this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
@@ -92,6 +103,20 @@ export class AutomationsService implements Service {
     await this.consumer.start();
     this.timers.push(setInterval(() => void this.tick(), this.options.timerPollMs ?? 200));
     this.timers.push(setInterval(() => void this.sweep(), 1000));
+    if (this.config.metricLoopSeconds > 0) this.timers.push(setInterval(() => void this.measure(), this.config.metricLoopSeconds * 1000));
+  }
+
+  /** One pass of the metric triggers; a pass still running when the next is due is not doubled. */
+  private async measure(): Promise<void> {
+    if (this.measuring || this.stopped) return;
+    this.measuring = true;
+    try {
+      await this.metrics.tick();
+    } catch (err) {
+      this.log.error({ err }, 'metric trigger pass failed');
+    } finally {
+      this.measuring = false;
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
-import type { Runs } from '../../modules/runs/index.ts';
+import { publicFlowRun, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import type { EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
@@ -20,7 +20,7 @@ import type { AnyFlow } from './flows-module.ts';
 export type JobOutcome = 'missing' | 'not-startable' | 'stale' | 'unknown-flow' | 'refused' | 'completed' | 'failed' | 'retry' | 'cancelled';
 
 export interface ProcessorContext {
-  runs: Pick<Runs, 'slots' | 'queues'>;
+  runs: Pick<Runs, 'slots' | 'queues' | 'store' | 'flowRuns'>;
   client: EngineClient;
   flows: ReadonlyMap<string, AnyFlow>;
   flowsModule: string;
@@ -32,7 +32,8 @@ export interface ProcessorContext {
 export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJob>, token: string | undefined): Promise<JobOutcome> {
   const { flow_run_id: id, attempt } = job.data;
   const { store } = ctx.client;
-  const run = await store.getFlowRun(id);
+  // The record, not the wire run: it carries the run's priority and concurrency key (issue 15).
+  const run = await ctx.runs.store.getFlowRunRecord(id);
   if (!run) return 'missing';
   if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return 'not-startable';
   if (run.run_count >= attempt) return 'stale';
@@ -45,7 +46,17 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
     return 'unknown-flow';
   }
 
-  const slot = await ctx.runs.slots.acquire(run, { leaseSeconds: 30 });
+  const slot = await ctx.runs.slots.acquire(run, { leaseSeconds: 30, waiterTtlMs: Math.max(3000, 4 * ctx.slotRetryMs) });
+  if (!slot.acquired && slot.collision?.action === 'cancel-self') {
+    log.info({ reason: slot.reason }, 'run cancelled by its concurrency key collision strategy');
+    await store.setFlowRunState(id, { type: 'CANCELLED', message: `cancelled: ${slot.reason}` });
+    return 'cancelled';
+  }
+  if (!slot.acquired && slot.collision?.action === 'cancel-holders') {
+    // cancel-in-progress: the runs in flight are cancelled through the operator path (CANCELLING, then the worker aborts them).
+    log.info({ cancelling: slot.collision.runs }, 'cancelling the runs in flight of its concurrency key (newest wins)');
+    await Promise.all(slot.collision.runs.map((r) => ctx.runs.flowRuns.cancel(r, `cancelled: newer run ${id} of the same concurrency key wins`).catch(() => {})));
+  }
   if (!slot.acquired) {
     log.debug({ reason: slot.reason }, 'no concurrency slot; delaying the run');
     await job.moveToDelayed(Date.now() + ctx.slotRetryMs + Math.floor(Math.random() * 200), token);
@@ -54,7 +65,7 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
   try {
     // PENDING is proposed without waiting: RUNNING follows it in the same batch and is the claim we wait for.
     if (run.state.type === 'SCHEDULED') void store.setFlowRunState(id, { type: 'PENDING' }).catch(() => {});
-    const result = await flowInternals(flow).runAttempt(ctx.client, run, {});
+    const result = await flowInternals(flow).runAttempt(ctx.client, publicFlowRun(run), {});
     switch (result.kind) {
       case 'completed':
         return 'completed';

@@ -202,3 +202,21 @@ export const gated = flow({ name: 'gated' }, async (params: { key: string }) => 
   await Promise.race([gate(params.key).opened, aborted]);
   return { key: params.key };
 });
+
+/** Run control (issue 15): how many `keyed` runs of each key run at once, and the most seen. */
+export const keyedProbe = { running: new Map<string, number>(), max: new Map<string, number>(), started: [] as string[] };
+
+/** Holds its key for `ms` (or until cancelled), recording per-key concurrency in keyedProbe. */
+export const keyed = flow({ name: 'keyed' }, async (params: { customer: string; ms: number; tag?: string }) => {
+  const { signal } = getRunContext();
+  const now = (keyedProbe.running.get(params.customer) ?? 0) + 1;
+  keyedProbe.running.set(params.customer, now);
+  keyedProbe.max.set(params.customer, Math.max(now, keyedProbe.max.get(params.customer) ?? 0));
+  keyedProbe.started.push(params.tag ?? params.customer);
+  try {
+    await sleep(params.ms, signal);
+  } finally {
+    keyedProbe.running.set(params.customer, (keyedProbe.running.get(params.customer) ?? 1) - 1);
+  }
+  return params.customer;
+});

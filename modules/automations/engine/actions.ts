@@ -76,6 +76,8 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       return { status: 'executed', detail: {} };
     case 'run-deployment': {
       const parameters = (await renderValue(a.parameters, ctx)) as Record<string, unknown>;
+      const concurrencyKey = a.concurrency_key === undefined ? undefined : (await renderString(a.concurrency_key, ctx)).trim();
+      if (concurrencyKey !== undefined && concurrencyKey.length > 512) throw new ActionFailure(`concurrency_key renders to ${concurrencyKey.length} characters (at most 512)`);
       const data = FlowRunCommandJobSchema.parse({
         type: 'run-deployment',
         idempotency_key: key,
@@ -84,6 +86,8 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         parameters,
         tags: a.tags,
         triggered_by,
+        priority: a.priority,
+        concurrency_key: concurrencyKey,
       });
       const out = await command(data, a.deployment_id ? resourceId('deployment', a.deployment_id) : undefined);
       return { ...out, detail: { ...out.detail, parameters, deployment: a.deployment_id ?? a.deployment_name } };

@@ -63,6 +63,8 @@ export function compilePlan(automation: Automation): AutomationPlan {
       leaves.push({ ...link, path, trigger: t, compiled: compileEventTrigger(t), params, immediate });
       return;
     }
+    // Metric triggers (issue 15) read measures on a loop of their own (services/automations/metrics.ts): no event leaves.
+    if (t.type === 'metric') return;
     const size = t.triggers.length;
     const need = t.type === 'sequence' ? size : t.require === 'any' ? 1 : t.require === 'all' ? size : t.require;
     const node: CompositePlan = { ...link, path, params: { kind: t.type, need, size, withinMs: Math.round(t.within * 1000) } };

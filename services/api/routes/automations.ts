@@ -25,6 +25,7 @@ import { EventInputSchema, type ReflexEvent } from '../../../schemas/event.ts';
 import { FiringRecordSchema } from '../../../schemas/firing.ts';
 import { FiringSchema } from '../../../schemas/jobs.ts';
 import type { RouteModule } from '../route-module.ts';
+import { previewMetric } from '../metric-preview.ts';
 
 const IdParams = z.object({ id: z.string().max(100) });
 const FiringsQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() });
@@ -71,6 +72,14 @@ const DryRunResponseSchema = z.object({
     )
     .describe('What flow control did with each firing, in order, and why.'),
   truncated_reason: z.string().optional(),
+  // run control (issue 15): a metric trigger's measure, now (dry run) or across the range (backtest)
+  metric: z
+    .object({
+      samples: z.array(z.object({ at: z.string(), value: z.number().nullable(), samples: z.number(), inside: z.boolean() })),
+      transitions: z.array(z.object({ at: z.string(), state: z.enum(['triggered', 'resolved']), value: z.number().nullable() })),
+      note: z.string().optional(),
+    })
+    .optional(),
 });
 const tags = ['automations'];
 
@@ -200,6 +209,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     },
     async (req) => {
       const doc = finishAutomation(req.body.automation, ['automation'], flowLimits);
+      if (doc.trigger.type === 'metric') return { firings: [], buckets: [], events_evaluated: 0, truncated: false, flow_control: [], metric: await previewMetric(rt.pg, doc.trigger, null) };
       const events = req.body.events.length > 0 ? normalizeEvents(req.body.events, { maxPayloadBytes: rt.config.maxPayloadBytes }) : [];
       return dryRun(doc, events, { until: req.body.until ? Date.parse(req.body.until) : undefined, maxPayloadBytes: rt.config.maxPayloadBytes });
     },
@@ -221,6 +231,10 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       const doc = finishAutomation(body.automation, ['automation'], flowLimits);
       if (Date.parse(body.occurred_before) <= Date.parse(body.occurred_after)) {
         throw new ValidationError('occurred_before must be after occurred_after', [{ path: 'occurred_before', message: 'must be after occurred_after' }]);
+      }
+      if (doc.trigger.type === 'metric') {
+        const metric = await previewMetric(rt.pg, doc.trigger, { from: Date.parse(body.occurred_after), to: Date.parse(body.occurred_before) });
+        return { firings: [], buckets: [], events_evaluated: 0, truncated: false, flow_control: [], metric };
       }
       const events = await storedEvents(doc, body.occurred_after, body.occurred_before, body.limit);
       return dryRun(doc, events, { until: Date.parse(body.occurred_before), maxPayloadBytes: rt.config.maxPayloadBytes });
