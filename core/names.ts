@@ -69,6 +69,9 @@ export interface RedisKeys {
   workers(pool: string): string;
   /** A signed incoming webhook's message id, remembered for the signature's tolerance window (replay guard). */
   incomingMessage(endpointId: string, messageId: string): string;
+  // ---- flow authors (issue 13): state hooks, artifacts, pause/resume ----
+  /** Claimed (SET NX) by the one worker that runs a crashed run's onCrashed hooks for one attempt. */
+  crashHookClaim(runId: string, runCount: number): string;
 }
 
 export function names(namespace: string): Names {
@@ -111,6 +114,8 @@ export function names(namespace: string): Names {
       concurrencyHolders: (name) => key('concurrency', name, 'holders'),
       workers: (pool) => key('workers', pool),
       incomingMessage: (endpointId, messageId) => key('incoming-webhook', endpointId, messageId),
+      // flow authors (issue 13)
+      crashHookClaim: (runId, runCount) => key('crash-hook', runId, String(runCount)),
     },
   };
 }

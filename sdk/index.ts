@@ -11,3 +11,5 @@ export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
 export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
 export { ConcurrencySlotTimeoutError } from '../modules/runs/index.ts';
 export type { Logger } from './logger.ts';
+// ---- flow authors (issue 13): state hooks, artifacts, pause/resume, waitForEvent, serve ----
+export type { FlowHook, TaskHook, FlowHooks, TaskHooks, HookFlowRun, HookTaskRun } from './hooks.ts';

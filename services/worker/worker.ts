@@ -4,6 +4,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
+import type { FlowRun } from '../../schemas/flow-run.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
 import type { Service } from '../service.ts';
@@ -70,6 +71,7 @@ export class FlowWorker implements Service {
         const f = this.flows.get(name);
         return f ? flowInternals(f).definition.options : undefined;
       },
+      onCrashed: (run) => this.crashedHooks(run),
     })
       .then((r) => {
         if (r.crashed.length || r.cancelled.length) this.log.warn(r, 'runs of dead processes marked');
@@ -84,10 +86,31 @@ export class FlowWorker implements Service {
     return p;
   }
 
+  /**
+   * The onCrashed hooks of a run this worker's sweep marked CRASHED. The CRASHED transition is accepted
+   * once, and the claim key (one per run attempt, kept a day) makes a second sweeper or a forced replay
+   * skip it, so the hooks run once. They run in the background: a slow hook never stalls the sweep.
+   */
+  private async crashedHooks(run: FlowRun): Promise<void> {
+    const f = this.flows.get(run.flow_name);
+    const client = this.client;
+    if (!f || !client || flowInternals(f).definition.hooks.onCrashed.length === 0) return;
+    const claim = await this.rt.redis.set(this.rt.names.keys.crashHookClaim(run.id, run.run_count), this.options.hostname, 'EX', 86_400, 'NX');
+    if (claim !== 'OK') return;
+    const p = flowInternals(f)
+      .runCrashedHooks(client, run)
+      .catch((err: unknown) => this.log.warn({ err, flow_run_id: run.id }, 'onCrashed hooks failed'))
+      .finally(() => this.hooksRunning.delete(p));
+    this.hooksRunning.add(p);
+  }
+
+  private readonly hooksRunning = new Set<Promise<unknown>>();
+
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     await this.presence?.stop();
     await this.sweeping;
+    await Promise.allSettled([...this.hooksRunning]);
     const worker = this.worker;
     if (worker) {
       const closing = worker.close();

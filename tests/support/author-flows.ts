@@ -1,0 +1,61 @@
+import { CancelledError, flow, getRunContext, NonRetriableError, task, type HookFlowRun, type HookTaskRun } from 'reflex/sdk';
+import type { State } from '../../schemas/flow-run.ts';
+
+/**
+ * Flows of the flow-author tests (state hooks, artifacts, pause/resume, waitForEvent). Loaded by the
+ * in-process worker and by worker child processes; the test process imports the same module instance,
+ * so `seen` is shared with the in-process worker.
+ */
+
+export interface HookCall {
+  hook: string;
+  run: HookFlowRun | HookTaskRun;
+  state: State;
+}
+
+export const seen = { hooks: [] as HookCall[] };
+
+const record = (hook: string) => (run: HookFlowRun | HookTaskRun, state: State) => {
+  seen.hooks.push({ hook, run, state });
+};
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+const hookedTask = task({ name: 'hooked-task', onCompletion: record('task.onCompletion'), onFailure: record('task.onFailure') }, async (x: number) => {
+  if (x < 0) throw new NonRetriableError('negative');
+  return x * 2;
+});
+
+/** Every flow hook; `mode` picks the outcome. */
+export const hooked = flow(
+  {
+    name: 'hooked',
+    onRunning: record('onRunning'),
+    onCompletion: [record('onCompletion'), () => { throw new Error('hook exploded on purpose'); }],
+    onFailure: [() => Promise.reject(new Error('failure hook exploded')), record('onFailure')],
+    onCancellation: record('onCancellation'),
+  },
+  async (params: { mode: 'ok' | 'fail' | 'task-fail' | 'cancel' }) => {
+    if (params.mode === 'fail') throw new NonRetriableError('fails on purpose');
+    if (params.mode === 'task-fail') return hookedTask(-1);
+    if (params.mode === 'cancel') throw new CancelledError('cancelled on purpose');
+    return hookedTask(21);
+  },
+);
+
+/** Sleeps on its first attempt (so a test can SIGKILL its worker); its onCrashed hook is recorded. */
+export const crashHooked = flow(
+  { name: 'crash-hooked', onCrashed: record('onCrashed') },
+  async () => {
+    await sleep(60_000, getRunContext().signal);
+    return 'never';
+  },
+);
