@@ -123,7 +123,7 @@ export function names(namespace: string): Names {
 // ---- names shared by every namespace ----
 
 /** Kinds of resource Reflex names itself: `reflex.<kind>.<id>`. */
-export const RESOURCE_KINDS = ['flow-run', 'task-run', 'flow', 'deployment', 'work-pool', 'tag', 'automation', 'event', 'webhook', 'webhook-delivery'] as const;
+export const RESOURCE_KINDS = ['flow-run', 'task-run', 'flow', 'deployment', 'work-pool', 'tag', 'automation', 'event', 'webhook', 'webhook-delivery', /* flow authors (issue 13) */ 'artifact'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** `reflex.<kind>.<id>`, the `reflex.resource.id` of what Reflex itself owns. */
@@ -173,6 +173,8 @@ export const EventNames = {
   automationAction: (status: 'executed' | 'failed') => `${EventFamilies.automation}action.${status}`,
   webhookDelivery: (verdict: 'succeeded' | 'failed') => `${EventFamilies.webhookDelivery}${verdict}`,
   webhookReceived: 'reflex.webhook.received',
+  // flow authors (issue 13)
+  artifactCreated: 'reflex.artifact.created',
 } as const;
 
 /**

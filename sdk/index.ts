@@ -13,3 +13,15 @@ export { ConcurrencySlotTimeoutError } from '../modules/runs/index.ts';
 export type { Logger } from './logger.ts';
 // ---- flow authors (issue 13): state hooks, artifacts, pause/resume, waitForEvent, serve ----
 export type { FlowHook, TaskHook, FlowHooks, TaskHooks, HookFlowRun, HookTaskRun } from './hooks.ts';
+export {
+  createTableArtifact,
+  createMarkdownArtifact,
+  createLinkArtifact,
+  createProgressArtifact,
+  updateProgressArtifact,
+  type ArtifactOptions,
+  type TableArtifactOptions,
+  type MarkdownArtifactOptions,
+  type LinkArtifactOptions,
+  type ProgressArtifactOptions,
+} from './artifacts.ts';

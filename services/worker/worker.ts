@@ -5,6 +5,7 @@ import type { Runtime } from '../../infra/runtime.ts';
 import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import type { FlowRun } from '../../schemas/flow-run.ts';
+import { Artifacts } from '../../modules/artifacts/index.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
 import type { Service } from '../service.ts';
@@ -43,7 +44,7 @@ export class FlowWorker implements Service {
   async start(): Promise<void> {
     const { rt, runs, options } = this;
     await runs.workPools.ensure(options.pool);
-    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
+    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds }, artifacts: new Artifacts(rt.pg, rt.bus) }));
     const ctx = { runs, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
     this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => processFlowRunJob(ctx, job as Parameters<typeof processFlowRunJob>[1], token), {
       connectionName: `worker-${options.pool}`,

@@ -1,4 +1,17 @@
-import { CancelledError, flow, getRunContext, NonRetriableError, task, type HookFlowRun, type HookTaskRun } from 'reflex/sdk';
+import {
+  CancelledError,
+  createLinkArtifact,
+  createMarkdownArtifact,
+  createProgressArtifact,
+  createTableArtifact,
+  flow,
+  getRunContext,
+  NonRetriableError,
+  task,
+  updateProgressArtifact,
+  type HookFlowRun,
+  type HookTaskRun,
+} from 'reflex/sdk';
 import type { State } from '../../schemas/flow-run.ts';
 
 /**
@@ -59,3 +72,19 @@ export const crashHooked = flow(
     return 'never';
   },
 );
+
+const reportTask = task({ name: 'report-task' }, async (n: number) =>
+  createMarkdownArtifact({ markdown: `# Task report ${n}`, description: 'made inside a task' }),
+);
+
+/** Makes one artifact of each kind; the keyed table gets a new version per run. */
+export const reporter = flow({ name: 'reporter' }, async (params: { version: number }) => {
+  const progress = await createProgressArtifact({ progress: 0, description: 'loading' });
+  const rows = await createTableArtifact({ key: 'orders-by-region', table: [{ region: 'eu', total: params.version }, { region: 'us', total: 2 }] });
+  const columns = await createTableArtifact({ table: { region: ['eu', 'us'], total: [1, 2] } });
+  await updateProgressArtifact(progress, 50);
+  const link = await createLinkArtifact({ link: 'https://example.com/report', linkText: 'the report' });
+  const markdown = await reportTask(params.version);
+  await updateProgressArtifact(progress, 100);
+  return { progress, rows, columns, link, markdown };
+});

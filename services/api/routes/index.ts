@@ -18,6 +18,8 @@ import { sessionRoutes } from './session.ts';
 import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolStatusRoutes } from './work-pool-status.ts';
 import { workPoolRoutes } from './work-pools.ts';
+// flow authors (issue 13)
+import { artifactRoutes } from './artifacts.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
 export const routeModules: RouteModule[] = [
@@ -41,4 +43,6 @@ export const routeModules: RouteModule[] = [
   workPoolStatusRoutes,
   automationSummaryRoutes,
   dashboardRoutes,
+  // flow authors (issue 13): artifacts, pause/resume
+  artifactRoutes,
 ];
