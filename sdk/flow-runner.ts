@@ -10,6 +10,7 @@ import { parametersOf, summarizeResult } from './results.ts';
 import { canRetry, retryDelayMs } from './retry.ts';
 import { localState, runHooks, type FlowHook, type FlowHookKind, type HookFlowRun, type ResolvedHooks } from './hooks.ts';
 import { NEVER_ABORTED } from './limits.ts';
+import { FlowSuspended } from './pause.ts';
 
 /**
  * Runs flows: one attempt at a time (`runFlowAttempt`, shared by direct calls and workers), with the
@@ -29,6 +30,8 @@ export type FlowAttemptResult =
   | { kind: 'retry'; error: unknown; delayMs: number; scheduledTime: string }
   | { kind: 'failed'; error: unknown }
   | { kind: 'cancelled'; error: CancelledError }
+  /** The run suspended itself (PAUSED/Suspended): a resume schedules it again. */
+  | { kind: 'suspended' }
   /** The orchestration rules refused RUNNING (cancelled meanwhile, or another worker has the run). */
   | { kind: 'refused'; reason: string; state: State };
 
@@ -58,6 +61,8 @@ export async function runFlowAttempt(
     runningState = r.state;
     record = r.run;
   }
+  // A run resumed after a suspension starts from the top: its finished tasks return what they returned.
+  const replay = client && id && (await client.waits.wasSuspended(id)) ? await client.completedTaskResults(id) : undefined;
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));
@@ -79,6 +84,7 @@ export async function runFlowAttempt(
     writes: new Set(),
     futures: new Set(),
     taskCalls: new Map(),
+    replay,
   };
   const log = (client?.log ?? fallbackLogger()).child(id ? { flow_run_id: id, flow_name: name, flow_run_name: run.name } : { flow_name: name });
   const hookCtx: RunContext = { flowRunId: id ?? undefined, flowName: name, related: id ? [relatedFlowRun(id, run.name)] : [], flow: scope, client, signal: NEVER_ABORTED, log };
@@ -127,6 +133,7 @@ async function finish(
 ): Promise<{ result: FlowAttemptResult; final: FinalState | null }> {
   // Task states are part of the run's record: commit them before the run's own final state.
   await settleAll(scope.writes);
+  if (!outcome.ok && outcome.error instanceof FlowSuspended) return { result: { kind: 'suspended' }, final: null };
   const store = client && id ? client.store : null;
   // The final state (and so its hook) is the one committed; a refused one (e.g. cancelled meanwhile) has no hook.
   const commit = async (kind: FinalState['kind'], input: StateInput, opts?: { result?: unknown }): Promise<FinalState | null> => {
@@ -213,6 +220,8 @@ export async function callFlow(def: FlowDefinition, args: readonly unknown[]): P
           throw result.error;
         case 'cancelled':
           throw result.error;
+        case 'suspended':
+          throw new Error(`flow run ${run.id} was suspended; only a run served by a worker can be`);
         case 'refused':
           if (result.state.type === 'CANCELLED' || result.state.type === 'CANCELLING') throw new CancelledError(`flow run ${run.id} was cancelled`);
           throw new Error(`flow run ${run.id} of "${def.options.name}" could not start: ${result.reason}`);

@@ -25,3 +25,4 @@ export {
   type LinkArtifactOptions,
   type ProgressArtifactOptions,
 } from './artifacts.ts';
+export { pauseFlowRun, suspendFlowRun, type PauseOptions, type ResumeInput } from './pause.ts';

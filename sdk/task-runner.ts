@@ -60,6 +60,8 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
   scope.taskCalls.set(name, n + 1);
   const dynamicKey = `${name}-${n}`;
   const client = scope.client;
+  // A resumed suspended run: this call finished before the suspension, so its recorded result is returned.
+  if (scope.replay?.has(dynamicKey)) return scope.replay.get(dynamicKey);
   const cacheKey = def.cacheKey === undefined ? null : `${name}:${def.cacheKey === 'inputs' ? hashInputs(args) : String((def.cacheKey as (...a: unknown[]) => unknown)(...args))}`;
 
   if (client && cacheKey) {
