@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   // Registers 'concurrency-limit' too.
   'concurrency-limit': async () => (await import('./commands/deploy.ts')).registerDeploy,
   worker: async () => (await import('./commands/worker.ts')).registerWorker,
+  // flow authors (issue 13)
+  run: async () => (await import('./commands/run.ts')).registerRun,
 };
 
 const program = new Command('reflex')

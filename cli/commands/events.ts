@@ -73,7 +73,7 @@ function splitPair(option: string) {
 }
 
 /** Calls the API; a refused connection or an error answer becomes one line naming the URL and the problem. */
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
   const config = loadConfig();
   const url = config.apiUrl + path;
   const h: Record<string, string> = { ...headers };

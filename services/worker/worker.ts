@@ -10,7 +10,8 @@ import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts
 import { flowInternals } from '../../sdk/flow.ts';
 import type { Service } from '../service.ts';
 import type { WorkerOptions } from './config.ts';
-import { sweepCrashedRuns } from './crash-sweeper.ts';
+import { failExpiredSuspensions, sweepCrashedRuns } from './crash-sweeper.ts';
+import { Waits } from '../../modules/waits/index.ts';
 import type { AnyFlow } from './flows-module.ts';
 import { processFlowRunJob, type JobOutcome } from './processor.ts';
 
@@ -74,8 +75,10 @@ export class FlowWorker implements Service {
       },
       onCrashed: (run) => this.crashedHooks(run),
     })
-      .then((r) => {
+      .then(async (r) => {
         if (r.crashed.length || r.cancelled.length) this.log.warn(r, 'runs of dead processes marked');
+        const expired = await failExpiredSuspensions({ runs: this.runs, waits: this.waits });
+        if (expired.length) this.log.info({ failed: expired }, 'suspended runs timed out');
         return r;
       })
       .catch((err: unknown) => {
@@ -106,6 +109,10 @@ export class FlowWorker implements Service {
   }
 
   private readonly hooksRunning = new Set<Promise<unknown>>();
+  private waitsStore: Waits | undefined;
+  private get waits(): Waits {
+    return (this.waitsStore ??= new Waits(this.rt.pg));
+  }
 
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);

@@ -20,6 +20,7 @@ import { workPoolStatusRoutes } from './work-pool-status.ts';
 import { workPoolRoutes } from './work-pools.ts';
 // flow authors (issue 13)
 import { artifactRoutes } from './artifacts.ts';
+import { flowRunWaitRoutes } from './flow-run-waits.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
 export const routeModules: RouteModule[] = [
@@ -45,4 +46,5 @@ export const routeModules: RouteModule[] = [
   dashboardRoutes,
   // flow authors (issue 13): artifacts, pause/resume
   artifactRoutes,
+  flowRunWaitRoutes,
 ];
