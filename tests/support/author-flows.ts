@@ -7,11 +7,14 @@ import {
   flow,
   getRunContext,
   NonRetriableError,
+  pauseFlowRun,
+  suspendFlowRun,
   task,
   updateProgressArtifact,
   type HookFlowRun,
   type HookTaskRun,
 } from 'reflex/sdk';
+import { z } from 'zod';
 import type { State } from '../../schemas/flow-run.ts';
 
 /**
@@ -87,4 +90,28 @@ export const reporter = flow({ name: 'reporter' }, async (params: { version: num
   const markdown = await reportTask(params.version);
   await updateProgressArtifact(progress, 100);
   return { progress, rows, columns, link, markdown };
+});
+
+export const calls = { prepare: new Map<string, number>() };
+
+const prepare = task({ name: 'prepare' }, async (key: string) => {
+  calls.prepare.set(key, (calls.prepare.get(key) ?? 0) + 1);
+  return { prepared: key };
+});
+
+const Approval = z.object({ approved: z.boolean(), note: z.string().default('') });
+
+/** Prepares, then pauses for an approval (in its process), then returns what it was given. */
+export const approval = flow({ name: 'approval' }, async (params: { key: string; timeout: number }) => {
+  const prepared = await prepare(params.key);
+  const input = await pauseFlowRun({ timeoutSeconds: params.timeout, input: Approval });
+  return { prepared, input };
+});
+
+/** Same, but suspends: the worker slot is given back and the run starts again from the top on resume. */
+export const suspender = flow({ name: 'suspender' }, async (params: { key: string; timeout: number }) => {
+  const prepared = await prepare(params.key);
+  const input = await suspendFlowRun({ timeoutSeconds: params.timeout, input: Approval });
+  const again = await prepare(`${params.key}-after`);
+  return { prepared, input, again };
 });
