@@ -66,7 +66,7 @@ async function wait<S extends z.ZodType | undefined>(kind: 'pause' | 'suspend', 
     const run = await client.store.getFlowRun(id);
     if (!run?.work_pool) throw new SdkUsageError('suspendFlowRun() needs a run of a deployment served by a work pool (a worker starts it again on resume); use pauseFlowRun() in a script');
   }
-  const inputSchema = schema ? (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) : null;
+  const inputSchema = schema ? jsonSchemaOf(schema) : null;
   const timeoutAt = new Date(Date.now() + timeoutSeconds * 1000).toISOString();
   const opened = await client.waits.open({ flow_run_id: id, wait_key: waitKey, kind, spec: { input_schema: inputSchema, timeout_seconds: timeoutSeconds }, timeout_at: timeoutAt });
   // A suspended run started again passes its earlier waits with their answers.
@@ -114,4 +114,10 @@ function answer<S extends z.ZodType | undefined>(wait: FlowRunWait, schema: S | 
   const parsed = schema.safeParse(wait.result ?? {});
   if (!parsed.success) throw new ValidationError('resume input does not match the flow\'s input schema', toFieldIssues(parsed.error.issues, ['input']));
   return parsed.data as ResumeInput<S>;
+}
+
+/** The input's JSON Schema, without `$schema`: the API's validator (ajv, draft-07 vocabulary) compiles the rest. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
 }
