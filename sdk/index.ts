@@ -26,3 +26,4 @@ export {
   type ProgressArtifactOptions,
 } from './artifacts.ts';
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type ResumeInput } from './pause.ts';
+export { waitForEvent, type EventWaitSpec, type EventWaitOptions } from './wait-for-event.ts';

@@ -32,3 +32,5 @@ export {
 export { automationSummaries, automationName, getFiring, firingHistory, type FiringHistory } from './summaries.ts';
 export { applyAutomationFiles, readAutomationFiles, type ApplyReport } from './files.ts';
 export { announceAutomationChange } from './changes.ts';
+// flow authors (issue 13): waitForEvent matches with the same rules as triggers.
+export { resourceTest, relatedTest, eventNameTest, conditionTest } from './engine/match.ts';
