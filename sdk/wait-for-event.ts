@@ -90,22 +90,23 @@ export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOption
   }
 }
 
-/** JetStream subjects to read: the names' own subjects when they are plain names or prefixes, else every event. */
-function subjectsOf(n: { eventFilterSubject(pattern?: string): string }, names: string[]): string[] {
-  const simple = names.every((p) => !p.startsWith('!') && (!p.includes('*') || (p.endsWith('.*') && !p.slice(0, -2).includes('*'))));
-  return simple ? [...new Set(names.map((p) => n.eventFilterSubject(p)))] : [n.eventFilterSubject('*')];
+/** The JetStream subject to read: the name's own subject for one plain name or prefix, else every event (matched here). */
+function subjectsOf(n: { eventFilterSubject(pattern?: string): string }, names: string[]): string {
+  const [only] = names;
+  const simple = names.length === 1 && !only.startsWith('!') && (!only.includes('*') || (only.endsWith('.*') && !only.slice(0, -2).includes('*')));
+  return n.eventFilterSubject(simple ? only : '*');
 }
 
 async function scan(
   bus: import('../infra/bus.ts').EventBus,
-  subjects: string[],
+  subject: string,
   start: Date,
   deadline: number,
   matches: (e: ReflexEvent) => boolean,
   signal: AbortSignal | undefined,
 ): Promise<ReflexEvent | null> {
   if (Date.now() >= deadline) return null;
-  const consumer = await bus.orderedFrom(subjects, start);
+  const consumer = await bus.orderedFrom(subject, start);
   const messages = await consumer.consume();
   let cancelled = false;
   const stop = () => void messages.stop();

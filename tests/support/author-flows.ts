@@ -11,6 +11,7 @@ import {
   suspendFlowRun,
   task,
   updateProgressArtifact,
+  waitForEvent,
   type HookFlowRun,
   type HookTaskRun,
 } from 'reflex/sdk';
@@ -114,4 +115,13 @@ export const suspender = flow({ name: 'suspender' }, async (params: { key: strin
   const input = await suspendFlowRun({ timeoutSeconds: params.timeout, input: Approval });
   const again = await prepare(`${params.key}-after`);
   return { prepared, input, again };
+});
+
+/** Waits for `order.shipped` of one order (optionally with an amount over `min`). */
+export const shipmentWaiter = flow({ name: 'shipment-waiter' }, async (params: { order: string; timeout: number; lookback?: number; min?: number }) => {
+  const event = await waitForEvent(
+    { event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` }, condition: params.min === undefined ? undefined : { '>': [{ var: 'event.payload.amount' }, params.min] } },
+    { timeoutSeconds: params.timeout, lookbackSeconds: params.lookback },
+  );
+  return event ? { id: event.id, amount: event.payload.amount } : null;
 });
