@@ -6,6 +6,7 @@ import { SdkUsageError } from './errors.ts';
 import { callFlow, runFlowAttempt, type FlowAttemptResult, type FlowDefinition } from './flow-runner.ts';
 import { FLOW_HOOK_KINDS, resolveHooks, runHooks, type FlowHook, type FlowHooks } from './hooks.ts';
 import { relatedFlowRun } from './context.ts';
+import { serveFlow, type ServeHandle, type ServeOptions } from './serve.ts';
 
 /** Run options plus state hooks (docs/sdk.md, "State hooks"). */
 export interface FlowOptions extends RunOptions, FlowHooks {}
@@ -36,6 +37,8 @@ export interface Flow<A extends unknown[], R> {
   readonly parametersSchema: z.ZodType | undefined;
   /** JSON Schema of the parameters (for a deployment's parameter_schema), or null when none was declared. */
   parameterSchema(): Record<string, unknown> | null;
+  /** Creates or updates a deployment of this flow and serves it from this process (needs `import 'reflex/serve'`). */
+  serve(options: ServeOptions): Promise<ServeHandle>;
   readonly [FLOW]: FlowInternals;
 }
 
@@ -86,6 +89,7 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
     retries: { value: resolved.retries, enumerable: true },
     parametersSchema: { value: parameters },
     parameterSchema: { value: () => (parameters ? (z.toJSONSchema(parameters, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) : null) },
+    serve: { value: (opts: ServeOptions) => serveFlow(callable, opts) },
     [FLOW]: { value: internals },
   }) as unknown as Flow<unknown[], unknown>;
 }

@@ -27,3 +27,4 @@ export {
 } from './artifacts.ts';
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type ResumeInput } from './pause.ts';
 export { waitForEvent, type EventWaitSpec, type EventWaitOptions } from './wait-for-event.ts';
+export type { ServeOptions, ServeHandle } from './serve.ts';
