@@ -36,7 +36,7 @@ const inState = (id: string, type: string, name?: string) =>
   waitFor(async () => {
     const d = await detail(id);
     return d.state.type === type && (!name || d.state.name === name) ? d : null;
-  }, { timeoutMs: 15_000, what: `run ${id} in ${type}${name ? `/${name}` : ''}` });
+  }, { timeoutMs: 25_000, what: `run ${id} in ${type}${name ? `/${name}` : ''}` });
 
 describe('pause and resume', () => {
   it('pauses with what it awaits; invalid input is a 400 with field paths; valid input resumes; a second resume is refused', async () => {
@@ -53,7 +53,7 @@ describe('pause and resume', () => {
     const event = await waitFor(async () => {
       const r = await t.api<{ items: Array<{ payload: { details?: { input_schema: unknown; timeout_seconds: number; awaiting: string } } }> }>('POST', '/api/events/filter', { event: 'reflex.flow-run.Paused', resource_id: `reflex.flow-run.${id}` });
       return r.body.items[0];
-    }, { what: 'the Paused event' });
+    }, { timeoutMs: 20_000, what: 'the Paused event' });
     assert.equal(event.payload.details?.awaiting, 'input');
     assert.equal(event.payload.details?.timeout_seconds, 60);
     assert.deepEqual(event.payload.details?.input_schema, pause.body.spec.input_schema);
