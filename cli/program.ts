@@ -12,6 +12,7 @@ export type Loaders = Record<string, () => Promise<Register>>;
 export const CLIENT_COMMANDS: Loaders = {
   events: async () => (await import('./commands/events.ts')).registerEvents,
   runs: async () => (await import('./commands/runs.ts')).registerRuns,
+  run: async () => (await import('./commands/runs.ts')).registerRuns,
   deployments: async () => (await import('./commands/deployments.ts')).registerDeployments,
   automations: async () => (await import('./commands/automations.ts')).registerAutomations,
   deliveries: async () => (await import('./commands/deliveries.ts')).registerDeliveries,

@@ -82,6 +82,9 @@ export interface RedisKeys {
   slaViolations(deploymentId: string): string;
   /** Set of the deployments with open violations (so a deployment whose SLAs were removed still resolves them). */
   readonly slaOpen: string;
+  // ---- flow authors (issue 13): state hooks, artifacts, pause/resume ----
+  /** Claimed (SET NX) by the one worker that runs a crashed run's onCrashed hooks for one attempt. */
+  crashHookClaim(runId: string, runCount: number): string;
 }
 
 export function names(namespace: string): Names {
@@ -131,6 +134,8 @@ export function names(namespace: string): Names {
       runKeyStarved: (id) => key('run-keys', id, 'starved'),
       slaViolations: (id) => key('sla', id, 'violations'),
       slaOpen: key('sla', 'open'),
+      // flow authors (issue 13)
+      crashHookClaim: (runId, runCount) => key('crash-hook', runId, String(runCount)),
     },
   };
 }
@@ -138,7 +143,7 @@ export function names(namespace: string): Names {
 // ---- names shared by every namespace ----
 
 /** Kinds of resource Reflex names itself: `reflex.<kind>.<id>`. */
-export const RESOURCE_KINDS = ['flow-run', 'task-run', 'flow', 'deployment', 'work-pool', 'tag', 'automation', 'event', 'webhook', 'webhook-delivery'] as const;
+export const RESOURCE_KINDS = ['flow-run', 'task-run', 'flow', 'deployment', 'work-pool', 'tag', 'automation', 'event', 'webhook', 'webhook-delivery', /* flow authors (issue 13) */ 'artifact'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** `reflex.<kind>.<id>`, the `reflex.resource.id` of what Reflex itself owns. */
@@ -191,6 +196,8 @@ export const EventNames = {
   // deployment SLAs (issue 15)
   slaViolated: 'reflex.sla.violated',
   slaResolved: 'reflex.sla.resolved',
+  // flow authors (issue 13)
+  artifactCreated: 'reflex.artifact.created',
 } as const;
 
 /**

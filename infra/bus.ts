@@ -184,4 +184,18 @@ export class EventBus {
     }
     return this.js.consumers.get(stream, durable);
   }
+
+  /**
+   * An ordered, ephemeral consumer of the events stream from `startTime` (flow authors, issue 13): what a
+   * flow waiting for an event reads. Starting at a time covers the events stored before the wait and those
+   * arriving after it in one sequence, so there is no gap between a lookup and a subscription.
+   */
+  async orderedFrom(subject: string, startTime: Date): Promise<Consumer> {
+    // One subject: NATS before 2.10 takes no list of filter subjects.
+    return this.js.consumers.get(this.names.streams.events, {
+      filter_subjects: subject,
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: startTime.toISOString(),
+    });
+  }
 }

@@ -6,6 +6,11 @@ import type { EventBus } from '../infra/bus.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, type Orchestration, type Runs } from '../modules/runs/index.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
+import { Artifacts } from '../modules/artifacts/index.ts';
+import { Waits } from '../modules/waits/index.ts';
+import { getFlowRunDetail } from '../modules/runs/index.ts';
+import type { Pool } from '../infra/db.ts';
+import { isTruncated } from './results.ts';
 
 /**
  * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
@@ -26,6 +31,12 @@ export interface EngineClient {
   /** The process's own log (problems of the SDK itself, not of a run). */
   readonly processLog: ProcessLogger;
   createTaskRun(id: string, input: CreateTaskRunInput): Promise<unknown>;
+  /** Artifacts of runs (flow authors, issue 13). */
+  readonly artifacts: Artifacts;
+  /** What paused, suspended and event-waiting runs wait for (flow authors, issue 13). */
+  readonly waits: Waits;
+  /** The recorded results of a run's COMPLETED task runs by dynamic key (a resumed suspended run replays them). */
+  completedTaskResults(flowRunId: string): Promise<Map<string, unknown>>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
 }
@@ -38,6 +49,8 @@ export interface EngineBinding {
   log: ProcessLogger;
   runs: Runs;
   config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes'>;
+  artifacts: Artifacts;
+  pg: Pool;
 }
 
 interface SdkGlobal {
@@ -74,6 +87,14 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
     processLog: b.log,
     // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
     createTaskRun: (id, input) => store.createTaskRun({ ...input, id }),
+    artifacts: b.artifacts,
+    waits: new Waits(b.pg),
+    async completedTaskResults(flowRunId) {
+      const detail = await getFlowRunDetail(b.pg, flowRunId);
+      const out = new Map<string, unknown>();
+      for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && !isTruncated(t.result)) out.set(t.dynamic_key, t.result);
+      return out;
+    },
     hold() {
       active += 1;
       let done = false;
@@ -124,7 +145,7 @@ async function connectFromEnv(): Promise<EngineClient | null> {
     return null;
   }
   const runs = createRuns(rt);
-  const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config }, () => {
+  const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config, artifacts: new Artifacts(rt.pg, rt.bus), pg: rt.pg }, () => {
     if (state.lazy === pending) state.lazy = undefined;
     void (async () => {
       client.heartbeats.close();

@@ -38,6 +38,8 @@ export interface FlowScope {
   /** Submitted tasks not yet finished; a successful run waits for them before it completes. */
   readonly futures: Set<Promise<unknown>>;
   readonly taskCalls: Map<string, number>;
+  /** Results of the tasks a suspended run finished before it was suspended, by dynamic key (returned instead of running again). */
+  readonly replay?: ReadonlyMap<string, unknown>;
 }
 
 export const runContext = new AsyncLocalStorage<RunContext>();

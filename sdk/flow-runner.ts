@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { serializeError, toFieldIssues } from '../core/errors.ts';
-import type { FlowRun, State } from '../schemas/flow-run.ts';
+import type { FlowRun, State, StateInput } from '../schemas/flow-run.ts';
 import { fallbackLogger, resolveClient, type EngineClient } from './client.ts';
 import { relatedFlowRun, runContext, type FlowScope, type RunContext } from './context.ts';
 import type { ParametersSchema, ResolvedOptions } from './definition.ts';
@@ -8,6 +8,9 @@ import { CancelledError, errorMessage, NonRetriableError, ParameterValidationErr
 import { runWithLimits, settleAll, sleep } from './limits.ts';
 import { parametersOf, summarizeResult } from './results.ts';
 import { canRetry, retryDelayMs } from './retry.ts';
+import { localState, runHooks, type FlowHook, type FlowHookKind, type HookFlowRun, type ResolvedHooks } from './hooks.ts';
+import { NEVER_ABORTED } from './limits.ts';
+import { FlowSuspended } from './pause.ts';
 
 /**
  * Runs flows: one attempt at a time (`runFlowAttempt`, shared by direct calls and workers), with the
@@ -19,6 +22,7 @@ export interface FlowDefinition {
   readonly options: ResolvedOptions;
   readonly parameters: ParametersSchema | undefined;
   readonly fn: (...args: never[]) => Promise<unknown>;
+  readonly hooks: ResolvedHooks<FlowHookKind, FlowHook>;
 }
 
 export type FlowAttemptResult =
@@ -26,6 +30,8 @@ export type FlowAttemptResult =
   | { kind: 'retry'; error: unknown; delayMs: number; scheduledTime: string }
   | { kind: 'failed'; error: unknown }
   | { kind: 'cancelled'; error: CancelledError }
+  /** The run suspended itself (PAUSED/Suspended): a resume schedules it again. */
+  | { kind: 'suspended' }
   /** The orchestration rules refused RUNNING (cancelled meanwhile, or another worker has the run). */
   | { kind: 'refused'; reason: string; state: State };
 
@@ -46,11 +52,17 @@ export async function runFlowAttempt(
   const { name } = def.options;
   let runCount = options.attempt;
   const id = client ? run.id : null;
+  let runningState: State = localState({ type: 'RUNNING' });
+  let record: FlowRun | null = null;
   if (client && id) {
     const r = await client.store.setFlowRunState(id, { type: 'RUNNING' });
     if (!r.accepted) return { kind: 'refused', reason: r.reason ?? 'transition refused', state: r.state };
     runCount = r.run.run_count;
+    runningState = r.state;
+    record = r.run;
   }
+  // A run resumed after a suspension starts from the top: its finished tasks return what they returned.
+  const replay = client && id && (await client.waits.wasSuspended(id)) ? await client.completedTaskResults(id) : undefined;
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));
@@ -72,9 +84,14 @@ export async function runFlowAttempt(
     writes: new Set(),
     futures: new Set(),
     taskCalls: new Map(),
+    replay,
   };
   const log = (client?.log ?? fallbackLogger()).child(id ? { flow_run_id: id, flow_name: name, flow_run_name: run.name } : { flow_name: name });
+  const hookCtx: RunContext = { flowRunId: id ?? undefined, flowName: name, related: id ? [relatedFlowRun(id, run.name)] : [], flow: scope, client, signal: NEVER_ABORTED, log };
+  const hook = (kind: FlowHookKind, state: State, rec: FlowRun | null) =>
+    runHooks(def.hooks[kind], kind, { id, name: run.name, flowName: name, parameters: run.parameters, runCount, record: rec } satisfies HookFlowRun, state, log, hookCtx);
   try {
+    await hook('onRunning', runningState, record);
     const outcome = await runWithLimits(
       (signal) => {
         const ctx: RunContext = {
@@ -95,7 +112,9 @@ export async function runFlowAttempt(
       },
       { signal: cancel.signal, timeoutSeconds: def.options.timeoutSeconds, what: `flow "${name}"` },
     );
-    return await finish(def, client, id, runCount, outcome, scope, log);
+    const result = await finish(def, client, id, runCount, outcome, scope, log);
+    if (result.final) await hook(result.final.kind, result.final.state, result.final.run);
+    return result.result;
   } finally {
     options.signal?.removeEventListener('abort', onParentAbort);
     stopWatching();
@@ -111,21 +130,29 @@ async function finish(
   outcome: Awaited<ReturnType<typeof runWithLimits<unknown>>>,
   scope: FlowScope,
   log: ReturnType<typeof fallbackLogger>,
-): Promise<FlowAttemptResult> {
+): Promise<{ result: FlowAttemptResult; final: FinalState | null }> {
   // Task states are part of the run's record: commit them before the run's own final state.
   await settleAll(scope.writes);
+  if (!outcome.ok && outcome.error instanceof FlowSuspended) return { result: { kind: 'suspended' }, final: null };
   const store = client && id ? client.store : null;
-  if (outcome.ok) {
-    if (store && id) {
-      const r = await store.setFlowRunState(id, { type: 'COMPLETED' }, { result: summarizeResult(outcome.value) });
-      if (!r.accepted) log.warn({ reason: r.reason }, 'flow finished but its COMPLETED state was refused');
+  // The final state (and so its hook) is the one committed; a refused one (e.g. cancelled meanwhile) has no hook.
+  const commit = async (kind: FinalState['kind'], input: StateInput, opts?: { result?: unknown }): Promise<FinalState | null> => {
+    if (!store || !id) return { kind, state: localState(input), run: null };
+    const r = await store.setFlowRunState(id, input, opts);
+    if (!r.accepted) {
+      log.warn({ reason: r.reason }, `flow finished but its ${input.type} state was refused`);
+      return null;
     }
-    return { kind: 'completed', value: outcome.value };
+    return { kind, state: r.state, run: r.run };
+  };
+  if (outcome.ok) {
+    const final = await commit('onCompletion', { type: 'COMPLETED' }, { result: summarizeResult(outcome.value) });
+    return { result: { kind: 'completed', value: outcome.value }, final };
   }
   const { error } = outcome;
   if (outcome.kind === 'cancelled') {
-    if (store && id) await store.setFlowRunState(id, { type: 'CANCELLED', message: errorMessage(error) });
-    return { kind: 'cancelled', error: error as CancelledError };
+    const final = await commit('onCancellation', { type: 'CANCELLED', message: errorMessage(error) });
+    return { result: { kind: 'cancelled', error: error as CancelledError }, final };
   }
   const message = errorMessage(error);
   log.error({ err: error, attempt: runCount }, 'flow run attempt failed');
@@ -136,16 +163,23 @@ async function finish(
       const r = await store.setFlowRunState(id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: scheduledTime, message, error: serializeError(error) });
       if (!r.accepted) {
         if (r.state.type === 'CANCELLING' || r.state.type === 'CANCELLED') {
-          await store.setFlowRunState(id, { type: 'CANCELLED', message: 'cancelled while failing' });
-          return { kind: 'cancelled', error: new CancelledError() };
+          const final = await commit('onCancellation', { type: 'CANCELLED', message: 'cancelled while failing' });
+          return { result: { kind: 'cancelled', error: new CancelledError() }, final };
         }
-        return { kind: 'failed', error };
+        return { result: { kind: 'failed', error }, final: null };
       }
     }
-    return { kind: 'retry', error, delayMs, scheduledTime };
+    return { result: { kind: 'retry', error, delayMs, scheduledTime }, final: null };
   }
-  if (store && id) await store.setFlowRunState(id, { type: 'FAILED', message, error: serializeError(error) });
-  return { kind: 'failed', error };
+  const final = await commit('onFailure', { type: 'FAILED', message, error: serializeError(error) });
+  return { result: { kind: 'failed', error }, final };
+}
+
+/** The final state an attempt committed, and the hook kind it calls. */
+interface FinalState {
+  kind: 'onCompletion' | 'onFailure' | 'onCancellation';
+  state: State;
+  run: FlowRun | null;
 }
 
 function validateParameters(def: FlowDefinition, args: readonly unknown[]): readonly unknown[] {
@@ -186,6 +220,8 @@ export async function callFlow(def: FlowDefinition, args: readonly unknown[]): P
           throw result.error;
         case 'cancelled':
           throw result.error;
+        case 'suspended':
+          throw new Error(`flow run ${run.id} was suspended; only a run served by a worker can be`);
         case 'refused':
           if (result.state.type === 'CANCELLED' || result.state.type === 'CANCELLING') throw new CancelledError(`flow run ${run.id} was cancelled`);
           throw new Error(`flow run ${run.id} of "${def.options.name}" could not start: ${result.reason}`);

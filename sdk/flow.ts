@@ -4,8 +4,12 @@ import type { EngineClient } from './client.ts';
 import { resolveOptions, type RunOptions } from './definition.ts';
 import { SdkUsageError } from './errors.ts';
 import { callFlow, runFlowAttempt, type FlowAttemptResult, type FlowDefinition } from './flow-runner.ts';
+import { FLOW_HOOK_KINDS, resolveHooks, runHooks, type FlowHook, type FlowHooks } from './hooks.ts';
+import { relatedFlowRun } from './context.ts';
+import { serveFlow, type ServeHandle, type ServeOptions } from './serve.ts';
 
-export type FlowOptions = RunOptions;
+/** Run options plus state hooks (docs/sdk.md, "State hooks"). */
+export interface FlowOptions extends RunOptions, FlowHooks {}
 
 /** Flow options with a zod schema for the parameters object (validated on every run; JSON Schema for deployments). */
 export interface FlowOptionsWithParameters<S extends z.ZodType> extends FlowOptions {
@@ -18,6 +22,8 @@ const FLOW = Symbol.for('reflex.flow');
 export interface FlowInternals {
   readonly definition: FlowDefinition;
   runAttempt(client: EngineClient, run: FlowRun, options: { signal?: AbortSignal }): Promise<FlowAttemptResult>;
+  /** Runs the onCrashed hooks of a run another process was executing (called by the crash sweeper once the run is CRASHED). */
+  runCrashedHooks(client: EngineClient, run: FlowRun): Promise<void>;
 }
 
 /** A flow: call it like the function it wraps; every call is a recorded flow run. */
@@ -31,6 +37,8 @@ export interface Flow<A extends unknown[], R> {
   readonly parametersSchema: z.ZodType | undefined;
   /** JSON Schema of the parameters (for a deployment's parameter_schema), or null when none was declared. */
   parameterSchema(): Record<string, unknown> | null;
+  /** Creates or updates a deployment of this flow and serves it from this process (needs `import 'reflex/serve'`). */
+  serve(options: ServeOptions): Promise<ServeHandle>;
   readonly [FLOW]: FlowInternals;
 }
 
@@ -50,7 +58,8 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
   const resolved = resolveOptions('flow', options, fn);
   const parameters = options.parameters;
   if (parameters !== undefined && !(parameters instanceof z.ZodType)) throw new SdkUsageError(`flow("${resolved.name}"): parameters must be a zod schema, e.g. z.object({ ... })`);
-  const definition: FlowDefinition = { options: resolved, parameters, fn };
+  const hooks = resolveHooks<(typeof FLOW_HOOK_KINDS)[number], FlowHook>(`flow("${resolved.name}")`, FLOW_HOOK_KINDS, options);
+  const definition: FlowDefinition = { options: resolved, parameters, fn, hooks };
   const callable = (...args: unknown[]) => callFlow(definition, args);
   const internals: FlowInternals = {
     definition,
@@ -59,6 +68,18 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
         signal: opts.signal,
         attempt: run.run_count + 1,
       }),
+    runCrashedHooks: async (client, run) => {
+      const log = client.log.child({ flow_run_id: run.id, flow_name: run.flow_name, flow_run_name: run.name });
+      const info = { id: run.id, name: run.name, flowName: run.flow_name, parameters: run.parameters, runCount: run.run_count, record: run };
+      await runHooks(hooks.onCrashed, 'onCrashed', info, run.state, log, {
+        flowRunId: run.id,
+        flowName: run.flow_name,
+        related: [relatedFlowRun(run.id, run.name)],
+        client,
+        signal: new AbortController().signal,
+        log,
+      });
+    },
   };
   return Object.defineProperties(callable, {
     name: { value: resolved.name },
@@ -68,6 +89,7 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
     retries: { value: resolved.retries, enumerable: true },
     parametersSchema: { value: parameters },
     parameterSchema: { value: () => (parameters ? (z.toJSONSchema(parameters, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>) : null) },
+    serve: { value: (opts: ServeOptions) => serveFlow(callable, opts) },
     [FLOW]: { value: internals },
   }) as unknown as Flow<unknown[], unknown>;
 }

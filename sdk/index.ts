@@ -11,3 +11,20 @@ export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
 export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
 export { ConcurrencySlotTimeoutError } from '../modules/runs/index.ts';
 export type { Logger } from './logger.ts';
+// ---- flow authors (issue 13): state hooks, artifacts, pause/resume, waitForEvent, serve ----
+export type { FlowHook, TaskHook, FlowHooks, TaskHooks, HookFlowRun, HookTaskRun } from './hooks.ts';
+export {
+  createTableArtifact,
+  createMarkdownArtifact,
+  createLinkArtifact,
+  createProgressArtifact,
+  updateProgressArtifact,
+  type ArtifactOptions,
+  type TableArtifactOptions,
+  type MarkdownArtifactOptions,
+  type LinkArtifactOptions,
+  type ProgressArtifactOptions,
+} from './artifacts.ts';
+export { pauseFlowRun, suspendFlowRun, type PauseOptions, type ResumeInput } from './pause.ts';
+export { waitForEvent, type EventWaitSpec, type EventWaitOptions } from './wait-for-event.ts';
+export type { ServeOptions, ServeHandle } from './serve.ts';

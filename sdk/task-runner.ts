@@ -10,6 +10,7 @@ import { NEVER_ABORTED, runWithLimits, settleAll, sleep } from './limits.ts';
 import { CACHE_MAX_BYTES, hashInputs, isTruncated, summarizeResult, SUMMARY_MAX_BYTES, toJsonValue } from './results.ts';
 import { inSpan, trace, tracingEnabled } from '../infra/tracing.ts';
 import { canRetry, retryDelayMs } from './retry.ts';
+import { localState, runHooks, type ResolvedHooks, type TaskHook, type TaskHookKind } from './hooks.ts';
 
 /**
  * Runs tasks. A task's states are proposed without waiting for their commit (each after the previous
@@ -22,6 +23,7 @@ export interface TaskDefinition {
   readonly cacheKey: 'inputs' | ((...args: never[]) => string) | undefined;
   readonly cacheExpirationSeconds: number | undefined;
   readonly fn: (...args: never[]) => Promise<unknown>;
+  readonly hooks: ResolvedHooks<TaskHookKind, TaskHook>;
 }
 
 /** A task called as a function, inside a flow or on its own. */
@@ -65,6 +67,8 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
   scope.taskCalls.set(name, n + 1);
   const dynamicKey = `${name}-${n}`;
   const client = scope.client;
+  // A resumed suspended run: this call finished before the suspension, so its recorded result is returned.
+  if (scope.replay?.has(dynamicKey)) return scope.replay.get(dynamicKey);
   const cacheKey = def.cacheKey === undefined ? null : `${name}:${def.cacheKey === 'inputs' ? hashInputs(args) : String((def.cacheKey as (...a: unknown[]) => unknown)(...args))}`;
 
   if (client && cacheKey) {
@@ -73,7 +77,10 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
       const id = uuidv7();
       // The copy is already expired so it never serves as a cache source itself (that would extend the expiry).
       const created = client.createTaskRun(id, { ...taskRunInput(def, args, scope, dynamicKey), cache_key: cacheKey, cache_expiration: new Date().toISOString() });
-      track(scope, client, created.then(() => client.store.setTaskRunState(id, { type: 'COMPLETED', name: 'Cached', message: `result of task run ${hit.task_run_id}` }, { force: true, result: hit.result })));
+      const cached = { type: 'COMPLETED', name: 'Cached', message: `result of task run ${hit.task_run_id}` } as const;
+      track(scope, client, created.then(() => client.store.setTaskRunState(id, cached, { force: true, result: hit.result })));
+      const log = (parent?.log ?? client.log).child({ task_run_id: id, task_name: name });
+      await runHooks(def.hooks.onCompletion, 'onCompletion', { id, taskName: name, dynamicKey, flowRunId: scope.id, parameters: args }, localState(cached), log, parent);
       return hit.result;
     }
   }
@@ -92,6 +99,10 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
   const baseLog = parent?.log ?? client?.log ?? fallbackLogger();
   const log = id ? baseLog.child({ task_run_id: id, task_name: name }) : baseLog.child({ task_name: name });
   const related = id ? [...(parent?.related ?? []), relatedTaskRun(id, dynamicKey)] : (parent?.related ?? []);
+  const hookCtx: RunContext = { flowRunId: scope.id ?? undefined, flowName: scope.flowName || undefined, taskRunId: id ?? undefined, taskName: name, related, flow: scope, client, signal: NEVER_ABORTED, log };
+  // A task's states are not awaited (see above), so its hooks get the state as proposed.
+  const hook = (kind: TaskHookKind, state: StateInput) =>
+    runHooks(def.hooks[kind], kind, { id, taskName: name, dynamicKey, flowRunId: scope.id, parameters: args }, localState(state), log, hookCtx);
   for (let attempt = 1; ; attempt++) {
     propose({ type: 'RUNNING' });
     const outcome = await runWithLimits(
@@ -113,6 +124,7 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
     );
     if (outcome.ok) {
       propose({ type: 'COMPLETED' }, { result: summarizeResult(outcome.value, cacheKey ? CACHE_MAX_BYTES : SUMMARY_MAX_BYTES) });
+      await hook('onCompletion', { type: 'COMPLETED' });
       // A cached result must be stored before the task returns, so the next call with the same inputs finds it.
       if (cacheKey && chain) await (chain as Promise<unknown>).catch(() => {});
       // A cached task returns what a cache hit would: its JSON form, so both paths give the same value.
@@ -137,7 +149,9 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
       continue;
     }
     log.error({ err: error, attempt }, 'task failed');
-    propose({ type: 'FAILED', message, error: serializeError(error) });
+    const failed: StateInput = { type: 'FAILED', message, error: serializeError(error) };
+    propose(failed);
+    await hook('onFailure', failed);
     throw error;
   }
 }

@@ -3,8 +3,9 @@ import { SdkUsageError } from './errors.ts';
 import { MappedFutures, TaskFuture } from './futures.ts';
 import { runContext } from './context.ts';
 import { callTask, type TaskDefinition } from './task-runner.ts';
+import { resolveHooks, TASK_HOOK_KINDS, type TaskHook, type TaskHookKind, type TaskHooks } from './hooks.ts';
 
-export interface TaskOptions<A extends unknown[]> extends RunOptions {
+export interface TaskOptions<A extends unknown[]> extends RunOptions, TaskHooks {
   /**
    * Reuse a COMPLETED result instead of running again: `'inputs'` hashes the arguments, a function
    * returns the key from them. Keys are scoped to the task name. Default: no caching.
@@ -42,6 +43,7 @@ export function task<A extends unknown[], R>(options: TaskOptions<A>, fn: (...ar
     cacheKey: cacheKey as TaskDefinition['cacheKey'],
     cacheExpirationSeconds,
     fn: fn as unknown as (...args: never[]) => Promise<unknown>,
+    hooks: resolveHooks<TaskHookKind, TaskHook>(`task("${resolved.name}")`, TASK_HOOK_KINDS, options),
   };
   const call = (...args: A) => callTask(definition, args) as Promise<R>;
   const submit = (...args: A): TaskFuture<R> => {

@@ -18,7 +18,7 @@ export const RUN_COLUMNS: Column<FlowRun>[] = [
 
 /** `reflex runs ls|show|logs|cancel|retry|resume`: flow runs through the API (GET/POST /api/flow-runs). */
 export function registerRuns(program: Command): void {
-  const runs = program.command('runs').description('list, inspect and control flow runs');
+  const runs = program.command('runs').alias('run').description('list, inspect and control flow runs (alias: run)');
 
   runs
     .command('ls')
@@ -106,19 +106,30 @@ export function registerRuns(program: Command): void {
 
   runs
     .command('resume')
-    .description('resume a PAUSED flow run (POST /api/flow-runs/:id/resume)')
+    .description('resume a PAUSED or suspended flow run; --input is checked against the schema the flow asked for (POST /api/flow-runs/:id/resume)')
     .argument('<id>')
+    .option('--input <json>', 'the input, a JSON object', '{}')
     .option('--json', 'print the API answer as JSON')
-    .action(async (id: string, o: { json?: boolean }) => {
+    .action(async (id: string, o: { input: string; json?: boolean }) => {
+      let input: unknown;
       try {
-        printChange(await callJson<FlowRun>('POST', `/api/flow-runs/${seg(id)}/resume`, {}), o.json);
+        input = JSON.parse(o.input);
       } catch (err) {
-        // A 404 from the router (not about the run) means this API has no resume route yet.
+        throw new CliError(`--input is not valid JSON: ${(err as Error).message}`, EXIT.failed);
+      }
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new CliError('--input must be a JSON object, e.g. \'{"approved": true}\'', EXIT.failed);
+      let run: FlowRun;
+      try {
+        run = await callJson<FlowRun>('POST', `/api/flow-runs/${seg(id)}/resume`, { input });
+      } catch (err) {
+        // A 404 from the router (not about the run) means this API has no resume route.
         if (err instanceof ApiAnswerError && err.httpStatus === 404 && /no route/.test(err.message)) {
           throw new CliError('this Reflex API cannot resume runs: POST /api/flow-runs/:id/resume answered 404 (no such route). Upgrade the API, or resume the run from the flow that paused it.', EXIT.notFound);
         }
         throw err;
       }
+      if (o.json) return printJson(run);
+      process.stdout.write(`resumed ${run.id}: ${run.state.type}/${run.state.name}\n`);
     });
 }
 

@@ -35,3 +35,5 @@ export { applyAutomationFiles, readAutomationFiles, type ApplyReport } from './f
 export { announceAutomationChange } from './changes.ts';
 // run control (issue 15): metric triggers
 export { metricInside, metricStep, metricStateKey, metricFiring, type MetricMeasure, type MetricState } from './engine/metric.ts';
+// flow authors (issue 13): waitForEvent matches with the same rules as triggers.
+export { resourceTest, relatedTest, eventNameTest, conditionTest } from './engine/match.ts';

@@ -56,6 +56,8 @@ export interface SetStateOptions {
    * `dependency_unavailable` (default 0: fail at once). Workers executing a run wait; API calls do not.
    */
   waitForDatabaseMs?: number;
+  /** Added to the state event's payload as `details` (a PAUSED run says what it awaits: flow authors, issue 13). */
+  eventDetails?: Record<string, unknown>;
 }
 
 export interface Orchestration {

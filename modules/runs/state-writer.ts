@@ -212,7 +212,7 @@ export class StateWriter {
         else {
           changedFlows.add(op.id);
           flowStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
-          outbox.push({ run_id: op.id, event: flowRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous) });
+          outbox.push({ run_id: op.id, event: flowRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous, op.options.eventDetails) });
           settle.set(op, outcome.result);
         }
       } else if (op.kind === 'task-state') {

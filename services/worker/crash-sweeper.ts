@@ -3,6 +3,8 @@ import type { Names } from '../../core/names.ts';
 import type { Pool } from '../../infra/db.ts';
 import { heartbeatTtlMs, longActiveRuns, StateNames, type Runs } from '../../modules/runs/index.ts';
 import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
+import type { FlowRun } from '../../schemas/flow-run.ts';
+import type { Waits } from '../../modules/waits/index.ts';
 
 /**
  * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process
@@ -17,6 +19,8 @@ export interface CrashSweepOptions {
   /** Retry policy of a flow by name, when this worker knows the flow. */
   retryPolicy(flowName: string): { retries: number; retryDelaySeconds: number | readonly number[]; retryJitterFactor: number | undefined } | undefined;
   limit?: number;
+  /** Called once per run this sweep marked CRASHED (the worker runs the flow's onCrashed hooks). */
+  onCrashed?(run: FlowRun): Promise<void>;
 }
 
 export interface SweepResult {
@@ -56,6 +60,8 @@ export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweep
     if (!crashed.accepted) continue;
     result.crashed.push(row.id);
     const run = crashed.run;
+    // Before the retry: the hook sees the CRASHED run, and a retry must not wait on it being slow.
+    if (options.onCrashed) await options.onCrashed(run);
     const policy = options.retryPolicy(run.flow_name);
     if (!run.work_pool || !policy || !canRetry(policy, run.run_count)) continue;
     const scheduledTime = new Date(Date.now() + retryDelayMs(policy, run.run_count)).toISOString();
@@ -65,4 +71,22 @@ export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweep
     result.retried.push(run.id);
   }
   return result;
+}
+
+/**
+ * Suspended runs whose timeout passed: no process waits for them, so the sweep fails them (flow authors,
+ * issue 13). Resolving the wait first decides the race with a resume arriving at the same moment.
+ */
+export async function failExpiredSuspensions(deps: Pick<CrashSweepDeps, 'runs'> & { waits: Waits }): Promise<string[]> {
+  const failed: string[] = [];
+  for (const w of await deps.waits.expiredSuspensions()) {
+    if (!(await deps.waits.resolve(w.flow_run_id, w.wait_key, 'timed_out', null))) continue;
+    const seconds = Number(w.spec.timeout_seconds);
+    const r = await deps.runs.store.setFlowRunState(w.flow_run_id, {
+      type: 'FAILED',
+      message: `the flow run suspended for input, and nobody resumed it within ${Number.isFinite(seconds) ? seconds : '?'} s`,
+    });
+    if (r.accepted) failed.push(w.flow_run_id);
+  }
+  return failed;
 }

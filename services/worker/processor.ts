@@ -17,7 +17,7 @@ import type { AnyFlow } from './flows-module.ts';
  * - a failure with retries left schedules the next attempt as a new delayed job (`<run>-<attempt+1>`).
  */
 
-export type JobOutcome = 'missing' | 'not-startable' | 'stale' | 'unknown-flow' | 'refused' | 'completed' | 'failed' | 'retry' | 'cancelled';
+export type JobOutcome = 'missing' | 'not-startable' | 'stale' | 'unknown-flow' | 'refused' | 'completed' | 'failed' | 'retry' | 'cancelled' | 'suspended';
 
 export interface ProcessorContext {
   runs: Pick<Runs, 'slots' | 'queues' | 'store' | 'flowRuns'>;
@@ -73,6 +73,8 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
         return 'failed';
       case 'cancelled':
         return 'cancelled';
+      case 'suspended':
+        return 'suspended';
       case 'refused':
         log.debug({ reason: result.reason }, 'run not started');
         return 'refused';

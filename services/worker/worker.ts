@@ -5,11 +5,14 @@ import type { Runtime } from '../../infra/runtime.ts';
 import { contextFrom, inSpan, SpanKind, trace, tracingEnabled } from '../../infra/tracing.ts';
 import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
+import type { FlowRun } from '../../schemas/flow-run.ts';
+import { Artifacts } from '../../modules/artifacts/index.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
 import type { Service } from '../service.ts';
 import type { WorkerOptions } from './config.ts';
-import { sweepCrashedRuns } from './crash-sweeper.ts';
+import { failExpiredSuspensions, sweepCrashedRuns } from './crash-sweeper.ts';
+import { Waits } from '../../modules/waits/index.ts';
 import type { AnyFlow } from './flows-module.ts';
 import { processFlowRunJob, type JobOutcome } from './processor.ts';
 
@@ -43,7 +46,7 @@ export class FlowWorker implements Service {
   async start(): Promise<void> {
     const { rt, runs, options } = this;
     await runs.workPools.ensure(options.pool);
-    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
+    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds }, artifacts: new Artifacts(rt.pg, rt.bus), pg: rt.pg }));
     const ctx = { runs, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
     const m = rt.metrics;
     const pool = { pool: options.pool };
@@ -100,9 +103,12 @@ export class FlowWorker implements Service {
         const f = this.flows.get(name);
         return f ? flowInternals(f).definition.options : undefined;
       },
+      onCrashed: (run) => this.crashedHooks(run),
     })
-      .then((r) => {
+      .then(async (r) => {
         if (r.crashed.length || r.cancelled.length) this.log.warn(r, 'runs of dead processes marked');
+        const expired = await failExpiredSuspensions({ runs: this.runs, waits: this.waits });
+        if (expired.length) this.log.info({ failed: expired }, 'suspended runs timed out');
         return r;
       })
       .catch((err: unknown) => {
@@ -114,11 +120,36 @@ export class FlowWorker implements Service {
     return p;
   }
 
+  /**
+   * The onCrashed hooks of a run this worker's sweep marked CRASHED. The CRASHED transition is accepted
+   * once, and the claim key (one per run attempt, kept a day) makes a second sweeper or a forced replay
+   * skip it, so the hooks run once. They run in the background: a slow hook never stalls the sweep.
+   */
+  private async crashedHooks(run: FlowRun): Promise<void> {
+    const f = this.flows.get(run.flow_name);
+    const client = this.client;
+    if (!f || !client || flowInternals(f).definition.hooks.onCrashed.length === 0) return;
+    const claim = await this.rt.redis.set(this.rt.names.keys.crashHookClaim(run.id, run.run_count), this.options.hostname, 'EX', 86_400, 'NX');
+    if (claim !== 'OK') return;
+    const p = flowInternals(f)
+      .runCrashedHooks(client, run)
+      .catch((err: unknown) => this.log.warn({ err, flow_run_id: run.id }, 'onCrashed hooks failed'))
+      .finally(() => this.hooksRunning.delete(p));
+    this.hooksRunning.add(p);
+  }
+
+  private readonly hooksRunning = new Set<Promise<unknown>>();
+  private waitsStore: Waits | undefined;
+  private get waits(): Waits {
+    return (this.waitsStore ??= new Waits(this.rt.pg));
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.rt.metrics.workerSlots.dec({ pool: this.options.pool }, this.options.concurrency);
     await this.presence?.stop();
     await this.sweeping;
+    await Promise.allSettled([...this.hooksRunning]);
     const worker = this.worker;
     if (worker) {
       const closing = worker.close();

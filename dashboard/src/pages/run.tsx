@@ -1,4 +1,5 @@
 import { get } from '../api.ts';
+import { RunArtifacts } from '../components/artifacts.tsx';
 import { Logs } from '../components/logs.tsx';
 import { RunActions } from '../components/run-actions.tsx';
 import { StateBadge } from '../components/state.tsx';
@@ -133,11 +134,8 @@ export function RunPage({ id = '' }: { id?: string }) {
         <Section title="Result">{r.result === null || r.result === undefined ? <Empty>No result{running ? ' yet' : ''}.</Empty> : <Json value={r.result} label="Result" />}</Section>
       </div>
       <Section title="Artifacts">
-        <div class="slot" data-slot="artifacts">
-          <p>
-            <strong>Artifacts are not available yet.</strong> Tables and markdown a run publishes will appear here (tables as tables, markdown rendered and sanitised) once
-            the artifacts API exists.
-          </p>
+        <div data-slot="artifacts">
+          <RunArtifacts runId={r.id} topics={[`flow-run:${id}`]} />
         </div>
       </Section>
       <Section title="State history">

@@ -44,7 +44,7 @@ function resultForEvent(state: State, result: unknown): { result?: unknown } {
 }
 
 /** The event for a flow-run state change; its id is the state's id, so a republish is a duplicate. */
-export function flowRunStateEvent(stateId: string, run: FlowRunRecord, previous: State | null): ReflexEvent {
+export function flowRunStateEvent(stateId: string, run: FlowRunRecord, previous: State | null, details?: Record<string, unknown>): ReflexEvent {
   return systemEvent(
     stateEventName('flow', run.state),
     {
@@ -74,6 +74,7 @@ export function flowRunStateEvent(stateId: string, run: FlowRunRecord, previous:
         start_time: run.start_time,
         end_time: run.end_time,
         ...resultForEvent(run.state, run.result),
+        ...(details ? { details } : {}),
       },
     },
   );

@@ -14,6 +14,10 @@ export const StateNames = {
   AwaitingRetry: 'AwaitingRetry',
   Running: 'Running',
   Retrying: 'Retrying',
+  // flow authors (issue 13): a paused run waiting in its process, one that gave its slot back, and the resume.
+  Paused: 'Paused',
+  Suspended: 'Suspended',
+  Resumed: 'Resumed',
 } as const;
 
 /** A state name becomes an event-name token (`reflex.flow-run.<name>`), so it must be one. */
@@ -121,7 +125,8 @@ function nextTiming(current: RunTiming, next: State, now: Date): RunTiming {
     timing.total_run_time_seconds += Math.max(0, (now.getTime() - Date.parse(current.state.timestamp)) / 1000);
   }
   if (next.type === 'RUNNING') {
-    timing.run_count += 1;
+    // Resuming a paused run continues the same attempt; only a new attempt counts.
+    if (current.state?.type !== 'PAUSED') timing.run_count += 1;
     timing.start_time ??= now.toISOString();
     timing.end_time = null;
   }

@@ -19,6 +19,9 @@ import { sessionRoutes } from './session.ts';
 import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolStatusRoutes } from './work-pool-status.ts';
 import { workPoolRoutes } from './work-pools.ts';
+// flow authors (issue 13)
+import { artifactRoutes } from './artifacts.ts';
+import { flowRunWaitRoutes } from './flow-run-waits.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
 export const routeModules: RouteModule[] = [
@@ -44,4 +47,7 @@ export const routeModules: RouteModule[] = [
   dashboardRoutes,
   // Prometheus metrics (issue 14).
   metricsRoutes,
+  // flow authors (issue 13): artifacts, pause/resume
+  artifactRoutes,
+  flowRunWaitRoutes,
 ];
