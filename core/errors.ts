@@ -31,6 +31,9 @@ export const ERROR_CATALOGUE = {
   parameters_invalid: { action: "Call the flow with parameters that match its `parameters` schema (the issues name the fields)." },
   sdk_usage: { action: 'A flow, task or SDK call was written the wrong way; the message says how to fix the call.' },
   cli_usage: { action: 'Fix the command line as the message says (`reflex --help`).' },
+  // Secrets (issue 13).
+  secrets_not_configured: { status: 422, action: 'Set REFLEX_SECRETS_KEY (32 bytes in base64: `openssl rand -base64 32`) on every Reflex process, then store the secret again.' },
+  secret_access_denied: { status: 403, action: 'Grant the requester (named in the message) the secret: `reflex secret set <name> --allow-deployment/--allow-work-pool/--allow-automation`.' },
 } as const satisfies Record<string, { status?: number; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
