@@ -9,9 +9,7 @@ import { randomBytes } from 'node:crypto';
  * secret, because it cannot guess the nonce.
  */
 
-/** Secret names: also Liquid identifiers (`secrets.slack_url`) and safe inside a marker. */
-export const SECRET_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
-export const SECRET_NAME_RULE = 'must start with a letter and hold only letters, digits, _ and - (at most 100)';
+export { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../schemas/secret.ts';
 
 /** What a masked secret reads as in API answers and dry runs. */
 export const MASK = '********';

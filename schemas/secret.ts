@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from '../core/secret-refs.ts';
+
+/** Secret (and variable) names: also Liquid identifiers (`secrets.slack_url`) and safe inside a marker. */
+export const SECRET_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,99}$/;
+export const SECRET_NAME_RULE = 'must start with a letter and hold only letters, digits, _ and - (at most 100)';
 
 /** Secrets and variables (issue 13): their API contracts. A secret's value goes in, never out. */
 

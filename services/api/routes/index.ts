@@ -18,6 +18,9 @@ import { sessionRoutes } from './session.ts';
 import { webhookDeliveryRoutes } from './webhook-deliveries.ts';
 import { workPoolStatusRoutes } from './work-pool-status.ts';
 import { workPoolRoutes } from './work-pools.ts';
+// Secrets and variables (issue 13).
+import { secretRoutes } from './secrets.ts';
+import { variableRoutes } from './variables.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
 export const routeModules: RouteModule[] = [
@@ -41,4 +44,7 @@ export const routeModules: RouteModule[] = [
   workPoolStatusRoutes,
   automationSummaryRoutes,
   dashboardRoutes,
+  // Secrets and variables (issue 13).
+  secretRoutes,
+  variableRoutes,
 ];
