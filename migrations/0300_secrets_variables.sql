@@ -26,9 +26,9 @@ CREATE TABLE variables (
 
 -- A delivery whose URL, headers, body or signing secret name secrets holds markers, not values; the
 -- nonce that makes its markers unforgeable is kept so a replay resolves them again (modules/webhooks).
-ALTER TABLE webhook_deliveries ADD COLUMN secret_nonce text;
+ALTER TABLE webhook_deliveries ADD COLUMN secret_refs jsonb;
 
 -- Down Migration
-ALTER TABLE webhook_deliveries DROP COLUMN secret_nonce;
+ALTER TABLE webhook_deliveries DROP COLUMN secret_refs;
 DROP TABLE variables;
 DROP TABLE secrets;

@@ -6,12 +6,13 @@ import type { Modules } from '../modules.ts';
 import type { Service } from '../service.ts';
 import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
+import { SecretFiller } from './secret-fill.ts';
 
 /** The webhook service: delivers the jobs of the webhook-deliveries queue. Any number of replicas. */
-export function createWebhooksService(rt: Runtime, _modules: Modules): Service {
+export function createWebhooksService(rt: Runtime, modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
-  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log);
+  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, new SecretFiller(rt.pg, modules.secrets));
   let worker: Worker | undefined;
   return {
     name: 'webhooks',
