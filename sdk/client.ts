@@ -6,6 +6,9 @@ import type { EventBus } from '../infra/bus.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, type Orchestration, type Runs } from '../modules/runs/index.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
+import type { Pool } from '../infra/db.ts';
+import { KeyRing, Secrets } from '../modules/secrets/index.ts';
+import { scrubRevealed } from './revealed.ts';
 
 /**
  * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
@@ -28,6 +31,9 @@ export interface EngineClient {
   createTaskRun(id: string, input: CreateTaskRunInput): Promise<unknown>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
+  // Secrets and variables (issue 13).
+  readonly pg: Pool;
+  readonly secrets: Secrets;
 }
 
 /** What a process binds the SDK to: its bus, its runs module, and the settings runs need. */
@@ -37,7 +43,9 @@ export interface EngineBinding {
   names: Names;
   log: ProcessLogger;
   runs: Runs;
-  config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes'>;
+  config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes' | 'secretsKey' | 'secretsPreviousKeys'>;
+  // Secrets and variables (issue 13).
+  pg: Pool;
 }
 
 interface SdkGlobal {
@@ -60,7 +68,7 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
   const heartbeats = new Heartbeats(b.redis, b.names, b.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
   const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
-  const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines) });
+  const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines), scrub: scrubRevealed });
   let active = 0;
   return {
     bus: b.bus,
@@ -85,6 +93,8 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
         if (active === 0 && onIdle) setImmediate(() => active === 0 && onIdle());
       };
     },
+    pg: b.pg,
+    secrets: new Secrets(b.pg, new KeyRing(b.config.secretsKey, b.config.secretsPreviousKeys)),
   };
 }
 
@@ -124,7 +134,7 @@ async function connectFromEnv(): Promise<EngineClient | null> {
     return null;
   }
   const runs = createRuns(rt);
-  const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config }, () => {
+  const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config, pg: rt.pg }, () => {
     if (state.lazy === pending) state.lazy = undefined;
     void (async () => {
       client.heartbeats.close();

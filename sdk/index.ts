@@ -11,3 +11,6 @@ export { getRunContext, getRunLogger, type RunInfo } from './run.ts';
 export { CancelledError, NonRetriableError, ParameterValidationError, RunTimeoutError, SdkUsageError } from './errors.ts';
 export { ConcurrencySlotTimeoutError } from '../modules/runs/index.ts';
 export type { Logger } from './logger.ts';
+// Secrets and variables (issue 13).
+export { getSecret, getVariable, setVariable } from './secrets.ts';
+export { SecretAccessDeniedError } from '../modules/secrets/index.ts';

@@ -42,7 +42,7 @@ export class FlowWorker implements Service {
   async start(): Promise<void> {
     const { rt, runs, options } = this;
     await runs.workPools.ensure(options.pool);
-    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
+    const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, pg: rt.pg, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
     const ctx = { runs, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
     this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => processFlowRunJob(ctx, job as Parameters<typeof processFlowRunJob>[1], token), {
       connectionName: `worker-${options.pool}`,
