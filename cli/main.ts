@@ -17,6 +17,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   // Registers 'concurrency-limit' too.
   'concurrency-limit': async () => (await import('./commands/deploy.ts')).registerDeploy,
   worker: async () => (await import('./commands/worker.ts')).registerWorker,
+  // Secrets and variables (issue 13).
+  secret: async () => (await import('./commands/secret.ts')).registerSecret,
+  variable: async () => (await import('./commands/variable.ts')).registerVariable,
 };
 
 const program = new Command('reflex')

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { KeyRing, Secrets } from '../modules/secrets/index.ts';
+import { createAutomation, emit } from './support/automations.ts';
+import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
+import { Receiver } from './support/receiver.ts';
+
+// send-notification to Slack- and PagerDuty-shaped loopback receivers; variables in templates and in
+// flows; key rotation through the CLI.
+
+const exec = promisify(execFile);
+const key = randomBytes(32).toString('base64');
+const routingKey = `R${randomBytes(15).toString('hex')}`;
+
+describe('notifications, variables and key rotation', () => {
+  let t: TestEngine;
+  const receiver = new Receiver();
+
+  before(async () => {
+    await receiver.start();
+    t = await startTestEngine({
+      services: ['recorder', 'outbox', 'automations', 'webhooks', 'worker', 'api'],
+      config: { secretsKey: key, webhookAllowHosts: ['127.0.0.1'], flowsModule: 'tests/support/secret-flows.ts', variablesCacheSeconds: 0.2, publicUrl: 'http://reflex.example' },
+    });
+  });
+  after(async () => {
+    await receiver.stop();
+    await t?.cleanup();
+  });
+
+  it('sends a Block Kit message to a Slack webhook URL held as a secret, linking the failed run', async () => {
+    const slackPath = `/services/T000/B000/${randomBytes(8).toString('hex')}`;
+    assert.equal((await t.api('POST', '/api/secrets', { name: 'slack-url', value: `${receiver.url}${slackPath}`, allowed: { automations: ['failed-to-slack'] } })).status, 201);
+    await createAutomation(t, {
+      name: 'failed-to-slack',
+      trigger: { type: 'event', expect: ['reflex.flow-run.Failed'], match: { 'reflex.resource.id': 'reflex.flow-run.*' } },
+      actions: [{ type: 'send-notification', destination: { type: 'slack', url: { secret: 'slack-url' } } }],
+    });
+    const dep = await t.api('POST', '/api/deployments', { name: 'nope', flow: 'uses-secret', parameters: { name: 'missing', sha256: '' } });
+    const run = await t.api('POST', `/api/deployments/${dep.body.id}/runs`, {});
+    await waitFor(() => receiver.requestsTo(slackPath).length === 1, { what: 'the Slack message', timeoutMs: 15_000 });
+    const [req] = receiver.requestsTo(slackPath);
+    assert.equal(req.headers['content-type'], 'application/json');
+    const msg = JSON.parse(req.body);
+    assert.match(msg.text, new RegExp(`^Flow run \\S+ of uses-secret is Failed$`));
+    assert.equal(msg.blocks[0].type, 'header');
+    assert.equal(msg.blocks[0].text.text, msg.text);
+    assert.equal(msg.blocks[1].type, 'section');
+    assert.match(msg.blocks[1].text.text, /secret "missing" does not exist/);
+    const button = msg.blocks.find((b: { type: string }) => b.type === 'actions').elements[0];
+    assert.equal(button.url, `http://reflex.example/runs/${run.body.id}`);
+    const deliveries = await t.api('GET', '/api/webhook-deliveries');
+    assert.equal(JSON.stringify(deliveries.body).includes(slackPath), false, 'the Slack URL is masked in the delivery log');
+  });
+
+  it('triggers a PagerDuty incident when a proactive trigger fires and resolves it with the same dedup key', async () => {
+    assert.equal((await t.api('POST', '/api/secrets', { name: 'pd-key', value: routingKey, allowed: { automations: ['heartbeat-to-pagerduty'] } })).status, 201);
+    const pd = { type: 'send-notification', destination: { type: 'pagerduty', routing_key: { secret: 'pd-key' }, url: `${receiver.url}/v2/enqueue`, severity: 'critical' } };
+    await createAutomation(t, {
+      name: 'heartbeat-to-pagerduty',
+      trigger: { type: 'event', expect: ['sensor.heartbeat'], posture: 'Proactive', threshold: 1, within: 1 },
+      actions: [pd],
+      actions_on_resolve: [pd],
+    });
+    await waitFor(() => receiver.requestsTo('/v2/enqueue').length >= 1, { what: 'the PagerDuty trigger', timeoutMs: 15_000 });
+    const trigger = JSON.parse(receiver.requestsTo('/v2/enqueue')[0].body);
+    assert.equal(trigger.event_action, 'trigger');
+    assert.equal(trigger.routing_key, routingKey);
+    assert.equal(trigger.payload.severity, 'critical');
+    assert.equal(trigger.payload.source, 'reflex');
+    assert.match(trigger.payload.summary, /^heartbeat-to-pagerduty: /);
+    assert.equal(typeof trigger.dedup_key, 'string');
+    assert.ok(trigger.dedup_key.length > 0 && trigger.dedup_key.length <= 255);
+    await emit(t, [{ event: 'sensor.heartbeat' }]);
+    const resolve = await waitFor(() => receiver.requestsTo('/v2/enqueue').map((r) => JSON.parse(r.body)).find((b) => b.event_action === 'resolve'), {
+      what: 'the PagerDuty resolve',
+      timeoutMs: 15_000,
+    });
+    assert.deepEqual(resolve, { routing_key: routingKey, event_action: 'resolve', dedup_key: trigger.dedup_key });
+  });
+
+  it('renders {{ variables.<name> }} and sees a change after the cache', async () => {
+    assert.equal((await t.api('POST', '/api/variables', { name: 'greeting', value: { text: 'hello' } })).status, 201);
+    await createAutomation(t, {
+      name: 'greets',
+      trigger: { type: 'event', expect: ['greet'] },
+      actions: [{ type: 'call-webhook', url: `${receiver.url}/greet`, body: '{{ variables.greeting.text }} {{ variables.missing | default: "none" }}' }],
+    });
+    await emit(t, [{ event: 'greet' }]);
+    await waitFor(() => receiver.requestsTo('/greet').length === 1);
+    assert.equal(receiver.requestsTo('/greet')[0].body, 'hello none');
+    assert.equal((await t.api('PUT', '/api/variables/greeting', { value: { text: 'bonjour' } })).status, 200);
+    // The cache keeps a value at most variablesCacheSeconds: emit until the new value is seen.
+    await waitFor(async () => {
+      await emit(t, [{ event: 'greet' }]);
+      await waitFor(() => receiver.requestsTo('/greet').length >= 2);
+      return receiver.requestsTo('/greet').some((r) => r.body === 'bonjour none');
+    }, { what: 'the changed variable', timeoutMs: 10_000, intervalMs: 300 });
+  });
+
+  it('manages variables through the API with validation, and from flows', async () => {
+    assert.equal((await t.api('POST', '/api/variables', { name: 'greeting', value: 1 })).status, 409);
+    for (const body of [{ name: 'bad name', value: 1 }, { name: 'ok' }, { name: 'big', value: 'x'.repeat(70_000) }, { name: 'ok', value: 1, x: 1 }]) {
+      const res = await t.api('POST', '/api/variables', body);
+      assert.equal(res.status, 400, JSON.stringify(body).slice(0, 60));
+      assert.ok(res.body.error.issues.length > 0);
+    }
+    const dep = await t.api('POST', '/api/deployments', { name: 'vars', flow: 'uses-variables', parameters: { read: 'greeting', write: 'seen' } });
+    const run = await t.api('POST', `/api/deployments/${dep.body.id}/runs`, {});
+    const final = await waitFor(async () => {
+      const r = await t.api('GET', `/api/flow-runs/${run.body.id}`);
+      return r.body.state.type === 'COMPLETED' || r.body.state.type === 'FAILED' ? r.body : null;
+    }, { timeoutMs: 15_000 });
+    assert.equal(final.state.type, 'COMPLETED', JSON.stringify(final.state));
+    assert.deepEqual(final.result, { text: 'bonjour' });
+    assert.deepEqual((await t.api('GET', '/api/variables/seen')).body.value, { seen: { text: 'bonjour' } });
+    assert.equal((await t.api('DELETE', '/api/variables/seen')).status, 204);
+    assert.equal((await t.api('GET', '/api/variables/seen')).status, 404);
+  });
+
+  it('rotates the key with `reflex secret rotate`, and the CLI never prints a value', async () => {
+    const reflex = async (env: Record<string, string>, ...args: string[]) => {
+      try {
+        const r = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+          env: { ...process.env, REFLEX_NAMESPACE: t.config.namespace, REFLEX_LOG_LEVEL: 'silent', ...env },
+        });
+        return { code: 0, out: r.stdout + r.stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, out: e.stdout + e.stderr };
+      }
+    };
+    const value = `v_${randomBytes(12).toString('hex')}`;
+    const set = await reflex({ REFLEX_SECRETS_KEY: key }, 'secret', 'set', 'cli-secret', '--value', value, '--allow-work-pool', 'default');
+    assert.equal(set.code, 0, set.out);
+    const ls = await reflex({}, 'secret', 'ls');
+    assert.match(ls.out, /cli-secret .* work-pool:default/);
+    assert.equal(ls.out.includes(value), false);
+    const newKey = randomBytes(32).toString('base64');
+    const lost = await reflex({ REFLEX_SECRETS_KEY: newKey }, 'secret', 'rotate');
+    assert.equal(lost.code, 1);
+    assert.match(lost.out, /neither REFLEX_SECRETS_KEY nor in REFLEX_SECRETS_PREVIOUS_KEYS/);
+    const rotated = await reflex({ REFLEX_SECRETS_KEY: newKey, REFLEX_SECRETS_PREVIOUS_KEYS: key }, 'secret', 'rotate');
+    assert.equal(rotated.code, 0, rotated.out);
+    assert.match(rotated.out, /re-encrypted \d+ secret\(s\)/);
+    const requester = { label: 'test', deployments: [], work_pools: ['default'], automations: [] };
+    const readNew = await new Secrets(t.rt.pg, new KeyRing(newKey)).resolve(['cli-secret'], requester);
+    assert.equal(readNew.get('cli-secret'), value);
+    await assert.rejects(new Secrets(t.rt.pg, new KeyRing(key)).resolve(['cli-secret'], requester), /encrypted with key/);
+    const bad = await reflex({ REFLEX_SECRETS_KEY: 'short' }, 'secret', 'ls');
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /REFLEX_SECRETS_KEY: must be 32 bytes in base64/);
+    assert.equal((await reflex({}, 'secret', 'rm', 'cli-secret')).code, 0);
+    const v = await reflex({}, 'variable', 'set', 'cli-var', '{"n": 1}');
+    assert.equal(v.code, 0, v.out);
+    assert.deepEqual(JSON.parse((await reflex({}, 'variable', 'get', 'cli-var')).out), { n: 1 });
+  });
+});
