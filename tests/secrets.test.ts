@@ -220,3 +220,14 @@ describe('secrets without a key', () => {
     assert.equal((await t.api('GET', '/api/secrets')).body.items.length, 0, 'nothing half-written');
   });
 });
+
+describe('the secrets key setting', () => {
+  it('refuses a key that is not 32 bytes of base64, naming the variable', async () => {
+    const { loadConfig } = await import('../core/config.ts');
+    for (const bad of ['short', randomBytes(16).toString('base64'), `${randomBytes(32).toString('base64')}!`]) {
+      assert.throws(() => loadConfig({ REFLEX_SECRETS_KEY: bad }), /REFLEX_SECRETS_KEY: must be 32 bytes in base64/);
+    }
+    assert.throws(() => loadConfig({ REFLEX_SECRETS_KEY: key, REFLEX_SECRETS_PREVIOUS_KEYS: `${key},nope` }), /REFLEX_SECRETS_PREVIOUS_KEYS/);
+    assert.equal(loadConfig({ REFLEX_SECRETS_KEY: key }).secretsKey, key);
+  });
+});

@@ -31,9 +31,13 @@ interface Content {
   resolved: boolean;
 }
 
-/** PagerDuty keeps dedup keys of at most 255 characters. */
-export function pagerDutyDedupKey(bucketKey: string): string {
-  return bucketKey.length <= 255 ? bucketKey : createHash('sha256').update(bucketKey).digest('hex');
+/**
+ * The firing's bucket as a PagerDuty dedup key: the automation and its bucket (a trigger's firing and
+ * its resolution share it). PagerDuty keeps at most 255 characters; a longer key is hashed.
+ */
+export function pagerDutyDedupKey(automationId: string, bucketKey: string): string {
+  const key = `reflex-${automationId}${bucketKey ? `-${bucketKey}` : ''}`;
+  return key.length <= 255 ? key : `reflex-${createHash('sha256').update(key).digest('hex')}`;
 }
 
 async function content(a: SendNotification, job: ActionJobData, ctx: TemplateContext, publicUrl: string): Promise<Content> {
@@ -89,7 +93,7 @@ function defaultBody(d: NotificationDestination, c: Content, job: ActionJobData,
         embeds: [{ title: c.title.slice(0, 256), description: c.message.slice(0, 4096), ...(c.link ? { url: c.link } : {}), color: c.resolved ? 0x2eb67d : 0xe01e5a }],
       };
     case 'pagerduty': {
-      const dedup_key = pagerDutyDedupKey(job.firing.bucket_key);
+      const dedup_key = pagerDutyDedupKey(job.automation.id, job.firing.bucket_key);
       if (c.resolved) return { routing_key: marker(d.routing_key), event_action: 'resolve', dedup_key };
       return {
         routing_key: marker(d.routing_key),
