@@ -14,7 +14,7 @@ import { fail } from '../output.ts';
  */
 async function withSecrets<T>(fn: (s: Secrets, rt: Runtime) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const rt = await openRuntime(config, createLogger({ level: 'warn' }));
+  const rt = await openRuntime(config, createLogger({ level: 'error' }));
   try {
     return await fn(new Secrets(rt.pg, new KeyRing(config.secretsKey, config.secretsPreviousKeys)), rt);
   } finally {

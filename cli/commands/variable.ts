@@ -9,8 +9,9 @@ import { VariableInputSchema } from '../../schemas/secret.ts';
 import { fail } from '../output.ts';
 
 /** `reflex variable set|get|ls|rm`: named JSON values in the namespace's database. */
+// Errors only: these commands print data (`variable get` prints JSON) on stdout.
 async function withPg<T>(fn: (pg: Pool) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(loadConfig(), createLogger({ level: 'warn' }));
+  const rt = await openRuntime(loadConfig(), createLogger({ level: 'error' }));
   try {
     return await fn(rt.pg);
   } finally {
