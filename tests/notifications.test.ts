@@ -83,6 +83,35 @@ describe('notifications, variables and key rotation', () => {
     assert.deepEqual(resolve, { routing_key: routingKey, event_action: 'resolve', dedup_key: trigger.dedup_key });
   });
 
+  it('renders Teams, Discord and generic webhook messages (dry run), their URLs masked', async () => {
+    const destinations = [
+      { type: 'teams', url: { secret: 'teams-url' } },
+      { type: 'discord', url: { secret: 'discord-url' } },
+      { type: 'webhook', url: 'https://example.com/hook', headers: { 'x-key': { secret: 'hook-key' } } },
+    ];
+    const dry = await t.api('POST', '/api/automations/test', {
+      automation: { name: 'shapes', trigger: { type: 'event', expect: ['x'] }, actions: destinations.map((destination) => ({ type: 'send-notification', destination, message: 'about {{ event.event }}' })) },
+      events: [{ event: 'x', resource: { 'reflex.resource.id': 'thing.1' } }],
+    });
+    assert.equal(dry.status, 200, JSON.stringify(dry.body));
+    const [teams, discord, hook] = dry.body.firings[0].actions.map((a: { rendered: { job: { url: string; headers: Record<string, string>; body: string } } }) => a.rendered.job);
+    assert.equal(teams.url, '********(secret teams-url)');
+    const card = JSON.parse(teams.body);
+    assert.equal(card.type, 'message');
+    assert.equal(card.attachments[0].contentType, 'application/vnd.microsoft.card.adaptive');
+    assert.equal(card.attachments[0].content.type, 'AdaptiveCard');
+    assert.equal(card.attachments[0].content.body[1].text, 'about x');
+    assert.equal(discord.url, '********(secret discord-url)');
+    const d = JSON.parse(discord.body);
+    assert.equal(d.embeds[0].description, 'about x');
+    assert.match(d.content, /^shapes: x on thing\.1$/);
+    assert.equal(hook.url, 'https://example.com/hook');
+    assert.equal(hook.headers['x-key'], '********(secret hook-key)');
+    assert.deepEqual(Object.keys(JSON.parse(hook.body)).sort(), ['automation', 'event', 'flow_run', 'link', 'message', 'state', 'title']);
+    const bad = await t.api('POST', '/api/automations', { name: 'plain-slack', trigger: { type: 'event', expect: ['x'] }, actions: [{ type: 'send-notification', destination: { type: 'slack', url: 'https://hooks.slack.com/x' } }] });
+    assert.equal(bad.status, 400, 'a Slack URL must be a secret');
+  });
+
   it('renders {{ variables.<name> }} and sees a change after the cache', async () => {
     assert.equal((await t.api('POST', '/api/variables', { name: 'greeting', value: { text: 'hello' } })).status, 201);
     await createAutomation(t, {

@@ -86,20 +86,21 @@ describe('secrets', () => {
           type: 'call-webhook',
           url: `${receiver.url}/paid`,
           headers: { authorization: 'Bearer {{ secrets.api_token }}', 'x-token': { secret: 'api_token' } },
-          body: '{"order": {{ event.payload.n }}, "token": "{{ secrets.api_token }}"}',
+          body: '{"order": {{ event.payload.n }}, "token": "{{ secrets.api_token }}", "inject": {{ event.payload.inject | json }}}',
           secret: { secret: 'signing' },
         },
       ],
     };
     const id = await createAutomation(t, automation);
     // An event that tries to name the secret itself gets its text sent as it is.
-    await emit(t, [{ event: 'order.paid', payload: { n: 7 } }]);
+    const inject = `[[reflex-secret:api_token:${'0'.repeat(32)}]]`;
+    await emit(t, [{ event: 'order.paid', payload: { n: 7, inject } }]);
     await waitFor(() => receiver.requestsTo('/paid').length === 1, { what: 'the webhook' });
     const [req] = receiver.requestsTo('/paid');
     assert.equal(req.headers.authorization, `Bearer ${token}`);
     assert.equal(req.headers['x-token'], token);
     const body = new Webhook(signing).verify(req.body, req.headers as Record<string, string>) as { order: number; token: string };
-    assert.deepEqual(body, { order: 7, token });
+    assert.deepEqual(body, { order: 7, token, inject });
 
     const deliveries = await waitFor(async () => {
       const res = await api('GET', `/api/webhook-deliveries?automation_id=${id}&status=succeeded`);
@@ -110,7 +111,7 @@ describe('secrets', () => {
     await api('GET', `/api/automations/${id}`);
     await api('GET', '/api/automations');
     await api('GET', `/api/automations/${id}/firings`);
-    const dry = await api('POST', '/api/automations/test', { automation, events: [{ event: 'order.paid', resource: { 'reflex.resource.id': 'x' }, payload: { n: 1 } }] });
+    const dry = await api('POST', '/api/automations/test', { automation, events: [{ event: 'order.paid', resource: { 'reflex.resource.id': 'x' }, payload: { n: 1, inject: 'x' } }] });
     assert.equal(dry.status, 200);
     assert.match(JSON.stringify(dry.body), /\*{8}\(secret api_token\)/);
     const secretView = await api('GET', '/api/secrets/api_token');
