@@ -189,6 +189,8 @@ describe('secrets', () => {
     const events = await t.rt.pg.query(`SELECT count(*)::int AS n, bool_or(row_to_json(e)::text LIKE '%' || $1 || '%') AS leaked FROM events e`, [token]);
     assert.ok(events.rows[0].n > 0);
     assert.equal(events.rows[0].leaked, false, 'an event holds the token');
+    const used = await waitFor(async () => (await t.rt.pg.query(`SELECT payload FROM events WHERE event = 'secret.used'`)).rows[0]);
+    assert.deepEqual(used.payload, { leaked: '********' }, 'an event the flow emits with the value holds the mask');
     for (const table of ['automation_firings', 'webhook_deliveries', 'webhook_attempts', 'flow_runs', 'flow_run_states', 'logs', 'outbox']) {
       const res = await t.rt.pg.query(`SELECT count(*)::int AS n FROM ${table} x WHERE row_to_json(x)::text LIKE '%' || $1 || '%' OR row_to_json(x)::text LIKE '%' || $2 || '%'`, [token, signing]);
       assert.equal(res.rows[0].n, 0, `${table} holds a value`);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { flow, getRunLogger, getSecret, getVariable, setVariable } from 'reflex/sdk';
+import { emitEvent, flow, getRunLogger, getSecret, getVariable, setVariable } from 'reflex/sdk';
 
 /** Flows of the secrets and variables tests (issue 13), loaded by the in-process worker (REFLEX_FLOWS). */
 
@@ -7,6 +7,7 @@ import { flow, getRunLogger, getSecret, getVariable, setVariable } from 'reflex/
 export const usesSecret = flow({ name: 'uses-secret' }, async (params: { name: string; sha256: string }) => {
   const value = await getSecret(params.name);
   getRunLogger().info({ token: value }, `got the token ${value}`);
+  await emitEvent({ event: 'secret.used', resource: { 'reflex.resource.id': 'test.secret' }, payload: { leaked: value } });
   return { matches: createHash('sha256').update(value).digest('hex') === params.sha256 };
 });
 
