@@ -83,11 +83,12 @@ export class Secrets {
       [name, sealedNew?.sealed ?? null, sealedNew?.keyId ?? null, update.description ?? null, update.allowed ? JSON.stringify(update.allowed) : null, update.description !== undefined],
     );
     if (res.rows[0]) return { secret: toView(res.rows[0]), created: res.rows[0].created as boolean };
-    // Nothing inserted and nothing to update: a new secret without a value.
-    const exists = await this.pg.query(`UPDATE secrets SET allowed = COALESCE($2::jsonb, allowed), updated_at = now() WHERE name = $1 RETURNING ${VIEW}`, [
-      name,
-      update.allowed ? JSON.stringify(update.allowed) : null,
-    ]);
+    // No value given: nothing was inserted (a new secret needs one); change the grants of an existing one.
+    const exists = await this.pg.query(
+      `UPDATE secrets SET allowed = COALESCE($2::jsonb, allowed), description = CASE WHEN $4 THEN $3 ELSE description END, updated_at = now()
+       WHERE name = $1 RETURNING ${VIEW}`,
+      [name, update.allowed ? JSON.stringify(update.allowed) : null, update.description ?? null, update.description !== undefined],
+    );
     if (!exists.rows[0]) throw new NotFoundError('secret', name);
     return { secret: toView(exists.rows[0]), created: false };
   }
