@@ -1,5 +1,5 @@
 import { ReflexError } from '../../core/errors.ts';
-import { fillSecrets, markedSecrets, MASK } from '../../core/secret-refs.ts';
+import { fillSecrets, markedSecrets, MASK, maskMarkers } from '../../core/secret-refs.ts';
 import type { Pool } from '../../infra/db.ts';
 import { getAutomation } from '../../modules/automations/index.ts';
 import { automationRequester, type Secrets } from '../../modules/secrets/index.ts';
@@ -20,11 +20,14 @@ export class SecretFiller {
   ) {}
 
   async fill(d: DeliveryAttemptJob): Promise<Filled> {
-    if (!d.secret_refs) return { job: d, values: [] };
+    // The job contract lets a URL with markers through unparsed; one whose markers are not ours (text
+    // from an event) is checked here.
+    const unfilled = (): Filled => (URL.canParse(d.url) ? { job: d, values: [] } : { error: `the URL ${JSON.stringify(maskMarkers(d.url).slice(0, 200))} is not a URL` });
+    if (!d.secret_refs) return unfilled();
     const { nonce, body_encoding } = d.secret_refs;
     const texts = [d.url, d.body, d.secret ?? '', ...Object.values(d.headers)];
     const names = [...new Set(texts.flatMap((t) => markedSecrets(t, nonce)))];
-    if (names.length === 0) return { job: d, values: [] };
+    if (names.length === 0) return unfilled();
     if (!d.automation_id) return { error: 'a delivery that uses secrets must come from an automation' };
     const automation = await getAutomation(this.pg, d.automation_id).catch((err) => {
       if (err instanceof ReflexError && err.code === 'not_found') return null;
