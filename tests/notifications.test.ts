@@ -131,6 +131,19 @@ describe('notifications, variables and key rotation', () => {
     }, { what: 'the changed variable', timeoutMs: 10_000, intervalMs: 300 });
   });
 
+  it('stops a template that reads variables in a loop after 50 names', async () => {
+    const dry = await t.api('POST', '/api/automations/test', {
+      automation: {
+        name: 'var-loop',
+        trigger: { type: 'event', expect: ['x'] },
+        actions: [{ type: 'call-webhook', url: 'https://example.com/', body: '{% for i in (1..5000) %}{% assign n = "v" | append: i %}{{ variables[n] }}{% endfor %}' }],
+      },
+      events: [{ event: 'x', resource: { 'reflex.resource.id': 'x' } }],
+    });
+    assert.equal(dry.status, 200);
+    assert.match(JSON.stringify(dry.body), /read at most 50 variables/);
+  });
+
   it('manages variables through the API with validation, and from flows', async () => {
     assert.equal((await t.api('POST', '/api/variables', { name: 'greeting', value: 1 })).status, 409);
     for (const body of [{ name: 'bad name', value: 1 }, { name: 'ok' }, { name: 'big', value: 'x'.repeat(70_000) }, { name: 'ok', value: 1, x: 1 }]) {

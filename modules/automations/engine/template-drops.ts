@@ -26,13 +26,25 @@ export class NoSecrets extends Drop {
   }
 }
 
+/** Distinct variables one action's templates may read: a loop over generated names must not become thousands of queries. */
+export const MAX_VARIABLES_PER_ACTION = 50;
+
 /** `{{ variables.NAME }}`: the variable's JSON value (through the service's short cache), nil when unset. */
 export class VariableValues extends Drop {
+  private readonly seen = new Map<string, Promise<unknown>>();
+
   constructor(private readonly read: ((name: string) => Promise<unknown>) | undefined) {
     super();
   }
 
   override liquidMethodMissing(name: string): Promise<unknown> | undefined {
-    return this.read?.(name);
+    if (!this.read || typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) return undefined;
+    let value = this.seen.get(name);
+    if (!value) {
+      if (this.seen.size >= MAX_VARIABLES_PER_ACTION) throw new ActionFailure(`an action's templates read at most ${MAX_VARIABLES_PER_ACTION} variables`);
+      value = this.read(name);
+      this.seen.set(name, value);
+    }
+    return value;
   }
 }
