@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 import { createAutomation, emit } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import { Receiver } from './support/receiver.ts';
 
 // send-notification to Slack- and PagerDuty-shaped loopback receivers; variables in templates and in
-// flows; key rotation through the CLI.
+// flows.
 
-const exec = promisify(execFile);
 const key = randomBytes(32).toString('base64');
 const routingKey = `R${randomBytes(15).toString('hex')}`;
 
-describe('notifications, variables and key rotation', () => {
+describe('notifications and variables', () => {
   let t: TestEngine;
   const receiver = new Receiver();
 
@@ -164,37 +160,4 @@ describe('notifications, variables and key rotation', () => {
     assert.equal((await t.api('GET', '/api/variables/seen')).status, 404);
   });
 
-  it('rotates the key with `reflex secret rotate`, and the CLI never prints a value', async () => {
-    const reflex = async (env: Record<string, string>, ...args: string[]) => {
-      try {
-        const r = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
-          env: { ...process.env, REFLEX_NAMESPACE: t.config.namespace, REFLEX_LOG_LEVEL: 'silent', ...env },
-        });
-        return { code: 0, out: r.stdout + r.stderr, stdout: r.stdout };
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string };
-        return { code: e.code, out: e.stdout + e.stderr, stdout: e.stdout };
-      }
-    };
-    const value = `v_${randomBytes(12).toString('hex')}`;
-    const set = await reflex({ REFLEX_SECRETS_KEY: key }, 'secret', 'set', 'cli-secret', '--value', value, '--allow-work-pool', 'default');
-    assert.equal(set.code, 0, set.out);
-    const ls = await reflex({}, 'secret', 'ls');
-    assert.match(ls.out, /cli-secret .* work-pool:default/);
-    assert.equal(ls.out.includes(value), false);
-    const newKey = randomBytes(32).toString('base64');
-    const lost = await reflex({ REFLEX_SECRETS_KEY: newKey }, 'secret', 'rotate');
-    assert.equal(lost.code, 1);
-    assert.match(lost.out, /neither REFLEX_SECRETS_KEY nor in REFLEX_SECRETS_PREVIOUS_KEYS/);
-    const rotated = await reflex({ REFLEX_SECRETS_KEY: newKey, REFLEX_SECRETS_PREVIOUS_KEYS: key }, 'secret', 'rotate');
-    assert.equal(rotated.code, 0, rotated.out);
-    assert.match(rotated.out, /re-encrypted \d+ secret\(s\)/);
-    const requester = { label: 'test', deployments: [], work_pools: ['default'], automations: [] };
-    const readNew = await new Secrets(t.rt.pg, new KeyRing(newKey)).resolve(['cli-secret'], requester);
-    assert.equal(readNew.get('cli-secret'), value);
-    await assert.rejects(new Secrets(t.rt.pg, new KeyRing(key)).resolve(['cli-secret'], requester), /encrypted with key/);
-    const v = await reflex({}, 'variable', 'set', 'cli-var', '{"n": 1}');
-    assert.equal(v.code, 0, v.out);
-    assert.deepEqual(JSON.parse((await reflex({}, 'variable', 'get', 'cli-var')).stdout), { n: 1 });
-  });
 });
