@@ -11,6 +11,7 @@ import { insertAutomation, validateAutomation } from '../modules/automations/ind
 import { AutomationsService } from '../services/automations/service.ts';
 import { createModules } from '../services/modules.ts';
 import { percentile, type BenchResult } from './report.ts';
+import { flowControlPhase } from './automations-flow.ts';
 
 /**
  * `npm run bench -- automations`: 100 enabled automations of mixed kinds. Measures, in one run:
@@ -25,7 +26,7 @@ const PROBE_EVERY = 10;
 
 const name = (i: number) => `bench.e${i % 10}`;
 
-function automations(): AutomationDocument[] {
+export function automations(): AutomationDocument[] {
   const docs: unknown[] = [];
   const add = (kind: string, i: number, trigger: unknown) => docs.push({ name: `${kind}-${i}`, trigger, actions: [{ type: 'do-nothing' }] });
   for (let i = 0; i < 30; i++) add('windowed', i, { type: 'event', expect: [name(i)], threshold: 200, within: 30, for_each: ['payload.k'] });
@@ -56,13 +57,13 @@ function event(i: number, extra: Partial<ReflexEvent> = {}): ReflexEvent {
   };
 }
 
-async function publishBacklog(rt: Runtime, n: number): Promise<void> {
+export async function publishBacklog(rt: Runtime, n: number): Promise<void> {
   for (let i = 0; i < n; i += 1000) {
     await rt.bus.publishMany(Array.from({ length: Math.min(1000, n - i) }, (_, j) => event(i + j)));
   }
 }
 
-async function drained(rt: Runtime, durable: string): Promise<void> {
+export async function drained(rt: Runtime, durable: string): Promise<void> {
   for (;;) {
     const info = await rt.bus.jsm.consumers.info(rt.names.streams.events, durable);
     if (info.num_pending === 0 && info.num_ack_pending === 0) return;
@@ -129,6 +130,8 @@ export async function run(): Promise<BenchResult> {
     const latencies = probes.rows.map((r) => Date.parse(r.done) - Number(r.sent)).sort((a, b) => a - b);
     const firingsRes = await rt.pg.query<{ n: string }>('SELECT count(*)::text AS n FROM automation_firings');
     await service.stop();
+    // Flow control, in namespaces of its own.
+    const flow = await flowControlPhase({ automations, publishBacklog, drained });
 
     return {
       name: 'automations',
@@ -138,6 +141,7 @@ export async function run(): Promise<BenchResult> {
         { metric: 'ratio to raw JetStream', value: evaluated / raw, unit: 'x' },
         { metric: 'publish -> action performed p50 @1000/s', value: percentile(latencies, 50), unit: 'ms' },
         { metric: 'publish -> action performed p99 @1000/s', value: percentile(latencies, 99), unit: 'ms', target: '< 25' },
+        ...flow.rows,
       ],
       notes: {
         automations: docs.length,
@@ -145,6 +149,7 @@ export async function run(): Promise<BenchResult> {
         latency_samples: latencies.length,
         firings_recorded: Number(firingsRes.rows[0].n),
         cpus: (await import('node:os')).cpus().length,
+        ...flow.notes,
       },
     };
   } finally {

@@ -62,6 +62,21 @@ export const SETTINGS = {
   scheduleHorizonSeconds: { env: 'REFLEX_SCHEDULE_HORIZON_SECONDS', schema: positive().default(3600) },
   /** Whether the API serves the dashboard at `/` (built on start when missing or stale). */
   dashboard: { env: 'REFLEX_DASHBOARD', schema: bool.default(true) },
+  // Flow control (debounce, throttle, rate limit, batch on automations).
+  /** Largest batch (`batch.max_size`) or debounce window (`debounce.max_events`) an automation may declare. */
+  flowControlMaxBatch: { env: 'REFLEX_FLOW_CONTROL_MAX_BATCH', schema: int().min(1).max(10_000).default(1000) },
+  // Metrics (issue 14).
+  /** Where a process without the API serves GET /metrics (0: nowhere); the API serves it on its own port. */
+  metricsPort: { env: 'REFLEX_METRICS_PORT', schema: int().min(0).max(65535).default(9464) },
+  /** Longest a scrape waits for each dependency it reads gauges from (consumer lag, queue depths, backlogs). */
+  metricsTimeoutMs: { env: 'REFLEX_METRICS_TIMEOUT_MS', schema: int().positive().default(1000) },
+  // Local dependency servers for development (issue 14; infra/local-servers.ts reads the same variables).
+  /** `production` never starts local dependency servers (nor does anything else development-only). */
+  env: { env: 'REFLEX_ENV', schema: z.enum(['development', 'production', 'test']).default('development') },
+  /** Whether `reflex start` and `npm test` may start a local NATS, Redis or PostgreSQL where a default URL does not answer. */
+  localServers: { env: 'REFLEX_LOCAL_SERVERS', schema: bool.default(true) },
+  /** Where those local servers keep their data. */
+  localDir: { env: 'REFLEX_LOCAL_DIR', schema: z.string().min(1).default('.reflex') },
   // Secrets and variables (issue 13).
   /** The key secrets are encrypted with (AES-256-GCM): 32 bytes in base64. Without it, storing a secret is refused. */
   secretsKey: { env: 'REFLEX_SECRETS_KEY', schema: secretsKey.optional() },

@@ -35,6 +35,11 @@ export interface SandboxedLiquid {
   parseAndRender(source: string, scope: object): Promise<string>;
   /** The value of one expression (`event.payload.total | plus: 1`), with its type. */
   evalValue(expression: string, scope: object): Promise<unknown>;
+  /**
+   * Synchronous render, for flow-control keys only: those are output-only templates (no tags, so no
+   * loops), checked at save time, rendered inside the pure evaluator.
+   */
+  renderSync(templates: Template[], scope: object): string;
 }
 
 export function createSandboxedLiquid(): SandboxedLiquid {
@@ -56,6 +61,7 @@ export function createSandboxedLiquid(): SandboxedLiquid {
     render: (templates, scope) => drive(liquid._render(templates, scope, { sync: false })) as Promise<string>,
     parseAndRender: (source, scope) => drive(liquid._parseAndRender(source, scope, { sync: false })) as Promise<string>,
     evalValue: (expression, scope) => drive(liquid._evalValue(expression, scope)),
+    renderSync: (templates, scope) => liquid.renderSync(templates, scope) as string,
   };
 }
 

@@ -164,7 +164,7 @@ export const EventFamilies = {
 export const EventNames = {
   flowRunState: (stateName: string) => `${EventFamilies.flowRun}${stateName}`,
   taskRunState: (stateName: string) => `${EventFamilies.taskRun}${stateName}`,
-  automationFiring: (state: 'triggered' | 'resolved') => `${EventFamilies.automation}${state}`,
+  automationFiring: (state: 'triggered' | 'resolved' | 'rate-limited') => `${EventFamilies.automation}${state}`,
   automationAction: (status: 'executed' | 'failed') => `${EventFamilies.automation}action.${status}`,
   webhookDelivery: (verdict: 'succeeded' | 'failed') => `${EventFamilies.webhookDelivery}${verdict}`,
   webhookReceived: 'reflex.webhook.received',
@@ -191,8 +191,16 @@ export const stateKeys = {
   /** The automation a state key of any kind belongs to. */
   automationOf(key: string): string | null {
     const parts = key.split('|');
-    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i') ? parts[1] : null;
+    return parts.length >= 3 && (parts[0] === 'b' || parts[0] === 'c' || parts[0] === 'i' || parts[0] === 'f') ? parts[1] : null;
   },
   /** A scan pattern for every state key of one automation (glob characters in the id cannot occur: it is a UUID). */
   scanPattern: (prefix: string, automationId: string) => `${prefix}?|${automationId}|*`,
+  // Flow control (debounce, throttle, rate limit, batch): one state per automation and rendered key.
+  /** `f|<automation>|<flow key>`: the flow-control state of one key (also its timer member). */
+  flow: (automationId: string, flowKey: string) => `f|${automationId}|${flowKey}`,
+  /** The automation of a flow-control key, or null for any other key. */
+  parseFlow(key: string): { automationId: string } | null {
+    const parts = key.split('|');
+    return parts.length >= 3 && parts[0] === 'f' ? { automationId: parts[1] } : null;
+  },
 } as const;

@@ -1,9 +1,10 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Names } from '../core/names.ts';
 import { isAlreadyCreated, isConsumerNotFound, isStreamNotFound } from './nats-errors.ts';
+import { currentTraceparent, tracingEnabled } from './tracing.ts';
 import { isNatsOutage, RETRY_HINT } from './unavailable.ts';
 
 /** How long JetStream remembers message ids to drop a republished event. */
@@ -138,7 +139,14 @@ export class EventBus {
   private async publishBytes(subject: string, id: string, data: Uint8Array): Promise<PublishResult> {
     if (!this.connected) throw this.unavailable('disconnected; reconnecting');
     try {
-      const ack = await this.js.publish(subject, data, { msgID: id });
+      // W3C trace context in the message headers, so the consumers continue the publisher's trace.
+      const traceparent = tracingEnabled() ? currentTraceparent() : undefined;
+      let headers;
+      if (traceparent) {
+        headers = natsHeaders();
+        headers.set('traceparent', traceparent);
+      }
+      const ack = await this.js.publish(subject, data, headers ? { msgID: id, headers } : { msgID: id });
       return { id, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       throw isNatsOutage(err) ? this.unavailable(err) : err;

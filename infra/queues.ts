@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import type { JobKind } from '../core/jobs.ts';
 import type { Names } from '../core/names.ts';
+import { currentTraceparent, inSpan, SpanKind, tracingEnabled } from './tracing.ts';
 
 /**
  * BullMQ lock timings of every worker of the engine (webhook deliveries, automation actions, flow runs).
@@ -39,7 +40,11 @@ export class Queues {
 
   /** The queue of a kind (created once per process). */
   queue<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, ...args: A): Queue<unknown, unknown, string> {
-    const name = kind.queue(this.names, ...args);
+    return this.byName(kind.queue(this.names, ...args));
+  }
+
+  /** The queue of a name (created once per process), for reads such as job counts: jobs go in only through `add`. */
+  byName(name: string): Queue<unknown, unknown, string> {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue<unknown, unknown, string>(name, { connection: this.redis, prefix: this.names.bullPrefix });
@@ -50,6 +55,17 @@ export class Queues {
 
   /** Validates and adds one job; answers its id. Throws a ValidationError naming the fields that break the contract. */
   async add<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, input: z.input<S>, args: A, extra?: Partial<JobsOptions>): Promise<string> {
+    if (tracingEnabled() && currentTraceparent()) {
+      // Inside a traced path: the job is a span of its own, and carries it (`traceparent`) to its worker.
+      const queue = kind.queue(this.names, ...args);
+      return inSpan(`reflex.job.enqueue ${queue}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': queue } }, () =>
+        this.addNow(kind, { ...(input as object), traceparent: currentTraceparent() } as z.input<S>, args, extra),
+      );
+    }
+    return this.addNow(kind, input, args, extra);
+  }
+
+  private async addNow<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, input: z.input<S>, args: A, extra?: Partial<JobsOptions>): Promise<string> {
     const data = parse(kind, input);
     const options = kind.options(data, extra);
     await this.queue(kind, ...args).add(kind.name(data), data, options);

@@ -8,6 +8,7 @@ import { warnAboutDurability } from './durability.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { names, type Names } from '../core/names.ts';
+import { Metrics } from './metrics.ts';
 import { Queues } from './queues.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface Runtime {
   redisConnection(name: string): Redis;
   /** BullMQ queues and workers of this namespace (the one factory). */
   readonly queues: Queues;
+  /** This process's Prometheus metrics (infra/metrics.ts); services count into it, /metrics reads it. */
+  readonly metrics: Metrics;
   /** Closes every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -96,6 +99,7 @@ export async function openRuntime(
       pg: pool,
       redisConnection,
       queues,
+      metrics: new Metrics(config.metricsTimeoutMs),
       close,
     };
   } catch (err) {

@@ -32,6 +32,15 @@ export const AUTOMATION_LIMITS = {
   maxConditionNodes: 10_000,
   maxTemplateLength: 64 * 1024,
   maxRetryDelaySeconds: 3600,
+  // Flow control (debounce, throttle, rate limit, batch).
+  /** Longest flow-control period, timeout or max_delay: its state lives in Redis like trigger state. */
+  maxFlowPeriodSeconds: 31 * 24 * 3600,
+  /** Ceiling of `max_events` / `max_size` / `limit`; REFLEX_FLOW_CONTROL_MAX_BATCH lowers the batch bound. */
+  maxFlowEvents: 10_000,
+  maxFlowLimit: 10_000,
+  /** Throttled actions waiting per key: state is bounded, so the excess past this is refused (recorded). */
+  maxThrottleQueue: 1_000,
+  maxFlowKeyLength: 1024,
 } as const;
 const L = AUTOMATION_LIMITS;
 
@@ -306,6 +315,78 @@ export const ActionSchema = z
 export type Action = z.output<typeof ActionSchema>;
 export type ActionType = Action['type'];
 
+// ---- flow control (what an automation's actions start) ----
+
+/** A duration in seconds for flow control: more than 0, at most 31 days. */
+const FlowPeriodSchema = z
+  .number()
+  .gt(0, 'must be more than 0 seconds')
+  .max(L.maxFlowPeriodSeconds, `at most ${L.maxFlowPeriodSeconds} seconds (31 days)`);
+
+/**
+ * What splits flow control into independent keys: a Liquid template (`{{ event.resource.customer }}`,
+ * output only, no tags) or a json-logic expression, both over `{ event }`. Omitted: one key for the automation.
+ */
+export const FlowKeySchema = z
+  .union([z.string().min(1).max(L.maxFlowKeyLength), z.record(z.string(), z.unknown())])
+  .describe('A Liquid template (output only, no {% %} tags) or a json-logic expression over { event }; its value names the key.');
+
+const DebounceSchema = z
+  .object({
+    key: FlowKeySchema.optional(),
+    period: FlowPeriodSchema.describe('Seconds without a matching event that close the window.'),
+    max_delay: FlowPeriodSchema.optional().describe('Seconds after the first event the window closes at the latest, even under a steady stream.'),
+    mode: z.enum(['trailing', 'leading']).default('trailing').describe('trailing: act when the window closes, with every event; leading: act on the first event, suppress the rest of the window.'),
+    max_events: z.number().int().min(1).max(L.maxFlowEvents).default(100).describe('Events handed to the action; reaching it closes the window at once.'),
+  })
+  .strict();
+
+const ThrottleSchema = z
+  .object({
+    key: FlowKeySchema.optional(),
+    limit: z.number().int().min(1, 'must be at least 1').max(L.maxFlowLimit),
+    period: FlowPeriodSchema,
+    burst: z.number().int().min(1, 'must be at least 1').max(L.maxFlowLimit).optional().describe('How many of the limit may start back to back; default the limit (fewer spaces them evenly).'),
+  })
+  .strict();
+
+const RateLimitSchema = z
+  .object({
+    key: FlowKeySchema.optional(),
+    limit: z.number().int().min(1, 'must be at least 1').max(L.maxFlowLimit),
+    period: FlowPeriodSchema,
+  })
+  .strict();
+
+const BatchSchema = z
+  .object({
+    key: FlowKeySchema.optional(),
+    max_size: z.number().int().min(1, 'must be at least 1').max(L.maxFlowEvents, `at most ${L.maxFlowEvents} (REFLEX_FLOW_CONTROL_MAX_BATCH may lower it)`),
+    timeout: FlowPeriodSchema.describe('Seconds after the first event of a batch that release it, full or not.'),
+  })
+  .strict();
+
+export const FlowControlSchema = z
+  .object({
+    debounce: DebounceSchema.optional(),
+    throttle: ThrottleSchema.optional(),
+    rate_limit: RateLimitSchema.optional(),
+    batch: BatchSchema.optional(),
+  })
+  .strict()
+  .superRefine((fc, ctx) => {
+    const set = (['debounce', 'throttle', 'rate_limit', 'batch'] as const).filter((k) => fc[k] !== undefined);
+    if (set.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `set exactly one of debounce, throttle, rate_limit, batch (found ${set.length === 0 ? 'none' : set.join(', ')})` });
+    if (fc.throttle?.burst !== undefined && fc.throttle.burst > fc.throttle.limit) {
+      ctx.addIssue({ code: 'custom', path: ['throttle', 'burst'], message: `burst (${fc.throttle.burst}) may not exceed limit (${fc.throttle.limit})` });
+    }
+    if (fc.debounce?.max_delay !== undefined && fc.debounce.max_delay < fc.debounce.period) {
+      ctx.addIssue({ code: 'custom', path: ['debounce', 'max_delay'], message: `max_delay (${fc.debounce.max_delay}) must be at least period (${fc.debounce.period})` });
+    }
+  })
+  .describe('Flow control on what the actions start: exactly one of debounce, throttle, rate_limit, batch (docs/automations.md).');
+export type FlowControl = z.output<typeof FlowControlSchema>;
+
 // ---- the automation ----
 
 export const AutomationInputSchema = z
@@ -318,6 +399,7 @@ export const AutomationInputSchema = z
     trigger: TriggerSchema,
     actions: z.array(ActionSchema).max(L.maxActions).default([]),
     actions_on_resolve: z.array(ActionSchema).max(L.maxActions).default([]),
+    flow_control: FlowControlSchema.optional(),
   })
   .strict()
   .superRefine((doc, ctx) => {
@@ -339,6 +421,7 @@ export const AutomationSchema = z
     trigger: TriggerSchema,
     actions: z.array(ActionSchema),
     actions_on_resolve: z.array(ActionSchema),
+    flow_control: FlowControlSchema.optional(),
     created: z.string(),
     updated: z.string(),
   })

@@ -14,7 +14,7 @@ export const ActionOutcomeSchema = z.object({
 export const FiringRecordSchema = z.object({
   id: z.string(),
   automation_id: z.string(),
-  state: z.enum(['triggered', 'resolved']),
+  state: z.enum(['triggered', 'resolved', 'rate-limited']),
   fired_at: z.string(),
   trigger_path: z.string(),
   triggering_labels: z.record(z.string(), z.string()),
@@ -23,4 +23,5 @@ export const FiringRecordSchema = z.object({
   window_start: z.string().nullable(),
   window_end: z.string().nullable(),
   actions: z.array(ActionOutcomeSchema),
+  flow_control: z.record(z.string(), z.unknown()).nullable().optional().describe('What flow control did: mode, key, reason, due, delayed_ms, event_ids.'),
 });

@@ -58,6 +58,8 @@ export const DeliveryAttemptJobSchema = WebhookDeliveryJobSchema.extend({
   attempt: z.number().int().min(1).default(1),
   /** Failures of Reflex's own (delivery log unreachable), which do not spend the receiver's attempts. */
   service_failures: z.number().int().min(0).optional(),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type DeliveryAttemptJob = z.output<typeof DeliveryAttemptJobSchema>;
 
@@ -123,6 +125,8 @@ export const FlowRunJobSchema = z.object({
   flow_name: z.string(),
   /** Incremented per retry so a retried run gets a fresh BullMQ job id (`<flow_run_id>-<attempt>`). */
   attempt: z.number().int().min(1).default(1),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type FlowRunJob = z.output<typeof FlowRunJobSchema>;
 
@@ -132,13 +136,32 @@ export function flowRunJobId(flowRunId: string, attempt: number): string {
 }
 
 /** One firing of an automation's trigger, as the evaluator produces it and an action job carries it. */
+/** What flow control did to a firing (absent: the automation has none). */
+export const FlowControlInfoSchema = z.object({
+  mode: z.enum(['debounce', 'throttle', 'rate_limit', 'batch']),
+  /** The rendered key (empty: one key for the automation). */
+  key: z.string(),
+  /** Why it was released or dropped, e.g. `quiet period`, `max_delay`, `max_size`, `timeout`, `slot`, `rate limit`. */
+  reason: z.string(),
+  /** When flow control meant to release it (ISO); the difference to the dispatch is the engine's own delay. */
+  due: z.string().nullable(),
+  /** How long it was held beyond its triggering event, ms. */
+  delayed_ms: z.number(),
+  /** Ids of every event of the window or batch (debounce, batch). */
+  event_ids: z.array(z.string()).optional(),
+  /** Matching events counted but suppressed (leading debounce) in the window. */
+  suppressed: z.number().optional(),
+});
+export type FlowControlInfo = z.output<typeof FlowControlInfoSchema>;
+
 export const FiringSchema = z.object({
   /** Deterministic UUID derived from `key`. */
   id: z.string(),
   /** Deterministic firing key (hashed): automation, trigger hash, path, bucket, window/sequence. */
   key: z.string(),
   automation_id: z.string(),
-  state: z.enum(['triggered', 'resolved']),
+  /** `rate-limited`: flow control dropped it; it runs no actions and is recorded as such. */
+  state: z.enum(['triggered', 'resolved', 'rate-limited']),
   trigger_path: z.string(),
   bucket_key: z.string(),
   triggering_labels: z.record(z.string(), z.string()),
@@ -147,8 +170,11 @@ export const FiringSchema = z.object({
   window_start: z.string().nullable(),
   window_end: z.string().nullable(),
   fired_at: z.string(),
+  /** Every event of a debounce window or batch, in event time order (the `events` template variable). */
+  events: z.array(EventSchema).optional(),
+  flow_control: FlowControlInfoSchema.optional(),
 });
-export type Firing = z.output<typeof FiringSchema> & { triggering_event: ReflexEvent | null };
+export type Firing = z.output<typeof FiringSchema> & { triggering_event: ReflexEvent | null; events?: ReflexEvent[] };
 
 /**
  * Queue `automation-actions`, consumed by the automations service's executor: an action of a firing that
@@ -162,5 +188,7 @@ export const ActionJobSchema = z.object({
   index: z.number().int().min(0),
   /** Types of all actions of the firing (the executor may create the firing row). */
   action_types: z.array(z.string()),
+  /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
+  traceparent: z.string().max(256).optional(),
 });
 export type ActionJobData = Omit<z.output<typeof ActionJobSchema>, 'firing' | 'action'> & { firing: Firing; action: Action };

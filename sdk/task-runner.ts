@@ -8,6 +8,7 @@ import type { ResolvedOptions } from './definition.ts';
 import { CancelledError, errorMessage, NonRetriableError } from './errors.ts';
 import { NEVER_ABORTED, runWithLimits, settleAll, sleep } from './limits.ts';
 import { CACHE_MAX_BYTES, hashInputs, isTruncated, summarizeResult, SUMMARY_MAX_BYTES, toJsonValue } from './results.ts';
+import { inSpan, trace, tracingEnabled } from '../infra/tracing.ts';
 import { canRetry, retryDelayMs } from './retry.ts';
 
 /**
@@ -25,6 +26,12 @@ export interface TaskDefinition {
 
 /** A task called as a function, inside a flow or on its own. */
 export async function callTask(def: TaskDefinition, args: readonly unknown[]): Promise<unknown> {
+  // Inside a traced flow run, each task call is a span of the run's trace (nothing made otherwise).
+  if (tracingEnabled() && trace.getActiveSpan()) return inSpan(`reflex.task ${def.options.name}`, {}, () => callTaskNow(def, args));
+  return callTaskNow(def, args);
+}
+
+async function callTaskNow(def: TaskDefinition, args: readonly unknown[]): Promise<unknown> {
   const ctx = runContext.getStore();
   if (ctx?.flow) return runTask(def, args, ctx.flow, ctx);
   // A task outside any flow is recorded on its own (no flow run), like Prefect 3.

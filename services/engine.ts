@@ -1,6 +1,7 @@
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
+import { registerCollectors, startMetricsListener } from './metrics.ts';
 import { createModules, type Modules } from './modules.ts';
 import { SERVICE_NAMES, SERVICES, type ServiceName } from './registry.ts';
 import type { Service } from './service.ts';
@@ -19,7 +20,9 @@ export async function startEngine(config: Config, options: { services?: ServiceN
   const rt = await openRuntime(config, log);
   const modules = createModules(rt);
   const wanted = options.services && options.services.length > 0 ? options.services : SERVICE_NAMES;
+  registerCollectors(rt);
   const started: Service[] = [];
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>>;
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -30,6 +33,7 @@ export async function startEngine(config: Config, options: { services?: ServiceN
           log.error({ err, service: service.name }, 'service did not stop cleanly');
         }
       }
+      await metricsListener?.close();
       await modules.runs.drain().catch((err: unknown) => log.error({ err }, 'run changes not written at shutdown'));
       await rt.close();
     })());
@@ -38,6 +42,11 @@ export async function startEngine(config: Config, options: { services?: ServiceN
       const service = await SERVICES[name](rt, modules);
       await service.start();
       started.push(service);
+    }
+    // The API serves GET /metrics on its own port; a process without it gets a listener of its own.
+    if (!started.some((s) => s.name === 'api')) {
+      metricsListener = await startMetricsListener(rt);
+      if (metricsListener) log.info({ url: metricsListener.url }, `metrics at ${metricsListener.url}`);
     }
   } catch (err) {
     await stop();

@@ -7,6 +7,7 @@
  */
 export { compilePlan, PlanIndex, MAX_CHAIN, type AutomationPlan, type LeafPlan } from './engine/plan.ts';
 export { eventOps, Evaluator, computeBatch, parseBucketStateKey, type Op, type Computed, type Note } from './engine/evaluator.ts';
+export { parseFlowStateKey, compileFlowControl, gateFiring, tickFlow, flowKeyIssue, type FlowPlan, type FlowState, type FlowDecision } from './engine/flow-control.ts';
 export { performAction, inferId, ActionFailure, type ActionDeps, type Outcome } from './engine/actions.ts';
 export { executeAction, failureReason, templateContext } from './engine/outcomes.ts';
 export { actionJobId, actionsOf, automationResource, causedRelated, firingKey, type Firing, type ActionJobData, type FiringWrite, type ActionOutcome } from './engine/firing.ts';

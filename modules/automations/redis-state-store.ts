@@ -167,6 +167,12 @@ export class RedisStateStore implements StateStore {
     return this.redis.zrangebyscore(this.timersKey, '-inf', now, 'LIMIT', 0, limit);
   }
 
+  /** The earliest deadline of any key (ms), or null: the service sets a precise wake-up for it. */
+  async nextTimer(): Promise<number | null> {
+    const [, score] = await this.redis.zrange(this.timersKey, 0, 0, 'WITHSCORES');
+    return score === undefined ? null : Number(score);
+  }
+
   async postponeTimer(key: string, at: number): Promise<void> {
     await this.redis.zadd(this.timersKey, 'XX', at, key);
   }

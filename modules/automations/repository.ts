@@ -98,17 +98,18 @@ export async function recordFirings(db: Db, writes: FiringWrite[]): Promise<void
   const updated = new Date().toISOString();
   for (const { firing, actionTypes, outcome } of writes) {
     let row = rows.get(firing.key);
-    if (!row) rows.set(firing.key, (row = { ...firing, actions: actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' })) }));
+    // The events of a window are kept by id only (flow_control.event_ids): the row stays small.
+    if (!row) rows.set(firing.key, (row = { ...firing, events: undefined, actions: actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' })) }));
     if (outcome) row.actions[outcome.index] = { ...outcome, updated };
   }
   await db.query(
     `INSERT INTO automation_firings AS f (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
-        triggering_labels, triggering_event, count, window_start, window_end, actions)
+        triggering_labels, triggering_event, count, window_start, window_end, actions, flow_control)
      SELECT r.id, r.key, r.automation_id, r.state, r.fired_at, r.trigger_path, r.bucket_key,
-        r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions
+        r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions, r.flow_control
      FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, key text, automation_id uuid, state text, fired_at timestamptz,
         trigger_path text, bucket_key text, triggering_labels jsonb, triggering_event jsonb, count int,
-        window_start timestamptz, window_end timestamptz, actions jsonb)
+        window_start timestamptz, window_end timestamptz, actions jsonb, flow_control jsonb)
      ON CONFLICT (id) DO UPDATE SET actions = (
        SELECT jsonb_agg(CASE WHEN n.elem->>'status' = 'pending' THEN coalesce(o.elem, n.elem) ELSE n.elem END ORDER BY n.i)
        FROM jsonb_array_elements(EXCLUDED.actions) WITH ORDINALITY AS n(elem, i)
@@ -120,7 +121,7 @@ export async function recordFirings(db: Db, writes: FiringWrite[]): Promise<void
 export interface FiringRecord {
   id: string;
   automation_id: string;
-  state: 'triggered' | 'resolved';
+  state: 'triggered' | 'resolved' | 'rate-limited';
   fired_at: string;
   trigger_path: string;
   triggering_labels: Record<string, string>;
@@ -129,6 +130,7 @@ export interface FiringRecord {
   window_start: string | null;
   window_end: string | null;
   actions: ActionOutcome[];
+  flow_control: Record<string, unknown> | null;
 }
 
 /** Newest first; the cursor is `<fired_at ISO>|<id>` of the last item. */
@@ -144,7 +146,7 @@ export async function listFirings(db: Db, automationId: string, limit: number, c
     where += ' AND (fired_at, id) < ($3::timestamptz, $4::uuid)';
   }
   const res = await db.query(
-    `SELECT id, automation_id, state, fired_at, trigger_path, triggering_labels, triggering_event, count, window_start, window_end, actions
+    `SELECT id, automation_id, state, fired_at, trigger_path, triggering_labels, triggering_event, count, window_start, window_end, actions, flow_control
      FROM automation_firings WHERE ${where} ORDER BY fired_at DESC, id DESC LIMIT $2`,
     params,
   );

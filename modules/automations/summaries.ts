@@ -41,7 +41,7 @@ export async function automationSummaries(pg: Pool, since: string, until: string
 }
 
 const FIRING_COLUMNS = `f.id, f.automation_id, f.state, f.fired_at, f.trigger_path, f.bucket_key, f.triggering_labels, f.triggering_event,
-  f.count, f.window_start, f.window_end, f.actions`;
+  f.count, f.window_start, f.window_end, f.actions, f.flow_control`;
 
 function firingFromRow(r: Record<string, unknown>): FiringView {
   return {
@@ -57,6 +57,7 @@ function firingFromRow(r: Record<string, unknown>): FiringView {
     window_start: isoOrNull(r.window_start),
     window_end: isoOrNull(r.window_end),
     actions: (r.actions as ActionOutcome[]) ?? [],
+    flow_control: (r.flow_control as Record<string, unknown> | null) ?? null,
   };
 }
 

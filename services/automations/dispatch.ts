@@ -5,6 +5,8 @@ import type { Logger } from '../../core/log.ts';
 import { EventNames } from '../../core/names.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
+import type { Metrics } from '../../infra/metrics.ts';
+import { currentTraceparent, inSpan, type Context } from '../../infra/tracing.ts';
 import type { Queues } from '../../infra/queues.ts';
 import {
   actionJobId,
@@ -34,6 +36,7 @@ export interface DispatchDeps {
   automations: (id: string) => Automation | undefined;
   actions: ActionDeps;
   flowRun: (id: string) => Promise<FlowRun | null>;
+  metrics?: Metrics;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface DispatchDeps {
  * key), so running this twice for a firing is safe: that is how a crashed replica's firings are finished
  * by another. The pending copies in Redis are forgotten last.
  */
-export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], options: { again?: boolean } = {}): Promise<void> {
+export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], options: { again?: boolean; traceOf?: (eventId: string) => Context | undefined } = {}): Promise<void> {
   if (firings.length === 0) return;
   const known = firings.filter((f) => deps.automations(f.automation_id));
   // A firing dispatched again (its first dispatch died) skips the actions whose outcome was recorded.
@@ -76,13 +79,26 @@ export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], opt
           triggering_event: firing.triggering_event,
           count: firing.count,
           window: { start: firing.window_start, end: firing.window_end },
+          ...(firing.flow_control ? { flow_control: firing.flow_control } : {}),
         },
       }),
     );
   }
 
   const retries: ActionJobData[] = [];
-  const performed = await Promise.allSettled(actions.map((data) => executeAction(deps.actions, data, deps.flowRun)));
+  const traceOf = options.traceOf;
+  const perform = (data: ActionJobData) => executeAction(deps.actions, data, deps.flowRun);
+  const performed = await Promise.allSettled(
+    actions.map((data) => {
+      const parent = traceOf && data.firing.triggering_event ? traceOf(data.firing.triggering_event.id) : undefined;
+      if (!parent) return perform(data);
+      // The action's span: what it enqueues (a delivery, a flow run) carries it; a retry job too.
+      return inSpan(`reflex.automation.action ${data.action.type}`, { parent, attributes: { 'reflex.automation.id': data.automation.id, 'reflex.firing.id': data.firing.id, 'reflex.action.index': data.index } }, () => {
+        data.traceparent = currentTraceparent();
+        return perform(data);
+      });
+    }),
+  );
   performed.forEach((p, i) => {
     const data = actions[i];
     if (p.status === 'fulfilled') {
@@ -96,6 +112,15 @@ export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], opt
   });
   // Triggered events are published before the action events of the same firings (same connection, in order).
   await Promise.all([recordFirings(deps.pg, records), deps.queues.addBulk(JOBS.automationAction, retries, []), deps.bus.publishMany(events)]);
+  // Counted once durable: a dispatch that throws is redone (redelivery or the sweep) and counted then.
+  // A firing dispatched again after a crash counts again (at-least-once, as the dispatch itself).
+  if (deps.metrics) {
+    for (const f of known) deps.metrics.automationFirings.inc({ state: f.state });
+    performed.forEach((p, i) => {
+      const outcome = p.status === 'fulfilled' ? p.value.outcome.status : 'retry';
+      deps.metrics?.automationActions.inc({ type: actions[i].action.type, outcome });
+    });
+  }
   // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
   deps.store.clearPending(firings.map((f) => f.key)).catch((err) => deps.log.warn({ err }, 'could not clear pending firings'));
 }

@@ -3,7 +3,8 @@ import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { Runtime } from '../../infra/runtime.ts';
-import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, RedisStateStore, type Op } from '../../modules/automations/index.ts';
+import { evaluationSpans } from './tracing.ts';
+import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, parseFlowStateKey, RedisStateStore, type Computed, type Op } from '../../modules/automations/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { Modules } from '../modules.ts';
 import type { Service } from '../service.ts';
@@ -38,6 +39,9 @@ export class AutomationsService implements Service {
   private consumer: BatchConsumer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
+  private nextWake: { at: number; handle: NodeJS.Timeout } | null = null;
+  /** A tick asked for while one ran: run again at its end (a wake-up must not be lost to a poll). */
+  private tickAgain = false;
   private sweeping = false;
   private stopped = false;
   private readonly decoder = new TextDecoder();
@@ -68,8 +72,8 @@ export class AutomationsService implements Service {
       publicUrl: rt.config.publicUrl,
     });
     const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
-    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun }, rt.config.actionConcurrency);
-    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun };
+    this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun, metrics: rt.metrics }, rt.config.actionConcurrency);
+    this.dispatchDeps = { pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, store: this.store, automations: (id) => this.lookup(id), actions, flowRun, metrics: rt.metrics };
     this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
@@ -95,6 +99,7 @@ export class AutomationsService implements Service {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.nextWake) clearTimeout(this.nextWake.handle);
     await this.consumer?.stop();
     await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
@@ -138,9 +143,14 @@ export class AutomationsService implements Service {
       good.push(m);
     }
     const ops = eventOps(this.cache.index, events, seqs);
+    if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'event' }, ops.length);
+    // Tracing on: a span per traced event, child of its publisher's (the NATS headers); its firings'
+    // actions run inside it. Off: undefined, nothing made.
+    const spans = evaluationSpans(good, events, ops);
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
+    this.wake(result);
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
-    const done = dispatchFirings(this.dispatchDeps, result.firings).then(
+    const done = dispatchFirings(this.dispatchDeps, result.firings, { traceOf: spans?.contextOf }).finally(() => spans?.end()).then(
       () => {
         for (const m of good) m.ack();
       },
@@ -159,8 +169,13 @@ export class AutomationsService implements Service {
 
   /** Fires proactive windows whose deadline passed; version checks make exactly one replica win. */
   private async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
     this.ticking = true;
+    let failed = false;
     try {
       const now = Date.now();
       const due = await this.store.dueTimers(now, 500);
@@ -168,6 +183,13 @@ export class AutomationsService implements Service {
       const ops: Op[] = [];
       const drop: string[] = [];
       for (const key of due) {
+        const flow = parseFlowStateKey(key);
+        if (flow) {
+          const plan = this.cache.index.plans.get(flow.automationId);
+          if (plan) ops.push({ kind: 'flow', seq: ops.length, at: now, plan, key });
+          else await this.store.postponeTimer(key, now + 5000);
+          continue;
+        }
         const ref = parseBucketStateKey(key);
         const plan = ref ? this.cache.index.plans.get(ref.automationId) : undefined;
         if (!ref || !plan) {
@@ -183,13 +205,49 @@ export class AutomationsService implements Service {
         ops.push({ kind: 'tick', seq: ops.length, at: now, plan, leaf, key });
       }
       if (drop.length > 0) await this.store.commit({ writes: [], timers: drop.map((key) => ({ key, at: null })), pending: [] });
+      if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'deadline' }, ops.length);
       const result = await this.evaluator.run(ops, now);
+      this.wake(result);
       await dispatchFirings(this.dispatchDeps, result.firings);
     } catch (err) {
+      failed = true;
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');
     } finally {
+      // After a failure the poll retries: a wake-up at a deadline already due would spin.
+      if (!failed) await this.store.nextTimer().then((at) => at !== null && this.wakeAt(Math.max(at, Date.now() + 5)), () => {});
       this.ticking = false;
+      if (this.tickAgain && !this.stopped) {
+        this.tickAgain = false;
+        void this.tick();
+      }
     }
+  }
+
+  /**
+   * Flow-control deadlines (a debounce's quiet period, a throttle slot) are due at a precise moment: the
+   * poll alone would add up to a poll interval to each. Each replica keeps one wake-up at the earliest
+   * deadline it knows of (from its own commits, and the timer set after each tick); the poll remains the
+   * fallback. Replicas waking together race on versions as polls do: one wins.
+   */
+  private wake(result: Pick<Computed, 'timers'>): void {
+    let next = Infinity;
+    for (const t of result.timers) if (t.at !== null) next = Math.min(next, t.at);
+    this.wakeAt(next);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.stopped || !Number.isFinite(at)) return;
+    const delay = Math.max(0, at - Date.now() + 1);
+    // A deadline more than a minute out is set later: every tick (polls too) looks at the earliest one.
+    // A later deadline than the one set changes nothing.
+    if (delay > 60_000 || (this.nextWake !== null && this.nextWake.at <= at)) return;
+    if (this.nextWake) clearTimeout(this.nextWake.handle);
+    const handle = setTimeout(() => {
+      this.nextWake = null;
+      void this.tick();
+    }, delay);
+    handle.unref();
+    this.nextWake = { at, handle };
   }
 
   /** Finishes firings a crashed replica committed but did not dispatch. */

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/log.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
+import type { Metrics } from '../../infra/metrics.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
 import { insertDeadLetter, insertEventDocuments } from '../../modules/events/index.ts';
 import type { Service } from '../service.ts';
@@ -15,6 +16,7 @@ export interface RecorderDeps {
   durable: string;
   /** Shown at start-up. */
   schema: string;
+  metrics?: Metrics;
 }
 
 /**
@@ -51,6 +53,7 @@ export class Recorder implements Service {
     try {
       await insertEventDocuments(this.deps.pg, docs);
       for (const m of batch) m.ack();
+      this.deps.metrics?.eventsRecorded.inc(batch.length);
     } catch (err) {
       // Only bad data is isolated; an outage is thrown so the batch is redelivered later.
       if (pgErrorKind(err) !== 'data') throw err;
@@ -75,6 +78,7 @@ export class Recorder implements Service {
       });
       this.log.error({ dead_letter_id: id, subject: m.subject, seq: m.seq, code }, 'event cannot be stored; kept as a dead letter (GET /api/dead-letters)');
       m.ack();
+      this.deps.metrics?.eventsDeadLettered.inc({ consumer: 'recorder' });
     }
   }
 }

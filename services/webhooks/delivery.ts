@@ -5,6 +5,8 @@ import type { Logger } from '../../core/log.ts';
 import { EventNames, resourceId, Roles } from '../../core/names.ts';
 import { Batcher } from '../../infra/batcher.ts';
 import type { EventBus } from '../../infra/bus.ts';
+import type { Metrics } from '../../infra/metrics.ts';
+import { contextFrom, inSpan, SpanKind, trace, tracingEnabled } from '../../infra/tracing.ts';
 import { attemptHeaders, type DeliveryLog, type DeliveryState } from '../../modules/webhooks/index.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
@@ -12,7 +14,7 @@ import type { AddressGuard } from './address-guard.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
 import { judge, retryDelayMs } from './retry.ts';
-import { scrub, type SecretFiller } from './secret-fill.ts';
+import { scrub, type Filled, type SecretFiller } from './secret-fill.ts';
 import { hasMarkers, maskMarkers } from '../../core/secret-refs.ts';
 
 /**
@@ -30,7 +32,9 @@ export class DeliveryProcessor {
     private readonly guard: AddressGuard,
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
-    private readonly filler: SecretFiller,
+    private readonly metrics?: Metrics,
+    // Secrets (issue 13): without a filler, a delivery that names secrets fails with the reason.
+    private readonly filler?: SecretFiller,
   ) {
     this.limiter = new HostLimiter(hostConcurrency);
     this.outcomes = new Batcher(async (events) => {
@@ -40,6 +44,22 @@ export class DeliveryProcessor {
   }
 
   async process(job: Job<DeliveryAttemptJob>, token: string | undefined): Promise<void> {
+    const traceparent = tracingEnabled() ? job.data?.traceparent : undefined;
+    if (!traceparent) return this.processNow(job, token);
+    // Each attempt a span, child of the one that enqueued the delivery (the automation action's).
+    return inSpan(
+      'reflex.webhook.deliver',
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFrom({ traceparent }),
+        attributes: { 'reflex.webhook_delivery.id': job.data.delivery_id, 'reflex.webhook_delivery.attempt': job.data.attempt, 'messaging.system': 'bullmq' },
+        expected: (err) => err instanceof DelayedError,
+      },
+      () => this.processNow(job, token),
+    );
+  }
+
+  private async processNow(job: Job<DeliveryAttemptJob>, token: string | undefined): Promise<void> {
     try {
       await this.deliver(job, token);
     } catch (err) {
@@ -61,7 +81,7 @@ export class DeliveryProcessor {
     if (typeof d?.delivery_id !== 'string' || typeof d.url !== 'string') throw new UnrecoverableError('not a webhook delivery job');
 
     // Secrets are filled in for this attempt only (as they are now: a rotated value is picked up).
-    const filled = await this.filler.fill(d);
+    const filled: Filled = this.filler ? await this.filler.fill(d) : d.secret_refs ? { error: 'this webhook service cannot fill secrets in' } : { job: d, values: [] };
     const target = 'job' in filled ? filled.job : d;
     const host = safeHost(target.url);
     if (!this.limiter.tryAcquire(host)) {
@@ -113,6 +133,13 @@ export class DeliveryProcessor {
       nextAttemptAt: verdict === 'retry' ? new Date(Date.now() + delay) : null,
     });
 
+    this.metrics?.deliveries.inc({ status });
+    if (tracingEnabled()) {
+      const span = trace.getActiveSpan();
+      span?.setAttribute('reflex.webhook_delivery.outcome', status);
+      if (outcome.kind === 'response') span?.setAttribute('http.response.status_code', outcome.status);
+    }
+    this.metrics?.deliveryLatency.observe({ status }, outcome.latencyMs / 1000);
     if (verdict === 'retry') {
       await job.updateData({ ...d, attempt: d.attempt + 1 } satisfies DeliveryAttemptJob);
       await job.moveToDelayed(Date.now() + delay, token);

@@ -12,7 +12,15 @@ import { SecretFiller } from './secret-fill.ts';
 export function createWebhooksService(rt: Runtime, modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
-  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, new SecretFiller(rt.pg, modules.secrets));
+  const processor = new DeliveryProcessor(
+    rt.bus,
+    webhookHostConcurrency,
+    new AddressGuard(webhookAllowHosts),
+    new DeliveryLog(rt.pg, log),
+    log,
+    rt.metrics,
+    new SecretFiller(rt.pg, modules.secrets),
+  );
   let worker: Worker | undefined;
   return {
     name: 'webhooks',

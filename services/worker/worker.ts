@@ -2,6 +2,7 @@ import { DelayedError, type Worker } from 'bullmq';
 import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
+import { contextFrom, inSpan, SpanKind, trace, tracingEnabled } from '../../infra/tracing.ts';
 import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
@@ -44,7 +45,36 @@ export class FlowWorker implements Service {
     await runs.workPools.ensure(options.pool);
     const client = (this.client = bindEngine({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, pg: rt.pg, config: { ...rt.config, workerHeartbeatSeconds: options.heartbeatSeconds } }));
     const ctx = { runs, client, flows: this.flows, flowsModule: options.flowsModule, slotRetryMs: options.slotRetryMs, log: this.log };
-    this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => processFlowRunJob(ctx, job as Parameters<typeof processFlowRunJob>[1], token), {
+    const m = rt.metrics;
+    const pool = { pool: options.pool };
+    m.workerSlots.inc(pool, options.concurrency);
+    m.workerSlotsInUse.set(pool, 0);
+    const run = async (job: Parameters<typeof processFlowRunJob>[1], token: string | undefined): Promise<JobOutcome> => {
+      m.workerSlotsInUse.inc(pool);
+      const end = m.flowRunDuration.startTimer();
+      let outcome: JobOutcome | 'delayed' | 'error' = 'error';
+      try {
+        const traceparent = tracingEnabled() ? job.data.traceparent : undefined;
+        if (!traceparent) return (outcome = await processFlowRunJob(ctx, job, token));
+        // The flow run's span, child of the span that enqueued it; the flow's tasks are its children.
+        const attributes = { 'reflex.flow_run.id': job.data.flow_run_id, 'reflex.flow.name': job.data.flow_name, 'reflex.flow_run.attempt': job.data.attempt, 'reflex.work_pool': options.pool };
+        return (outcome = await inSpan('reflex.flow.run', { kind: SpanKind.CONSUMER, parent: contextFrom({ traceparent }), attributes, expected: (e) => e instanceof DelayedError }, async () => {
+          const result = await processFlowRunJob(ctx, job, token);
+          trace.getActiveSpan()?.setAttribute('reflex.flow_run.outcome', result);
+          return result;
+        }));
+      } catch (err) {
+        // A DelayedError is a job put back for later (no slot free), not a failure.
+        if (err instanceof DelayedError) outcome = 'delayed';
+        throw err;
+      } finally {
+        m.workerSlotsInUse.dec(pool);
+        // Jobs that ran no flow (stale copies, refused for a slot) are counted but not timed.
+        if (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled' || outcome === 'retry' || outcome === 'error') end({ ...pool, outcome });
+        m.flowRunJobs.inc({ ...pool, outcome });
+      }
+    };
+    this.worker = rt.queues.worker(JOBS.flowRun, [options.pool], (job, token) => run(job as Parameters<typeof processFlowRunJob>[1], token), {
       connectionName: `worker-${options.pool}`,
       concurrency: options.concurrency,
       maxStalledCount: 1,
@@ -86,6 +116,7 @@ export class FlowWorker implements Service {
 
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.rt.metrics.workerSlots.dec({ pool: this.options.pool }, this.options.concurrency);
     await this.presence?.stop();
     await this.sweeping;
     const worker = this.worker;

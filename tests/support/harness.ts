@@ -27,6 +27,8 @@ export async function startTestEngine(
   const namespace = options.namespace ?? process.env.REFLEX_NAMESPACE_PREFIX ?? testNamespace();
   const config = loadConfig(process.env, {
     port: 0,
+    // No metrics listener per test engine without the API (they would all want REFLEX_METRICS_PORT).
+    metricsPort: 0,
     logLevel: (process.env.REFLEX_TEST_LOG_LEVEL as Config['logLevel']) ?? 'silent',
     automationsDir: '',
     ...options.config,

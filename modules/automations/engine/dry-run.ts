@@ -9,6 +9,7 @@ import type { Firing } from './firing.ts';
 import { failureReason, templateContext } from './outcomes.ts';
 import { compilePlan, PlanIndex } from './plan.ts';
 import { MemoryStateStore } from './state-store.ts';
+import { parseFlowStateKey, type FlowDecision } from './flow-control.ts';
 
 /**
  * Dry runs and backtests: the same evaluator as the live service, over an in-memory state store, with a
@@ -55,6 +56,11 @@ export interface DryRunResult {
   buckets: DryRunBucket[];
   events_evaluated: number;
   truncated: boolean;
+  /**
+   * What flow control did with each firing, in order: released, debounced, suppressed, batched,
+   * throttled or dropped, with the reason and when it was due (empty without flow_control).
+   */
+  flow_control: FlowDecision[];
   /** Why the run stopped early, when it did. */
   truncated_reason?: string;
 }
@@ -72,8 +78,10 @@ export async function dryRun(
   const evaluator = new Evaluator(store);
   const firings: Firing[] = [];
   const notes = new Map<string, Note>();
-  const record = (r: { firings: Firing[]; notes: Note[] }) => {
+  const decisions: FlowDecision[] = [];
+  const record = (r: { firings: Firing[]; notes: Note[]; decisions: FlowDecision[] }) => {
     firings.push(...r.firings);
+    decisions.push(...r.decisions);
     for (const n of r.notes) notes.set(n.state_key, n);
   };
 
@@ -105,6 +113,10 @@ export async function dryRun(
       const due = await store.dueTimers(next, 1000);
       const ops: Op[] = [];
       for (const key of due) {
+        if (parseFlowStateKey(key)) {
+          ops.push({ kind: 'flow', seq: ops.length, at: next, plan, key });
+          continue;
+        }
         const ref = parseBucketStateKey(key);
         const leaf = ref && plan.leaves.find((l) => l.path === ref.path);
         if (leaf) ops.push({ kind: 'tick', seq: ops.length, at: next, plan, leaf, key });
@@ -183,5 +195,5 @@ export async function dryRun(
     });
   }
   const truncated = stopped !== undefined;
-  return { firings: rendered, buckets, events_evaluated: events.length, truncated, ...(truncated ? { truncated_reason: stopped } : {}) };
+  return { firings: rendered, buckets, events_evaluated: events.length, truncated, flow_control: decisions.slice(0, MAX_FIRINGS * 10), ...(truncated ? { truncated_reason: stopped } : {}) };
 }

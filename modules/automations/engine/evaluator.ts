@@ -8,6 +8,8 @@ import { bucketKeyOfLabels, bucketOf, type Bucketing } from './match.ts';
 import { chainOf } from '../../../core/events.ts';
 import { automationResourceId, MAX_CHAIN, type AutomationPlan, type LeafPlan, type NodeLink, type PlanIndex } from './plan.ts';
 import type { Commit, StateStore, Versioned } from './state-store.ts';
+import type { FlowDecision } from './flow-control.ts';
+import { computeFlow, gateStateKey, type FlowComputed, type FlowTick, type Gate } from './flow-batch.ts';
 
 /**
  * Evaluates a batch of events (or due timers) against compiled automations. `computeBatch` is pure:
@@ -18,7 +20,9 @@ import type { Commit, StateStore, Versioned } from './state-store.ts';
 
 export type Op =
   | { kind: 'event'; seq: number; at: number; event: ReflexEvent; msg?: number; plan: AutomationPlan; leaf: LeafPlan; bucket: Bucketing; arms: boolean; counts: boolean }
-  | { kind: 'tick'; seq: number; at: number; plan: AutomationPlan; leaf: LeafPlan; key: string };
+  | { kind: 'tick'; seq: number; at: number; plan: AutomationPlan; leaf: LeafPlan; key: string }
+  /** A due flow-control deadline (state key `f|...`). */
+  | { kind: 'flow'; seq: number; at: number; plan: AutomationPlan; key: string };
 
 export interface Note {
   automation_id: string;
@@ -33,6 +37,8 @@ export interface Computed {
   timers: Commit['timers'];
   firings: Firing[];
   notes: Note[];
+  /** What flow control did with each firing (only with `notes`). */
+  decisions: FlowDecision[];
 }
 
 export function bucketStateKey(plan: AutomationPlan, leaf: LeafPlan, bucketKey: string): string {
@@ -75,8 +81,16 @@ export function keysOf(ops: Op[]): string[] {
   const keys = new Set<string>();
   const plans = new Set<AutomationPlan>();
   for (const op of ops) {
+    if (op.kind === 'flow') {
+      keys.add(op.key);
+      continue;
+    }
     if (op.kind === 'tick') keys.add(op.key);
     else if (!op.leaf.immediate) keys.add(bucketStateKey(op.plan, op.leaf, op.bucket.key));
+    // An immediate leaf fires on this very event, so its flow key is known now and loads in the first
+    // round trip. Other firings are rare (a threshold reached, a window closed): rendering a key for
+    // every event they count would cost more than the second load `run` does for their keys.
+    if (op.kind === 'event' && op.plan.flow && op.leaf.immediate && !op.leaf.parent) keys.add(stateKeys.flow(op.plan.automation.id, op.plan.flow.keyOf(op.event)));
     if (op.leaf.parent) plans.add(op.plan);
   }
   for (const plan of plans) for (const c of plan.composites) keys.add(compositeStateKey(plan, c.path));
@@ -90,7 +104,7 @@ interface FiringInfo {
   window: { start: number; end: number | null };
 }
 
-export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed {
+function computeTriggers(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed & { gates: Gate[]; flowTicks: FlowTick[] } {
   const state = new Map<string, { version: number; value: unknown; dirty: boolean }>();
   for (const [k, v] of loaded) state.set(k, { version: v.version, value: v.value, dirty: false });
   const readMissing = new Set<string>();
@@ -114,8 +128,11 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   };
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+  // Flow control runs after the triggers, on flow state only (flow-batch.ts).
+  const gates: Gate[] = [];
+  const flowTicks: FlowTick[] = [];
   const emit = (plan: AutomationPlan, path: string, kind: Firing['state'], key: string, event: ReflexEvent | null, info: FiringInfo) => {
-    firings.push({
+    const firing: Firing = {
       id: deterministicUuid(key),
       key,
       automation_id: plan.automation.id,
@@ -128,7 +145,10 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
       window_start: iso(info.window.start),
       window_end: iso(info.window.end),
       fired_at: new Date(now).toISOString(),
-    });
+    };
+    // Flow control gates what the actions start; a resolution passes as it is.
+    if (kind === 'triggered' && plan.flow) gates.push({ plan, firing });
+    else firings.push(firing);
   };
 
   const propagate = (plan: AutomationPlan, node: NodeLink & { path: string }, child: ChildFiring, info: FiringInfo) => {
@@ -162,6 +182,10 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   for (let i = 1; i < ops.length && ordered; i++) ordered = ops[i - 1].at <= ops[i].at;
   const sorted = ordered ? ops : [...ops].sort((a, b) => a.at - b.at || a.seq - b.seq);
   for (const op of sorted) {
+    if (op.kind === 'flow') {
+      flowTicks.push({ plan: op.plan, key: op.key });
+      continue;
+    }
     const { plan, leaf } = op;
     if (op.kind === 'event') {
       if (leaf.immediate) {
@@ -208,7 +232,21 @@ export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: num
   const writes: Commit['writes'] = [];
   for (const [key, v] of state) writes.push(v.dirty ? { key, version: v.version, value: v.value, ttlMs: ttls.get(key) } : { key, version: v.version });
   for (const key of readMissing) if (!state.has(key)) writes.push({ key, version: 0 });
-  return { writes, timers, firings, notes };
+  return { writes, timers, firings, notes, decisions: [], gates, flowTicks };
+}
+
+/**
+ * A whole batch, triggers then flow control, over states already loaded (flow keys missing from
+ * `loaded` count as absent). The evaluator runs the two steps itself, loading flow keys in between.
+ */
+export function computeBatch(ops: Op[], loaded: Map<string, Versioned>, now: number, options: { notes?: boolean } = {}): Computed {
+  const { gates, flowTicks, ...t } = computeTriggers(ops, loaded, now, options);
+  return mergeFlow(t, computeFlow(gates, flowTicks, loaded, now, options));
+}
+
+function mergeFlow(t: Computed, f: FlowComputed): Computed {
+  if (f.writes.length === 0 && f.timers.length === 0) return t;
+  return { writes: [...t.writes, ...f.writes], timers: [...t.timers, ...f.timers], firings: [...t.firings, ...f.firings], notes: t.notes, decisions: f.decisions };
 }
 
 /** Adds the proactive buckets that start when an automation is enabled (no after, no for_each). */
@@ -236,8 +274,8 @@ export class Evaluator {
    * of the batch; with `redelivered`, messages another commit already applied are left out.
    */
   async run(ops: Op[], now: number, batch: { messages?: number[]; redelivered?: boolean; notes?: boolean } = {}): Promise<Computed> {
-    if (ops.length === 0) return { writes: [], timers: [], firings: [], notes: [] };
-    const keys = keysOf(ops);
+    if (ops.length === 0) return { writes: [], timers: [], firings: [], notes: [], decisions: [] };
+    let keys = keysOf(ops);
     const messages = batch.messages ?? [];
     for (let attempt = 1; ; attempt++) {
       const [loaded, applied] = await Promise.all([
@@ -245,7 +283,15 @@ export class Evaluator {
         messages.length > 0 && (batch.redelivered || attempt > 1) ? this.store.applied(messages) : new Set<number>(),
       ]);
       const todo = applied.size > 0 ? ops.filter((op) => op.kind !== 'event' || op.msg === undefined || !applied.has(op.msg)) : ops;
-      const result = computeBatch(todo, loaded, now, { notes: batch.notes });
+      const { gates, flowTicks, ...triggers } = computeTriggers(todo, loaded, now, { notes: batch.notes });
+      let flowLoaded = loaded;
+      if (gates.length > 0 || flowTicks.length > 0) {
+        const loadedKeys = new Set(keys);
+        // Flow keys are known once the firings are: load those not loaded yet (keysOf guessed some).
+        const need = [...new Set([...gates.map(gateStateKey), ...flowTicks.map((t) => t.key)])].filter((k) => !loadedKeys.has(k));
+        if (need.length > 0) flowLoaded = new Map([...loaded, ...(await this.store.load(need))]);
+      }
+      const result = mergeFlow(triggers, computeFlow(gates, flowTicks, flowLoaded, now, { notes: batch.notes }));
       const stateful = result.writes.some((w) => w.value !== undefined);
       if (!stateful && result.timers.length === 0) return result;
       const ok = await this.store.commit({
@@ -255,6 +301,8 @@ export class Evaluator {
         messages: stateful ? messages.filter((m) => !applied.has(m)) : [],
       });
       if (ok) return result;
+      // A state read that was not loaded (a flow key only known once a firing exists) is loaded next time.
+      if (result.writes.some((w) => !loaded.has(w.key))) keys = [...new Set([...keys, ...result.writes.map((w) => w.key)])];
       if (attempt >= this.maxAttempts) throw new Error(`trigger state stayed contended after ${attempt} attempts`);
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
     }

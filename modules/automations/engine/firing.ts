@@ -27,7 +27,15 @@ export function actionJobId(firingId: string, index: number): string {
 }
 
 export function actionsOf(automation: Automation, firing: Pick<Firing, 'state'>): Action[] {
-  return firing.state === 'triggered' ? automation.actions : automation.actions_on_resolve;
+  switch (firing.state) {
+    case 'triggered':
+      return automation.actions;
+    case 'resolved':
+      return automation.actions_on_resolve;
+    case 'rate-limited':
+      // Dropped by flow control: recorded, nothing started.
+      return [];
+  }
 }
 
 /**

@@ -67,6 +67,9 @@ export async function templateContext(data: ActionJobData, flowRun: ((id: string
   const flowRunId = inferId('flow-run', data);
   return {
     event: f.triggering_event,
+    // Every event of a debounce window or batch (flow control); otherwise just the triggering one.
+    events: f.events ?? (f.triggering_event ? [f.triggering_event] : []),
+    flow_control: f.flow_control ?? null,
     automation: data.automation,
     labels: f.triggering_labels,
     firing: { id: f.id, state: f.state, fired_at: f.fired_at },

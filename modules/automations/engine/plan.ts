@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { compileFlowControl, type FlowPlan } from './flow-control.ts';
 import type { Automation, EventTrigger, Trigger } from '../../../schemas/automation.ts';
 import { ENGINE_EVENT_PREFIX, resourceId } from '../../../core/names.ts';
 import type { ReflexEvent } from '../../../schemas/event.ts';
@@ -38,6 +39,8 @@ export interface AutomationPlan {
   hash: string;
   leaves: LeafPlan[];
   composites: CompositePlan[];
+  /** Flow control on what the actions start (flow-control.ts), or null. */
+  flow: FlowPlan | null;
 }
 
 export function triggerHash(trigger: Trigger): string {
@@ -67,7 +70,7 @@ export function compilePlan(automation: Automation): AutomationPlan {
     t.triggers.forEach((child, i) => walk(child, `${path}.${i}`, { parent: node, indexInParent: i }));
   };
   walk(automation.trigger, 't', { parent: null, indexInParent: 0 });
-  return { automation, hash: triggerHash(automation.trigger), leaves, composites };
+  return { automation, hash: triggerHash(automation.trigger), leaves, composites, flow: compileFlowControl(automation.flow_control) };
 }
 
 export interface LeafRef {

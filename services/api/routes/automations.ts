@@ -59,6 +59,18 @@ const DryRunResponseSchema = z.object({
   ),
   events_evaluated: z.number(),
   truncated: z.boolean(),
+  flow_control: z
+    .array(
+      z.object({
+        event_id: z.string().nullable(),
+        key: z.string(),
+        mode: z.enum(['debounce', 'throttle', 'rate_limit', 'batch']),
+        decision: z.enum(['released', 'debounced', 'suppressed', 'batched', 'throttled', 'dropped']),
+        reason: z.string(),
+        due: z.string().nullable(),
+      }),
+    )
+    .describe('What flow control did with each firing, in order, and why.'),
   truncated_reason: z.string().optional(),
 });
 const tags = ['automations'];
@@ -67,6 +79,7 @@ const tags = ['automations'];
 export const automationRoutes: RouteModule = (app, { rt }) => {
   const store = new RedisStateStore(rt.redis, rt.names);
   const changed = () => announceAutomationChange(rt.nats, rt.names, rt.log);
+  const flowLimits = { maxBatch: rt.config.flowControlMaxBatch };
   // A dry run reads variables as they are now (no cache).
   const variables = new VariableCache(rt.pg, 0);
 
@@ -86,7 +99,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     '/api/automations',
     { schema: { operationId: 'createAutomation', tags, summary: 'Create an automation', body: AutomationInputSchema, response: { 201: AutomationSchema } } },
     async (req, reply) => {
-      const created = await insertAutomation(rt.pg, restoreSecrets(finishAutomation(req.body), null));
+      const created = await insertAutomation(rt.pg, restoreSecrets(finishAutomation(req.body, [], flowLimits), null));
       changed();
       return reply.code(201).send(maskSecrets(created));
     },
@@ -118,7 +131,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     },
     async (req) => {
       const current = await getAutomation(rt.pg, req.params.id);
-      const updated = await replaceAutomation(rt.pg, req.params.id, restoreSecrets(finishAutomation(req.body), current));
+      const updated = await replaceAutomation(rt.pg, req.params.id, restoreSecrets(finishAutomation(req.body, [], flowLimits), current));
       changed();
       return maskSecrets(updated);
     },
@@ -140,7 +153,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       const { id: _id, created: _c, updated: _u, ...current } = await getAutomation(rt.pg, req.params.id);
       const parsed = AutomationInputSchema.safeParse({ ...current, ...req.body });
       if (!parsed.success) throw ValidationError.fromIssues('automation', parsed.error.issues);
-      const updated = await replaceAutomation(rt.pg, req.params.id, finishAutomation(parsed.data));
+      const updated = await replaceAutomation(rt.pg, req.params.id, finishAutomation(parsed.data, [], flowLimits));
       changed();
       return maskSecrets(updated);
     },
@@ -189,7 +202,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       },
     },
     async (req) => {
-      const doc = finishAutomation(req.body.automation, ['automation']);
+      const doc = finishAutomation(req.body.automation, ['automation'], flowLimits);
       const events = req.body.events.length > 0 ? normalizeEvents(req.body.events, { maxPayloadBytes: rt.config.maxPayloadBytes }) : [];
       return dryRun(doc, events, {
         until: req.body.until ? Date.parse(req.body.until) : undefined,
@@ -213,7 +226,7 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
     },
     async (req) => {
       const body = req.body;
-      const doc = finishAutomation(body.automation, ['automation']);
+      const doc = finishAutomation(body.automation, ['automation'], flowLimits);
       if (Date.parse(body.occurred_before) <= Date.parse(body.occurred_after)) {
         throw new ValidationError('occurred_before must be after occurred_after', [{ path: 'occurred_before', message: 'must be after occurred_after' }]);
       }

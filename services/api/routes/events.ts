@@ -3,6 +3,7 @@ import { ReflexError } from '../../../core/errors.ts';
 import { normalizeEvents } from '../../../core/events.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
+import { contextFrom, inSpan, SpanKind, traceHeaders } from '../../../infra/tracing.ts';
 import type { RouteModule } from '../route-module.ts';
 import { documentOnly } from '../schema-compilers.ts';
 
@@ -33,7 +34,13 @@ export const eventIngestRoutes: RouteModule = (app, { rt }) => {
       }
       const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
       const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
-      await rt.bus.publishMany(events);
+      // The root of each event's trace (or a child of the caller's, when it sent a traceparent); every
+      // message published under it carries its context.
+      await inSpan('reflex.ingest', { kind: SpanKind.SERVER, parent: contextFrom(traceHeaders(req.headers)), attributes: { 'reflex.events': events.length } }, async (span) => {
+        span?.setAttribute('reflex.event.ids', events.slice(0, 100).map((e) => e.id)); // the first 100 of a batch
+        await rt.bus.publishMany(events);
+      });
+      rt.metrics.eventsIngested.inc({ source: cloudEvents ? 'cloudevents' : 'api' }, events.length);
       return reply.code(202).send({ ids: events.map((e) => e.id) });
     },
   );

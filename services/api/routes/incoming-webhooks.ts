@@ -21,6 +21,7 @@ import {
 import { ErrorResponseSchema, pageOf } from '../../../schemas/common.ts';
 import { FailedRequestSchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from '../../../schemas/webhook.ts';
 import { errorBody } from '../error-body.ts';
+import { contextFrom, inSpan, SpanKind, traceHeaders } from '../../../infra/tracing.ts';
 import type { RouteModule } from '../route-module.ts';
 
 const FailedQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
@@ -148,7 +149,8 @@ export const incomingWebhookRoutes: RouteModule = async (app, { rt }) => {
           }
           try {
             const event = await renderIncomingEvent(endpoint, incoming, rt.config.maxPayloadBytes);
-            await rt.bus.publish(event);
+            await inSpan('reflex.ingest', { kind: SpanKind.SERVER, parent: contextFrom(traceHeaders(req.headers)), attributes: { 'reflex.event.id': event.id, 'reflex.incoming_webhook.endpoint_id': endpoint.id } }, () => rt.bus.publish(event));
+            rt.metrics.eventsIngested.inc({ source: 'incoming_webhook' });
             return reply.code(202).send({ id: event.id });
           } catch (err) {
             if (claim !== null) await rt.redis.del(claim).catch(() => {});

@@ -12,6 +12,7 @@ import { flowRunRoutes } from './flow-runs.ts';
 import { healthRoutes } from './health.ts';
 import { incomingWebhookRoutes } from './incoming-webhooks.ts';
 import { liveRoutes } from './live.ts';
+import { metricsRoutes } from './metrics.ts';
 import { overviewRoutes } from './overview.ts';
 import { runSearchRoutes } from './run-search.ts';
 import { sessionRoutes } from './session.ts';
@@ -44,6 +45,8 @@ export const routeModules: RouteModule[] = [
   workPoolStatusRoutes,
   automationSummaryRoutes,
   dashboardRoutes,
+  // Prometheus metrics (issue 14).
+  metricsRoutes,
   // Secrets and variables (issue 13).
   secretRoutes,
   variableRoutes,
