@@ -13,6 +13,9 @@ const ENGINE: Loaders = {
   // Registers 'concurrency-limit' too.
   'concurrency-limit': async () => (await import('./commands/deploy.ts')).registerDeploy,
   worker: async () => (await import('./commands/worker.ts')).registerWorker,
+  // Secrets and variables (issue 13).
+  secret: async () => (await import('./commands/secret.ts')).registerSecret,
+  variable: async () => (await import('./commands/variable.ts')).registerVariable,
 };
 
 await runCli(process.argv, ENGINE);

@@ -11,6 +11,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 const list = z.string().transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean));
 const int = () => z.coerce.number().int();
 const positive = () => z.coerce.number().positive();
+/** A secrets key: 32 random bytes, base64 (`openssl rand -base64 32`). */
+const secretsKey = z
+  .string()
+  .trim()
+  .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (openssl rand -base64 32)');
 
 /**
  * Every setting Reflex reads from the environment, declared once: the variable, its schema and local
@@ -86,6 +91,13 @@ export const SETTINGS = {
   slaLoopSeconds: { env: 'REFLEX_SLA_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
   /** How often the automations service evaluates metric triggers (0 turns them off). */
   metricLoopSeconds: { env: 'REFLEX_METRIC_LOOP_SECONDS', schema: z.coerce.number().min(0).default(5) },
+  // Secrets and variables (issue 13).
+  /** The key secrets are encrypted with (AES-256-GCM): 32 bytes in base64. Without it, storing a secret is refused. */
+  secretsKey: { env: 'REFLEX_SECRETS_KEY', schema: secretsKey.optional() },
+  /** Keys secrets were encrypted with before a rotation (comma-separated, base64); read, never written with. */
+  secretsPreviousKeys: { env: 'REFLEX_SECRETS_PREVIOUS_KEYS', schema: list.pipe(z.array(secretsKey)).default([]) },
+  /** How long automation templates reuse a variable's value before reading it again. */
+  variablesCacheSeconds: { env: 'REFLEX_VARIABLES_CACHE_SECONDS', schema: z.coerce.number().min(0).default(5) },
 } as const satisfies Record<string, { env: `REFLEX_${string}`; schema: z.ZodType }>;
 
 type Settings = typeof SETTINGS;

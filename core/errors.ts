@@ -36,6 +36,9 @@ export const ERROR_CATALOGUE = {
   dependency_rejected: { status: 503, action: 'The dependency is up but refused the connection (wrong role, password or database): fix the credentials in its URL variable.' },
   // Performance end to end (issue 12): ingest pushes back instead of queueing without bound.
   ingest_overloaded: { status: 503, action: 'The engine is behind (the message says by how many events): send again after `Retry-After` seconds, or slower.' },
+  // Secrets (issue 13).
+  secrets_not_configured: { status: 422, action: 'Set REFLEX_SECRETS_KEY (32 bytes in base64: `openssl rand -base64 32`) on every Reflex process, then store the secret again.' },
+  secret_access_denied: { status: 403, action: 'Grant the requester (named in the message) the secret: `reflex secret set <name> --allow-deployment/--allow-work-pool/--allow-automation`.' },
 } as const satisfies Record<string, { status?: number; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

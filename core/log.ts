@@ -4,7 +4,7 @@ import pretty from 'pino-pretty';
 export type { Logger };
 
 /** Paths whose values never reach a log line. */
-const REDACT = ['secret', '*.secret', '*.*.secret', 'headers.authorization', '*.headers.authorization', 'apiKey', '*.apiKey'];
+const REDACT = ['secret', '*.secret', '*.*.secret', 'headers.authorization', '*.headers.authorization', 'apiKey', '*.apiKey', 'secretsKey', '*.secretsKey', 'secretsPreviousKeys', '*.secretsPreviousKeys'];
 
 /**
  * The process logger: JSON lines for machines, or, with `pretty` (REFLEX_PRETTY_LOGS, on by default on a

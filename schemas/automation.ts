@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { StateTypeSchema } from './flow-run.ts';
 import { RetryPolicySchema } from './common.ts';
+import { SecretNameSchema } from './secret.ts';
 
 /**
  * The automation document: what users write in `automations/*.json` and send to `/api/automations`.
@@ -220,15 +221,23 @@ const RunDeploymentActionSchema = z
   })
   .strict();
 
+/** `{"secret": "NAME"}`: the value of a stored secret, filled in by the webhook service at send time. */
+export const SecretRefSchema = z
+  .object({ secret: SecretNameSchema })
+  .strict()
+  .describe('A stored secret by name (`reflex secret set`), filled in at send time; the automation must be granted it.');
+export type SecretRef = z.output<typeof SecretRefSchema>;
+
+const SigningSecretSchema = z.union([z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>'), z.literal(SECRET_MASK), SecretRefSchema]);
+
 const CallWebhookActionSchema = z
   .object({
     type: z.literal('call-webhook'),
-    url: TemplateSchema.min(1),
+    url: z.union([TemplateSchema.min(1), SecretRefSchema]),
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    headers: z.record(z.string(), TemplateSchema).default({}),
+    headers: z.record(z.string(), z.union([TemplateSchema, SecretRefSchema])).default({}),
     body: TemplateSchema.optional().describe('Defaults to the triggering event as JSON.'),
-    secret: z
-      .union([z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be whsec_<base64>'), z.literal(SECRET_MASK)])
+    secret: SigningSecretSchema
       .optional()
       .describe(`A Standard Webhooks signing secret. Never returned: reads show "${SECRET_MASK}", and sending "${SECRET_MASK}" back keeps the stored one.`),
     timeout_seconds: z.number().positive().max(300).default(10),
@@ -275,6 +284,44 @@ const ChangeFlowRunStateActionSchema = z
 
 const DoNothingActionSchema = z.object({ type: z.literal('do-nothing') }).strict();
 
+// ---- send-notification (issue 13) ----
+
+const NotificationDestinationSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('slack'), url: SecretRefSchema.describe('The Slack incoming-webhook URL, as a secret.') }).strict(),
+  z.object({ type: z.literal('teams'), url: SecretRefSchema.describe('The Microsoft Teams (Workflows) webhook URL, as a secret.') }).strict(),
+  z.object({ type: z.literal('discord'), url: SecretRefSchema.describe('The Discord webhook URL, as a secret.') }).strict(),
+  z
+    .object({
+      type: z.literal('pagerduty'),
+      routing_key: SecretRefSchema.describe('The integration (routing) key of the PagerDuty service, as a secret.'),
+      url: TemplateSchema.min(1).default('https://events.pagerduty.com/v2/enqueue').describe('The Events API v2 endpoint.'),
+      severity: z.enum(['critical', 'error', 'warning', 'info']).default('error'),
+      source: TemplateSchema.default('reflex'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('webhook'),
+      url: z.union([TemplateSchema.min(1), SecretRefSchema]),
+      headers: z.record(z.string(), z.union([TemplateSchema, SecretRefSchema])).default({}),
+      secret: SigningSecretSchema.optional().describe('Standard Webhooks signing secret (a whsec_ value or a secret reference).'),
+    })
+    .strict(),
+]);
+export type NotificationDestination = z.output<typeof NotificationDestinationSchema>;
+
+const SendNotificationActionSchema = z
+  .object({
+    type: z.literal('send-notification'),
+    destination: NotificationDestinationSchema,
+    title: TemplateSchema.optional().describe('Replaces the default title ("Flow run <name> <state>").'),
+    message: TemplateSchema.optional().describe("Replaces the default message (the state's message)."),
+    body: TemplateSchema.optional().describe("Replaces the whole JSON body the destination's default builds."),
+    timeout_seconds: z.number().positive().max(300).default(10),
+    retry: RetryPolicySchema.default({ attempts: 8, delay_seconds: 5 }),
+  })
+  .strict();
+
 export const ActionSchema = z
   .discriminatedUnion('type', [
     RunDeploymentActionSchema,
@@ -285,6 +332,7 @@ export const ActionSchema = z
     CancelFlowRunActionSchema,
     ChangeFlowRunStateActionSchema,
     DoNothingActionSchema,
+    SendNotificationActionSchema,
   ])
   .superRefine((a, ctx) => {
     if (a.type === 'run-deployment' && !a.deployment_id && !a.deployment_name) {

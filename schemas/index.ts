@@ -6,6 +6,7 @@ import { EventInputSchema, EventSchema } from './event.ts';
 import { CountByRequestSchema, EventFilterSchema, StoredEventSchema } from './event-filter.ts';
 import { FlowRunSchema, TaskRunSchema } from './flow-run.ts';
 import { FlowRunCommandJobSchema, FlowRunJobSchema, WebhookDeliveryJobSchema } from './jobs.ts';
+import { SecretInputSchema, SecretSchema, VariableInputSchema, VariableSchema } from './secret.ts';
 import { WebhookDeliverySchema, WebhookEndpointInputSchema, WebhookEndpointSchema } from './webhook.ts';
 
 /**
@@ -31,4 +32,9 @@ export const PUBLISHED_SCHEMAS: Record<string, { schema: z.ZodType; io?: 'input'
   'task-run': { schema: TaskRunSchema, io: 'output', title: 'Task run' },
   'flow-run-job': { schema: FlowRunJobSchema, io: 'input', title: 'Job on a work-pool queue (work-pool-<pool>)' },
   automation: { schema: AutomationInputSchema, io: 'input', title: 'Reflex automation (automations/*.json)' },
+  // Secrets and variables (issue 13).
+  'secret-input': { schema: SecretInputSchema, io: 'input', title: 'Body of POST /api/secrets' },
+  secret: { schema: SecretSchema, io: 'output', title: 'Secret as the API shows it (never its value)' },
+  'variable-input': { schema: VariableInputSchema, io: 'input', title: 'Body of POST /api/variables' },
+  variable: { schema: VariableSchema, io: 'output', title: 'Variable' },
 };

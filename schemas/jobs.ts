@@ -13,7 +13,11 @@ import { EventSchema, type ReflexEvent } from './event.ts';
 export const WebhookDeliveryJobSchema = z.object({
   delivery_id: z.string().min(1).describe('Stable id of this delivery; also the `webhook-id` header.'),
   idempotency_key: z.string().min(1),
-  url: z.string().url(),
+  url: z
+    .string()
+    .min(1)
+    .refine((u) => u.includes('[[reflex-secret:') || URL.canParse(u), 'must be a URL')
+    .describe('A URL, or one holding secret markers (checked as a URL once they are filled in).'),
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
   headers: z.record(z.string(), z.string()).default({}),
   body: z
@@ -37,6 +41,14 @@ export const WebhookDeliveryJobSchema = z.object({
     .max(16)
     .default([])
     .describe('Resource ids of the automations that caused the delivery; its outcome events carry them, so the loop guard sees the chain.'),
+  // Secrets (issue 13).
+  secret_refs: z
+    .object({
+      nonce: z.string().regex(/^[0-9a-f]{32}$/),
+      body_encoding: z.enum(['raw', 'json']).default('raw').describe('`json`: markers in the body sit inside JSON strings, so values are filled in JSON-escaped.'),
+    })
+    .optional()
+    .describe('Present when url, headers, body or secret hold `[[reflex-secret:NAME:<nonce>]]` markers: the webhook service fills them in at send time, for the automation the secrets are granted to.'),
 });
 export type WebhookDeliveryJob = z.output<typeof WebhookDeliveryJobSchema>;
 

@@ -9,8 +9,10 @@ import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
 import { Waits } from '../modules/waits/index.ts';
 import { getFlowRunDetail } from '../modules/runs/index.ts';
-import type { Pool } from '../infra/db.ts';
 import { isTruncated } from './results.ts';
+import type { Pool } from '../infra/db.ts';
+import { KeyRing, Secrets } from '../modules/secrets/index.ts';
+import { scrubRevealed } from './revealed.ts';
 
 /**
  * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
@@ -39,6 +41,9 @@ export interface EngineClient {
   completedTaskResults(flowRunId: string): Promise<Map<string, unknown>>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
+  // Secrets and variables (issue 13).
+  readonly pg: Pool;
+  readonly secrets: Secrets;
 }
 
 /** What a process binds the SDK to: its bus, its runs module, and the settings runs need. */
@@ -48,8 +53,9 @@ export interface EngineBinding {
   names: Names;
   log: ProcessLogger;
   runs: Runs;
-  config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes'>;
+  config: Pick<Config, 'logLevel' | 'workerHeartbeatSeconds' | 'maxPayloadBytes' | 'secretsKey' | 'secretsPreviousKeys'>;
   artifacts: Artifacts;
+  // Secrets and variables (issue 13).
   pg: Pool;
 }
 
@@ -73,7 +79,7 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
   const heartbeats = new Heartbeats(b.redis, b.names, b.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
   const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
-  const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines) });
+  const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines), scrub: scrubRevealed });
   let active = 0;
   return {
     bus: b.bus,
@@ -106,6 +112,8 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
         if (active === 0 && onIdle) setImmediate(() => active === 0 && onIdle());
       };
     },
+    pg: b.pg,
+    secrets: new Secrets(b.pg, new KeyRing(b.config.secretsKey, b.config.secretsPreviousKeys)),
   };
 }
 

@@ -1,3 +1,4 @@
+import { scrubRevealed } from './revealed.ts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { EventBus } from '../infra/bus.ts';
 import { loadConfig, type Config } from '../core/config.ts';
@@ -68,10 +69,18 @@ export async function emitEvent(input: EventInput, options: EmitOptions = {}): P
     bus = c.bus;
     maxPayloadBytes = c.config.maxPayloadBytes;
   }
-  const [event] = normalizeEvents(input, { maxPayloadBytes: maxPayloadBytes ?? envPayloadLimit(), maxEventBytes: bus.maxEventBytes });
+  const [normalized] = normalizeEvents(input, { maxPayloadBytes: maxPayloadBytes ?? envPayloadLimit(), maxEventBytes: bus.maxEventBytes });
+  // Secret values getSecret() handed out in this process are masked in events too (sdk/revealed.ts).
+  const event = scrubEvent(normalized);
   event.related = mergeRelated(event.related, currentRelatedResources());
   await bus.publish(event);
   return event;
+}
+
+function scrubEvent(event: ReflexEvent): ReflexEvent {
+  const text = JSON.stringify(event);
+  const scrubbed = scrubRevealed(text);
+  return scrubbed === text ? event : (JSON.parse(scrubbed) as ReflexEvent);
 }
 
 let payloadLimit: number | undefined;

@@ -28,3 +28,6 @@ export {
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type ResumeInput } from './pause.ts';
 export { waitForEvent, type EventWaitSpec, type EventWaitOptions } from './wait-for-event.ts';
 export type { ServeOptions, ServeHandle } from './serve.ts';
+// Secrets and variables (issue 13).
+export { getSecret, getVariable, setVariable } from './secrets.ts';
+export { SecretAccessDeniedError } from '../modules/secrets/index.ts';

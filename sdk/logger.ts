@@ -12,12 +12,14 @@ const BOUND = new Set(['level', 'time', 'msg', 'flow_run_id', 'task_run_id', 'fl
  * `echoLevel` and above are also written to stdout.
  * Run loggers are children of it bound to `flow_run_id`, `task_run_id`, `flow_name` and `task_name`.
  */
-export function createRunLogBase(options: { level: string; echoLevel: string; store?: (lines: LogLine[]) => void }): Logger {
-  const { store } = options;
+export function createRunLogBase(options: { level: string; echoLevel: string; store?: (lines: LogLine[]) => void; scrub?: (line: string) => string }): Logger {
+  const { store, scrub } = options;
   const echoAt = options.echoLevel === 'silent' ? Infinity : (pino.levels.values[options.echoLevel] ?? 30);
   const level = (pino.levels.values[options.level] ?? 30) < echoAt ? options.level : options.echoLevel;
   const destination = {
-    write(line: string): void {
+    write(raw: string): void {
+      // Secret values handed to flow code never reach a log line (sdk/revealed.ts).
+      const line = scrub ? scrub(raw) : raw;
       let parsed: Record<string, unknown>;
       try {
         parsed = JSON.parse(line) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import type { Runtime } from '../infra/runtime.ts';
 import { createRuns, type Runs } from '../modules/runs/index.ts';
 import { DeliveryQueue } from '../modules/webhooks/index.ts';
+import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 
 /**
  * The modules' stateful parts, built once per process from its runtime and handed to every service it
@@ -11,11 +12,14 @@ import { DeliveryQueue } from '../modules/webhooks/index.ts';
 export interface Modules {
   readonly runs: Runs;
   readonly deliveries: DeliveryQueue;
+  // Secrets (issue 13): sealed with the process's REFLEX_SECRETS_KEY.
+  readonly secrets: Secrets;
 }
 
 export function createModules(rt: Runtime): Modules {
   return {
     runs: createRuns({ pg: rt.pg, redis: rt.redis, names: rt.names, log: rt.log, queues: rt.queues, redisConnection: rt.redisConnection }),
     deliveries: new DeliveryQueue(rt.queues),
+    secrets: new Secrets(rt.pg, new KeyRing(rt.config.secretsKey, rt.config.secretsPreviousKeys)),
   };
 }

@@ -32,7 +32,18 @@ const names = async () => (await t.api('GET', '/api/automations')).body.items.ma
 
 describe('automation files', () => {
   it('the shipped examples are applied at start', async () => {
-    assert.deepEqual(await names(), ['etl-completed-webhook', 'failed-flow-run-alert', 'large-order-burst', 'run-etl-on-export', 'worker-heartbeat-missing']);
+    assert.deepEqual(await names(), [
+      'crashed-flow-run-to-pagerduty',
+      'etl-completed-webhook',
+      'failed-flow-run-alert',
+      'failed-flow-run-to-slack',
+      'large-order-burst',
+      'run-etl-on-export',
+      'worker-heartbeat-missing',
+    ]);
+    // The notification examples need secrets a fresh install does not have: they ship disabled.
+    const items = (await t.api('GET', '/api/automations')).body.items as Array<{ name: string; enabled: boolean }>;
+    assert.deepEqual(items.filter((a) => !a.enabled).map((a) => a.name).sort(), ['crashed-flow-run-to-pagerduty', 'failed-flow-run-to-slack']);
   });
 
   it('the shipped order-threshold example fires per region in a dry run', async () => {

@@ -12,6 +12,8 @@ import { OverviewPage } from './pages/overview.tsx';
 import { RunPage } from './pages/run.tsx';
 import { RunsPage } from './pages/runs.tsx';
 import { WorkPoolsPage } from './pages/work-pools.tsx';
+// Secrets and variables (issue 13).
+import { SecretsPage, VariablesPage } from './pages/secrets.tsx';
 
 type Page = FunctionComponent<{ id?: string }>;
 const TABLE: Array<[RegExp, Page, string]> = [
@@ -27,6 +29,9 @@ const TABLE: Array<[RegExp, Page, string]> = [
   [/^\/deliveries\/?$/, DeliveriesPage, 'Webhooks'],
   [/^\/deliveries\/([^/]+)$/, DeliveryPage, 'Delivery'],
   [/^\/concurrency\/?$/, ConcurrencyPage, 'Concurrency'],
+  // Secrets and variables (issue 13).
+  [/^\/variables\/?$/, VariablesPage, 'Variables'],
+  [/^\/secrets\/?$/, SecretsPage, 'Secrets'],
 ];
 
 export function routeFor(path: string): { Page: Page; params: { id?: string }; title: string } {

@@ -4,11 +4,30 @@ import { SECRET_MASK, type Action, type Automation, type AutomationDocument } fr
 export { SECRET_MASK };
 
 /**
- * Signing secrets of call-webhook actions are write-only: every read of an automation shows them as
- * SECRET_MASK, and an update that sends SECRET_MASK back keeps the stored secret of that action.
+ * Signing secrets written in an action (a call-webhook's `secret`, a webhook notification's
+ * `destination.secret`) are write-only: every read of an automation shows them as SECRET_MASK, and an
+ * update that sends SECRET_MASK back keeps the stored secret of that action. A `{"secret": "NAME"}`
+ * reference is no value and reads as it is.
  */
 
-const maskAction = (a: Action): Action => (a.type === 'call-webhook' && a.secret ? { ...a, secret: SECRET_MASK } : a);
+type Signing = string | { secret: string } | undefined;
+
+function signingOf(a: Action): Signing {
+  if (a.type === 'call-webhook') return a.secret;
+  if (a.type === 'send-notification' && a.destination.type === 'webhook') return a.destination.secret;
+  return undefined;
+}
+
+function withSigning(a: Action, secret: Signing): Action {
+  if (a.type === 'call-webhook') return { ...a, secret };
+  if (a.type === 'send-notification' && a.destination.type === 'webhook') return { ...a, destination: { ...a.destination, secret } };
+  return a;
+}
+
+const maskAction = (a: Action): Action => {
+  const s = signingOf(a);
+  return typeof s === 'string' && s ? withSigning(a, SECRET_MASK) : a;
+};
 
 export function maskSecrets<T extends Pick<Automation, 'actions' | 'actions_on_resolve'>>(automation: T): T {
   return { ...automation, actions: automation.actions.map(maskAction), actions_on_resolve: automation.actions_on_resolve.map(maskAction) };
@@ -18,11 +37,13 @@ export function maskSecrets<T extends Pick<Automation, 'actions' | 'actions_on_r
 export function restoreSecrets(doc: AutomationDocument, current: Pick<AutomationDocument, 'actions' | 'actions_on_resolve'> | null): AutomationDocument {
   const restore = (list: 'actions' | 'actions_on_resolve') =>
     doc[list].map((a, i): Action => {
-      if (a.type !== 'call-webhook' || a.secret !== SECRET_MASK) return a;
+      if (signingOf(a) !== SECRET_MASK) return a;
       const before = current?.[list][i];
-      if (before?.type === 'call-webhook' && before.secret && before.secret !== SECRET_MASK) return { ...a, secret: before.secret };
-      throw new ValidationError(`${list}[${i}].secret is the mask "${SECRET_MASK}" but no secret is stored there; send the secret itself`, [
-        { path: `${list}[${i}].secret`, message: 'send the whsec_ secret itself' },
+      const stored = before ? signingOf(before) : undefined;
+      if (before && before.type === a.type && stored && stored !== SECRET_MASK) return withSigning(a, stored);
+      const path = a.type === 'call-webhook' ? `${list}[${i}].secret` : `${list}[${i}].destination.secret`;
+      throw new ValidationError(`${path} is the mask "${SECRET_MASK}" but no secret is stored there; send the secret itself`, [
+        { path, message: 'send the whsec_ secret itself' },
       ]);
     });
   return { ...doc, actions: restore('actions'), actions_on_resolve: restore('actions_on_resolve') };

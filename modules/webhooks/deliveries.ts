@@ -1,3 +1,4 @@
+import { maskMarkers } from '../../core/secret-refs.ts';
 import type { z } from 'zod';
 import type { Pool } from '../../infra/db.ts';
 import type { AttemptWithRequest, FailingReceiver } from '../../schemas/dashboard.ts';
@@ -16,7 +17,18 @@ const VIEW_COLUMNS = `id, automation_id, firing_id, event_id, url, method, heade
 
 function toView(row: Record<string, unknown>): DeliveryView {
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : (v as string | null));
-  return { ...(row as unknown as DeliveryView), next_attempt_at: iso(row.next_attempt_at), created: iso(row.created)!, updated: iso(row.updated)! };
+  const view = row as unknown as DeliveryView;
+  // Secret markers (core/secret-refs.ts) show as the mask with the secret's name, without their nonce.
+  const headers = Object.fromEntries(Object.entries(view.headers ?? {}).map(([k, v]) => [k, maskMarkers(String(v))]));
+  return {
+    ...view,
+    url: maskMarkers(view.url),
+    body: typeof view.body === 'string' ? maskMarkers(view.body) : view.body,
+    headers,
+    next_attempt_at: iso(row.next_attempt_at),
+    created: iso(row.created)!,
+    updated: iso(row.updated)!,
+  };
 }
 
 export async function getDelivery(pg: Pool, id: string): Promise<(DeliveryView & { attempts: AttemptRecord[] }) | null> {
@@ -140,6 +152,8 @@ export async function startReplay(pg: Pool, id: string): Promise<{ job: WebhookD
       headers: r.headers,
       body: r.body,
       secret: r.secret ?? undefined,
+      // Markers of secrets are filled in again at send time (the values as they are now).
+      secret_refs: r.secret_refs ?? undefined,
       timeout_seconds: r.timeout_seconds,
       retry: r.retry,
       format: r.format,

@@ -76,16 +76,17 @@ export class DeliveryLog {
       format: j.format,
       timeout_seconds: j.timeout_seconds,
       retry: j.retry,
+      secret_refs: j.secret_refs ?? null,
     }));
     // Rows the INSERT creates are invisible to a read of the table in the same statement, so the new
     // ones come from RETURNING and the existing ones from the table.
     const res = await this.pg.query<{ id: string; series: number; status: DeliveryStatus; fresh: boolean }>(
       `WITH r AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, idempotency_key text, automation_id text, firing_id text,
-           event_id text, url text, method text, headers jsonb, body text, secret text, format text, timeout_seconds float8, retry jsonb)),
+           event_id text, url text, method text, headers jsonb, body text, secret text, format text, timeout_seconds float8, retry jsonb, secret_refs jsonb)),
        ins AS (
-         INSERT INTO webhook_deliveries (id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry)
-         SELECT id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry FROM r
+         INSERT INTO webhook_deliveries (id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry, secret_refs)
+         SELECT id, idempotency_key, automation_id, firing_id, event_id, url, method, headers, body, secret, format, timeout_seconds, retry, secret_refs FROM r
          ON CONFLICT (id) DO NOTHING RETURNING id, series, status)
        SELECT id, series, status, true AS fresh FROM ins
        UNION ALL

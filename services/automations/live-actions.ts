@@ -7,6 +7,7 @@ import type { Pool } from '../../infra/db.ts';
 import { ActionFailure, announceAutomationChange, setAutomationEnabled, type ActionDeps } from '../../modules/automations/index.ts';
 import type { Runs } from '../../modules/runs/index.ts';
 import type { DeliveryQueue } from '../../modules/webhooks/index.ts';
+import type { VariableCache } from '../../modules/variables/index.ts';
 
 export interface LiveActionsDeps {
   pg: Pool;
@@ -17,6 +18,9 @@ export interface LiveActionsDeps {
   commands: Runs['commands'];
   deliveries: DeliveryQueue;
   maxPayloadBytes: number;
+  /** Variables for templates (issue 13), through a short cache; the public URL notifications link runs to. */
+  variables?: VariableCache;
+  publicUrl?: string;
 }
 
 /** The real side effects of automation actions: the webhook queue, the runs module's commands, the bus. */
@@ -45,5 +49,7 @@ export function liveActionDeps(d: LiveActionsDeps): ActionDeps {
       return changed;
     },
     maxPayloadBytes: d.maxPayloadBytes,
+    variable: async (name) => (d.variables ? (await d.variables.values([name]))[name] : undefined),
+    publicUrl: d.publicUrl,
   };
 }

@@ -14,6 +14,7 @@ import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
 import { ActionExecutor } from './executor.ts';
 import { liveActionDeps } from './live-actions.ts';
 import { MetricMonitor } from './metrics.ts';
+import { VariableCache } from '../../modules/variables/index.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;
@@ -72,6 +73,8 @@ export class AutomationsService implements Service {
       commands: modules.runs.commands,
       deliveries: modules.deliveries,
       maxPayloadBytes: rt.config.maxPayloadBytes,
+      variables: new VariableCache(rt.pg, rt.config.variablesCacheSeconds * 1000),
+      publicUrl: rt.config.publicUrl,
     });
     const flowRun = (id: string) => modules.runs.store.getFlowRun(id);
     this.executor = new ActionExecutor({ pg: rt.pg, bus: rt.bus, queues: rt.queues, log: this.log, actions, flowRun, metrics: rt.metrics }, rt.config.actionConcurrency);

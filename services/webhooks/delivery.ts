@@ -14,6 +14,8 @@ import type { AddressGuard } from './address-guard.ts';
 import { HostLimiter } from './host-limiter.ts';
 import { send, type HttpOutcome } from './http.ts';
 import { judge, retryDelayMs } from './retry.ts';
+import { scrub, type Filled, type SecretFiller } from './secret-fill.ts';
+import { hasMarkers, maskMarkers } from '../../core/secret-refs.ts';
 
 /**
  * Makes one attempt of a delivery per job run. A retry moves the same job back to delayed with the next
@@ -33,6 +35,8 @@ export class DeliveryProcessor {
     private readonly deliveryLog: DeliveryLog,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    // Secrets (issue 13): without a filler, a delivery that names secrets fails with the reason.
+    private readonly filler?: SecretFiller,
   ) {
     this.limiter = new HostLimiter(hostConcurrency, hostWaiting);
     this.outcomes = new Batcher(async (events) => {
@@ -87,7 +91,10 @@ export class DeliveryProcessor {
     // The per-host limit covers the request only, not the delivery-log write before it: writes of every
     // job in flight share one batch, while a slot held across a Postgres round trip capped a single
     // healthy receiver at `limit / (write + request)` deliveries a second.
-    const host = safeHost(d.url);
+    // Secrets are filled in for this attempt only (as they are now: a rotated value is picked up).
+    const filled: Filled = this.filler ? await this.filler.fill(d) : d.secret_refs ? { error: 'this webhook service cannot fill secrets in' } : { job: d, values: [] };
+    const target = 'job' in filled ? filled.job : d;
+    const host = safeHost(target.url);
     const slot = this.limiter.acquire(host);
     if (slot === false) {
       // This host has its share in flight and its share of waiters: wait without holding a worker slot.
@@ -99,11 +106,14 @@ export class DeliveryProcessor {
     const started = new Date();
     let outcome: HttpOutcome;
     try {
-      const headers = attemptHeaders(d, started, d.secret ? { secret: d.secret } : null);
+      const headers = 'error' in filled ? null : attemptHeaders(target, started, target.secret ? { secret: target.secret } : null);
       outcome =
-        headers === null
-          ? { kind: 'error', error: 'the signing secret is not a Standard Webhooks secret (whsec_<base64>)', latencyMs: 0, permanent: true }
-          : await send({ url: d.url, method: d.method, headers, body: d.body, timeoutMs: d.timeout_seconds * 1000 }, this.guard);
+        'error' in filled
+          ? { kind: 'error', error: filled.error, latencyMs: 0, permanent: true }
+          : headers === null
+            ? { kind: 'error', error: 'the signing secret is not a Standard Webhooks secret (whsec_<base64>)', latencyMs: 0, permanent: true }
+            : await send({ url: target.url, method: d.method, headers, body: target.body, timeoutMs: d.timeout_seconds * 1000 }, this.guard);
+      if ('job' in filled && filled.values.length) outcome = scrubOutcome(outcome, filled.values);
     } finally {
       this.limiter.release(host);
     }
@@ -142,23 +152,23 @@ export class DeliveryProcessor {
       await job.moveToDelayed(Date.now() + delay, token);
       throw new DelayedError();
     }
-    await this.publishOutcome(d, verdict, outcome.kind === 'response' ? outcome.status : null);
+    await this.publishOutcome(d, verdict, outcome.kind === 'response' ? outcome.status : null, host);
   }
 
-  private async publishOutcome(d: DeliveryAttemptJob, verdict: 'succeeded' | 'failed', status: number | null): Promise<void> {
+  private async publishOutcome(d: DeliveryAttemptJob, verdict: 'succeeded' | 'failed', status: number | null, host: string): Promise<void> {
     const related: Record<string, string>[] = [];
     if (d.automation_id) related.push({ 'reflex.resource.id': resourceId('automation', d.automation_id), 'reflex.resource.role': Roles.automation });
     if (d.event_id) related.push({ 'reflex.resource.id': resourceId('event', d.event_id), 'reflex.resource.role': Roles.triggeringEvent });
     related.push(...chainRelated(d.chain));
-    const url = new URL(d.url);
+    // A URL holding secrets is shown masked; otherwise without its query string (query parameters often carry tokens).
+    const shown = hasMarkers(d.url) ? maskMarkers(d.url) : URL.canParse(d.url) ? `${new URL(d.url).origin}${new URL(d.url).pathname}` : '';
     const event = systemEvent(
       EventNames.webhookDelivery(verdict),
-      { 'reflex.resource.id': resourceId('webhook-delivery', d.delivery_id), 'reflex.webhook.host': url.host },
+      { 'reflex.resource.id': resourceId('webhook-delivery', d.delivery_id), 'reflex.webhook.host': host },
       {
         id: deterministicUuid(`${d.delivery_id}/${d.series}/${verdict}`),
         related,
-        // The URL without its query string: query parameters often carry tokens.
-        payload: { delivery_id: d.delivery_id, url: `${url.origin}${url.pathname}`, status_code: status, attempts: d.attempt, series: d.series },
+        payload: { delivery_id: d.delivery_id, url: shown, status_code: status, attempts: d.attempt, series: d.series },
       },
     );
     try {
@@ -186,4 +196,14 @@ function safeHost(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** The outcome with every secret value masked (a receiver may echo the request; an error may name the URL). */
+function scrubOutcome(o: HttpOutcome, values: string[]): HttpOutcome {
+  if (o.kind === 'error') return { ...o, error: scrub(o.error, values) };
+  return {
+    ...o,
+    body: o.body === null ? o.body : scrub(o.body, values),
+    headers: Object.fromEntries(Object.entries(o.headers).map(([k, v]) => [k, scrub(v, values)])),
+  };
 }

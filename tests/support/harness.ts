@@ -22,7 +22,7 @@ export interface TestEngine extends Engine {
 }
 
 export async function startTestEngine(
-  options: { services?: ServiceName[]; config?: Partial<Config>; namespace?: string } = {},
+  options: { services?: ServiceName[]; config?: Partial<Config>; namespace?: string; /** Where log lines go (e.g. to check them), instead of stdout. */ logTo?: NodeJS.WritableStream } = {},
 ): Promise<TestEngine> {
   const namespace = options.namespace ?? process.env.REFLEX_NAMESPACE_PREFIX ?? testNamespace();
   const config = loadConfig(process.env, {
@@ -34,7 +34,7 @@ export async function startTestEngine(
     ...options.config,
     namespace,
   });
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, destination: options.logTo });
   const engine = await startEngine(config, { services: options.services, log });
   const apiService = engine.services.find((s) => s.name === 'api') as ApiService | undefined;
   const url = apiService?.url ?? '';

@@ -11,6 +11,9 @@ const NAV: Array<[string, string]> = [
   ['/automations', 'Automations'],
   ['/deliveries', 'Webhooks'],
   ['/concurrency', 'Concurrency'],
+  // Secrets and variables (issue 13).
+  ['/variables', 'Variables'],
+  ['/secrets', 'Secrets'],
 ];
 
 const LIVE_LABEL = { connecting: 'Connecting…', live: 'Live', polling: 'Polling (live stream unavailable)' } as const;

@@ -1,8 +1,12 @@
-import { describeIssues, ReflexError, toFieldIssues } from '../../../core/errors.ts';
+import { describeIssues, toFieldIssues } from '../../../core/errors.ts';
+import { hasMarkers, maskMarkers, newSecretNonce, secretMarker } from '../../../core/secret-refs.ts';
+import { ActionFailure } from './actions-failure.ts';
+import { notificationDelivery } from './notifications.ts';
+import { NoSecrets, SecretMarkers, VariableValues } from './template-drops.ts';
 import { chainOf, normalizeEvents } from '../../../core/events.ts';
 import { deterministicUuid, isUuid } from '../../../core/ids.ts';
 import { resourceId, Roles, type ResourceKind } from '../../../core/names.ts';
-import type { Action } from '../../../schemas/automation.ts';
+import type { Action, SecretRef } from '../../../schemas/automation.ts';
 import type { ReflexEvent } from '../../../schemas/event.ts';
 import { FlowRunCommandJobSchema, WebhookDeliveryJobSchema, type ActionJobData, type FlowRunCommandJob, type WebhookDeliveryJob } from '../../../schemas/jobs.ts';
 import { actionJobId, causedRelated } from './firing.ts';
@@ -18,12 +22,7 @@ import { renderString, renderValue, type TemplateContext } from './render.ts';
 
 export type Outcome = { status: 'executed' | 'failed'; reason?: string; detail: Record<string, unknown>; target?: string };
 
-/** An action that cannot succeed as written: recorded as a failed outcome with this reason, not retried. */
-export class ActionFailure extends ReflexError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('action_failed', message, options);
-  }
-}
+export { ActionFailure };
 
 /** The side effects an action may have; the service performs them, a dry run only records them. */
 export interface ActionDeps {
@@ -38,6 +37,10 @@ export interface ActionDeps {
   /** Sets an automation's enabled flag; false when it does not exist. */
   setEnabled(automationId: string, enabled: boolean): Promise<boolean>;
   maxPayloadBytes: number;
+  /** Reads a variable for `{{ variables.NAME }}` (a short cache in the service); absent: variables read as nil. */
+  variable?(name: string): Promise<unknown>;
+  /** Where notifications link runs to (`<publicUrl>/runs/<id>`, the dashboard's run page). */
+  publicUrl?: string;
 }
 
 /** The resources of the triggering event, primary first (Prefect's inference order). */
@@ -57,8 +60,13 @@ export function inferId(kind: ResourceKind, job: Pick<ActionJobData, 'firing'>):
   return null;
 }
 
-export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: TemplateContext): Promise<Outcome> {
+export async function performAction(deps: ActionDeps, job: ActionJobData, base: TemplateContext): Promise<Outcome> {
   const { action, firing, automation } = job;
+  const ctx: TemplateContext = { ...base, variables: new VariableValues(deps.variable), secrets: new NoSecrets() };
+  // Webhooks and notifications see secrets as markers of their own nonce (core/secret-refs.ts).
+  const nonce = newSecretNonce();
+  const sctx: TemplateContext = { ...ctx, secrets: new SecretMarkers(nonce) };
+  const valueOf = async (v: string | SecretRef) => (typeof v === 'string' ? renderString(v, sctx) : secretMarker(v.secret, nonce));
   const key = actionJobId(firing.id, job.index);
   const triggered_by = { automation_id: automation.id, firing_id: firing.id, event_id: firing.triggering_event?.id ?? null };
   const deliver = async (data: WebhookDeliveryJob): Promise<Outcome> => {
@@ -118,10 +126,12 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       return command(data, resourceId('flow-run', flow_run_id));
     }
     case 'call-webhook': {
-      const url = (await renderString(a.url, ctx)).trim();
+      const url = (await valueOf(a.url)).trim();
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(a.headers)) headers[k] = await renderString(v, ctx);
-      const body = a.body !== undefined ? await renderString(a.body, ctx) : defaultBody(job, a.format);
+      for (const [k, v] of Object.entries(a.headers)) headers[k] = await valueOf(v);
+      const body = a.body !== undefined ? await renderString(a.body, sctx) : defaultBody(job, a.format);
+      const secret = a.secret === undefined ? undefined : await valueOf(a.secret);
+      const marked = [url, body, secret ?? '', ...Object.values(headers)].some(hasMarkers);
       const parsed = WebhookDeliveryJobSchema.safeParse({
         delivery_id: deterministicUuid(`${key}/delivery`),
         idempotency_key: key,
@@ -129,7 +139,8 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
         method: a.method,
         headers,
         body,
-        secret: a.secret,
+        secret,
+        secret_refs: marked ? { nonce, body_encoding: 'raw' } : undefined,
         timeout_seconds: a.timeout_seconds,
         retry: a.retry,
         format: a.format,
@@ -140,7 +151,25 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
       });
       if (!parsed.success) throw new ActionFailure(`rendered webhook is invalid: ${describeIssues(toFieldIssues(parsed.error.issues))}`);
       const out = await deliver(parsed.data);
-      return { ...out, detail: { ...out.detail, url, method: a.method, delivery_id: parsed.data.delivery_id } };
+      return { ...out, detail: { ...out.detail, url: maskMarkers(url), method: a.method, delivery_id: parsed.data.delivery_id } };
+    }
+    case 'send-notification': {
+      const rendered = await notificationDelivery(a, job, sctx, { nonce, valueOf, publicUrl: deps.publicUrl ?? '' });
+      const parsed = WebhookDeliveryJobSchema.safeParse({
+        delivery_id: deterministicUuid(`${key}/delivery`),
+        idempotency_key: key,
+        ...rendered,
+        timeout_seconds: a.timeout_seconds,
+        retry: a.retry,
+        format: 'json',
+        automation_id: automation.id,
+        firing_id: firing.id,
+        event_id: firing.triggering_event?.id ?? null,
+        chain: chainOf({ related: causedRelated(automation.id, firing.triggering_event) }),
+      });
+      if (!parsed.success) throw new ActionFailure(`rendered notification is invalid: ${describeIssues(toFieldIssues(parsed.error.issues))}`);
+      const out = await deliver(parsed.data);
+      return { ...out, detail: { ...out.detail, destination: a.destination.type, url: maskMarkers(parsed.data.url), delivery_id: parsed.data.delivery_id } };
     }
     case 'emit-event': {
       const rendered = (await renderValue(a.event, ctx)) as { event: string; resource: Record<string, string>; related: Record<string, string>[]; payload: Record<string, unknown> };
@@ -173,8 +202,15 @@ export async function performAction(deps: ActionDeps, job: ActionJobData, ctx: T
 
 /** A delivery as recorded in an outcome or shown by a dry run: never with the signing secret. */
 export function redact(data: WebhookDeliveryJob): Record<string, unknown> {
-  const { secret, ...rest } = data;
-  return secret ? { ...rest, signed: true } : rest;
+  const { secret, secret_refs, ...rest } = data;
+  const masked = {
+    ...rest,
+    url: maskMarkers(rest.url),
+    headers: Object.fromEntries(Object.entries(rest.headers).map(([k, v]) => [k, maskMarkers(v)])),
+    body: maskMarkers(rest.body),
+    ...(secret_refs ? { uses_secrets: true } : {}),
+  };
+  return secret ? { ...masked, signed: true } : masked;
 }
 
 function stringValues(o: Record<string, unknown>): Record<string, string> {

@@ -68,7 +68,7 @@ export interface DryRunResult {
 export async function dryRun(
   doc: AutomationDocument,
   events: ReflexEvent[],
-  options: { until?: number; id?: string; maxPayloadBytes: number; budgetMs?: number },
+  options: { until?: number; id?: string; maxPayloadBytes: number; budgetMs?: number; variable?: (name: string) => Promise<unknown>; publicUrl?: string },
 ): Promise<DryRunResult> {
   const stamp = new Date().toISOString();
   const automation: Automation = { ...doc, enabled: true, id: options.id ?? DRY_RUN_AUTOMATION_ID, created: stamp, updated: stamp };
@@ -165,6 +165,8 @@ export async function dryRun(
           return true;
         },
         maxPayloadBytes: options.maxPayloadBytes,
+        variable: options.variable,
+        publicUrl: options.publicUrl,
       };
       try {
         const outcome = await performAction(deps, job, await templateContext(job, null));

@@ -24,6 +24,7 @@ import { pageOf } from '../../../schemas/common.ts';
 import { EventInputSchema, type ReflexEvent } from '../../../schemas/event.ts';
 import { FiringRecordSchema } from '../../../schemas/firing.ts';
 import { FiringSchema } from '../../../schemas/jobs.ts';
+import { VariableCache } from '../../../modules/variables/index.ts';
 import type { RouteModule } from '../route-module.ts';
 import { previewMetric } from '../metric-preview.ts';
 
@@ -88,6 +89,8 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
   const store = new RedisStateStore(rt.redis, rt.names);
   const changed = () => announceAutomationChange(rt.nats, rt.names, rt.log);
   const flowLimits = { maxBatch: rt.config.flowControlMaxBatch };
+  // A dry run reads variables as they are now (no cache).
+  const variables = new VariableCache(rt.pg, 0);
 
   /** Stored events of a time range, oldest first, narrowed by event name when the trigger allows it (the event store's filter). */
   async function storedEvents(doc: AutomationDocument, after: string, before: string, limit: number): Promise<ReflexEvent[]> {
@@ -211,7 +214,12 @@ export const automationRoutes: RouteModule = (app, { rt }) => {
       const doc = finishAutomation(req.body.automation, ['automation'], flowLimits);
       if (doc.trigger.type === 'metric') return { firings: [], buckets: [], events_evaluated: 0, truncated: false, flow_control: [], metric: await previewMetric(rt.pg, doc.trigger, null) };
       const events = req.body.events.length > 0 ? normalizeEvents(req.body.events, { maxPayloadBytes: rt.config.maxPayloadBytes }) : [];
-      return dryRun(doc, events, { until: req.body.until ? Date.parse(req.body.until) : undefined, maxPayloadBytes: rt.config.maxPayloadBytes });
+      return dryRun(doc, events, {
+        until: req.body.until ? Date.parse(req.body.until) : undefined,
+        maxPayloadBytes: rt.config.maxPayloadBytes,
+        variable: async (name) => (await variables.values([name]))[name],
+        publicUrl: rt.config.publicUrl,
+      });
     },
   );
 

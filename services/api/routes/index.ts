@@ -22,6 +22,9 @@ import { workPoolRoutes } from './work-pools.ts';
 // flow authors (issue 13)
 import { artifactRoutes } from './artifacts.ts';
 import { flowRunWaitRoutes } from './flow-run-waits.ts';
+// Secrets and variables (issue 13).
+import { secretRoutes } from './secrets.ts';
+import { variableRoutes } from './variables.ts';
 
 /** Every route module of the API, in registration order. Each feature adds its module here. */
 export const routeModules: RouteModule[] = [
@@ -50,4 +53,7 @@ export const routeModules: RouteModule[] = [
   // flow authors (issue 13): artifacts, pause/resume
   artifactRoutes,
   flowRunWaitRoutes,
+  // Secrets and variables (issue 13).
+  secretRoutes,
+  variableRoutes,
 ];

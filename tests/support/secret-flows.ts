@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+import { emitEvent, flow, getRunLogger, getSecret, getVariable, setVariable } from 'reflex/sdk';
+
+/** Flows of the secrets and variables tests (issue 13), loaded by the in-process worker (REFLEX_FLOWS). */
+
+/** Reads a secret, logs it (the log must show it masked) and answers whether its hash is the expected one. */
+export const usesSecret = flow({ name: 'uses-secret' }, async (params: { name: string; sha256: string }) => {
+  const value = await getSecret(params.name);
+  getRunLogger().info({ token: value }, `got the token ${value}`);
+  await emitEvent({ event: 'secret.used', resource: { 'reflex.resource.id': 'test.secret' }, payload: { leaked: value } });
+  return { matches: createHash('sha256').update(value).digest('hex') === params.sha256 };
+});
+
+/** Reads a variable with a default, then writes another. */
+export const usesVariables = flow({ name: 'uses-variables' }, async (params: { read: string; write: string }) => {
+  const value = await getVariable(params.read, { fallback: true });
+  await setVariable(params.write, { seen: value });
+  return value;
+});
