@@ -13,6 +13,8 @@ const EXPORTS: Record<(typeof ENGINE_COMMAND_NAMES)[number], [file: string, name
   deploy: ['deploy.ts', 'registerDeploy'],
   'concurrency-limit': ['deploy.ts', 'registerDeploy'],
   worker: ['worker.ts', 'registerWorker'],
+  secret: ['secret.ts', 'registerSecret'],
+  variable: ['variable.ts', 'registerVariable'],
 };
 
 let tsx: Promise<unknown> | undefined;

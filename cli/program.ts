@@ -20,7 +20,7 @@ export const CLIENT_COMMANDS: Loaders = {
 };
 
 /** Commands that run the engine or open its connections (start, worker, reset, deploy, automation apply). */
-export const ENGINE_COMMAND_NAMES = ['start', 'reset', 'automation', 'deploy', 'concurrency-limit', 'worker'] as const;
+export const ENGINE_COMMAND_NAMES = ['start', 'reset', 'automation', 'deploy', 'concurrency-limit', 'worker', 'secret', 'variable'] as const;
 
 /** The project root: the nearest folder above this file with Reflex's package.json (same from cli/ and from dist/cli/). */
 export function projectRoot(from: string | URL = import.meta.url): URL {
