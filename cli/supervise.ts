@@ -22,6 +22,12 @@ export function isChildReady(m: unknown): m is ChildReady {
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+/**
+ * Children run the CLI from its TypeScript sources. Started through tsx (`npm start`), this process's
+ * flags carry the loader; started by the compiled `reflex` binary, tsx was registered in-process, which a
+ * child does not inherit: it gets the loader as a flag (resolved from here, whatever the cwd).
+ */
+const CHILD_EXEC_ARGV = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', import.meta.resolve('tsx')];
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** A child up this long has recovered: its next crash restarts it after the shortest backoff again. */
@@ -57,7 +63,7 @@ export async function supervise(log: Logger, groups = PROCESS_GROUPS): Promise<S
 
   const spawnChild = (services: readonly ServiceName[]): ChildProcess =>
     fork(MAIN, ['start', ...services], {
-      execArgv: process.execArgv,
+      execArgv: CHILD_EXEC_ARGV,
       env: { ...process.env, REFLEX_PROCESSES: 'single' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

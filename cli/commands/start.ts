@@ -76,7 +76,7 @@ export function registerStart(program: Command): void {
       for (const s of engine.services) out.write(`  ${s.name.padEnd(12)} ${s.describe?.() ?? 'started'}\n`);
       // With REFLEX_PORT=0 the real port is only known once listening; REFLEX_PUBLIC_URL wins when set.
       const url = process.env.REFLEX_PUBLIC_URL ? config.publicUrl : (api?.url ?? config.publicUrl);
-      if (api) out.write(`\n  API: ${url}/api  (health: ${url}/api/health)\n`);
+      if (api) out.write(`\n  Dashboard: ${url}/\n  API: ${url}/api  (health: ${url}/api/health)\n`);
       if (tracing) out.write(`  Traces: exported (${process.env.OTEL_TRACES_EXPORTER || 'otlp'}) as service "${tracingOptions?.serviceName}"\n`);
       out.write('Press Ctrl-C to stop.\n');
       process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -101,7 +101,7 @@ async function startSupervised(log: ReturnType<typeof createLogger>, namespace: 
   for (const r of supervisor.ready) for (const s of r.services) out.write(`  ${s.name.padEnd(12)} ${s.describe}\n`);
   const apiUrl = supervisor.ready.find((r) => r.apiUrl)?.apiUrl;
   const url = process.env.REFLEX_PUBLIC_URL ? publicUrl : (apiUrl ?? publicUrl);
-  if (apiUrl) out.write(`\n  API: ${url}/api  (health: ${url}/api/health)\n`);
+  if (apiUrl) out.write(`\n  Dashboard: ${url}/\n  API: ${url}/api  (health: ${url}/api/health)\n`);
   const tracing = tracingFromEnv(process.env);
   if (tracing) out.write(`  Traces: exported (${process.env.OTEL_TRACES_EXPORTER || 'otlp'}) by each process as service "${tracing.serviceName}"\n`);
   out.write('Press Ctrl-C to stop.\n');
