@@ -32,7 +32,7 @@ export const SECURITY_HEADERS = {
 };
 
 /** Top-level paths of the dashboard's pages (client-side routes); each also takes `/<page>/<id>`. */
-export const DASHBOARD_PAGES = ['runs', 'deployments', 'work-pools', 'events', 'automations', 'deliveries', 'concurrency'] as const;
+export const DASHBOARD_PAGES = ['runs', 'deployments', 'work-pools', 'events', 'automations', 'deliveries', 'concurrency', 'variables', 'secrets'] as const;
 
 export const ASSET_TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
 
