@@ -120,7 +120,7 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
       await route.continue();
     });
     await panel.getByRole('button', { name: 'Resume run' }).click();
-    await page.getByRole('alert').getByText(/Not resumed: .*already resumed/).waitFor({ timeout: 10_000 });
+    await page.getByRole('alert').getByText(/Not resumed: flow run .* (is not paused|was already resumed)/).waitFor({ timeout: 10_000 });
     assert.ok(raced, 'the other resume went first');
     await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
     assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { approved: false, limit: 1, reviewers: [], note: '' });

@@ -29,12 +29,22 @@ export function ResumePanel({ run, onChange }: { run: FlowRunDetail; onChange: (
   const [status, setStatus] = useState<string>();
   const [busy, setBusy] = useState(false);
   // Once resumed the panel goes, but what the resume did stays said (the state badge above follows live).
-  const said = status ? (
-    <p role="status" class="resume-done">
-      {status}
-    </p>
-  ) : null;
-  if (!paused) return said;
+  // A lost race (409) usually arrives after the live stream already showed the run resumed: said here too.
+  const said = (
+    <>
+      {conflict && (
+        <p class="error" role="alert">
+          {conflict}
+        </p>
+      )}
+      {status && (
+        <p role="status" class="resume-done">
+          {status}
+        </p>
+      )}
+    </>
+  );
+  if (!paused) return conflict || status ? said : null;
   if (wait.error) return <ErrorBox error={wait.error} />;
   if (wait.data === undefined) return <Loading what="what the run waits for" />;
   const w = wait.data;
@@ -73,11 +83,6 @@ export function ResumePanel({ run, onChange }: { run: FlowRunDetail; onChange: (
           ]}
         />
         <p class="muted small">If nobody resumes it by then, the run fails.</p>
-        {conflict && (
-          <p class="error" role="alert">
-            {conflict}
-          </p>
-        )}
         <ErrorBox error={error} />
         <ParamForm
           schema={schema}
@@ -90,8 +95,8 @@ export function ResumePanel({ run, onChange }: { run: FlowRunDetail; onChange: (
           emptyText="The flow asks for no input: resuming lets it go on."
           busy={busy}
         />
-        {said}
       </div>
+      {said}
     </Section>
   );
 }
