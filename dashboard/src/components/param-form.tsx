@@ -24,6 +24,22 @@ type Schema = { properties?: Record<string, PropSchema>; required?: string[] } |
 
 const typeOf = (p: PropSchema) => (Array.isArray(p.type) ? p.type.find((t) => t !== 'null') : p.type) ?? 'string';
 
+/**
+ * A schema's pattern as a RegExp, or undefined when this browser cannot compile it (JSON Schema patterns are
+ * ECMA-262 but written by a flow's author, e.g. zod's): the server checks it then, and the page does not crash.
+ */
+function compiled(pattern: string): RegExp | undefined {
+  try {
+    return new RegExp(pattern, 'u');
+  } catch {
+    try {
+      return new RegExp(pattern);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /** Checks one value against the keywords the form understands; answers a message or undefined. */
 export function checkValue(p: PropSchema, v: unknown, required: boolean): string | undefined {
   if (v === undefined || v === '') return required ? 'required' : undefined;
@@ -37,7 +53,7 @@ export function checkValue(p: PropSchema, v: unknown, required: boolean): string
   if (typeof v === 'string') {
     if (p.minLength !== undefined && v.length < p.minLength) return `must be at least ${p.minLength} characters`;
     if (p.maxLength !== undefined && v.length > p.maxLength) return `must be at most ${p.maxLength} characters`;
-    if (p.pattern !== undefined && !new RegExp(p.pattern, 'u').test(v)) return `must match ${p.pattern}`;
+    if (p.pattern !== undefined && compiled(p.pattern)?.test(v) === false) return `must match ${p.pattern}`;
   }
   if (p.enum && !p.enum.some((e) => JSON.stringify(e) === JSON.stringify(v))) return `must be one of ${p.enum.map((e) => JSON.stringify(e)).join(', ')}`;
   return undefined;
@@ -85,6 +101,8 @@ export function ParamForm({
     const t = typeOf(p);
     if (t === 'boolean') return Boolean(r);
     if (r === '') return undefined;
+    // A select gives text: map it back to the enum's own value (a number stays a number).
+    if (p.enum) return p.enum.find((e) => String(e) === r) ?? r;
     if (t === 'number' || t === 'integer') return Number(r);
     if (t === 'object' || t === 'array') {
       try {
