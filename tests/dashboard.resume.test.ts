@@ -57,6 +57,8 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     const limit = panel.getByLabel('limit (required)');
     const reviewers = panel.getByLabel('reviewers (required)');
     assert.equal(await panel.getByLabel('note', { exact: true }).inputValue(), '', 'the default is prefilled');
+    const order = await panel.locator('.field-label').allInnerTexts();
+    assert.deepEqual(order.map((l) => l.replace(' (required)', '')), ['approved', 'limit', 'reviewers', 'note'], 'the fields in the order of the zod schema');
 
     // Client side: nothing is sent, the errors sit at their fields and the focus moves to the first one.
     const submit = panel.getByRole('button', { name: 'Resume run' });
@@ -125,6 +127,28 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
     assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { approved: false, limit: 1, reviewers: [], note: '' });
     assert.deepEqual(unexpected(page.problems, 409), []);
+    await page.context().close();
+  });
+  test('markup in the schema (field names, titles, descriptions, enum values) is shown as text and runs nothing', async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'hostile', flow: 'dash-hostile-approval' });
+    const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, {});
+    const id: string = run.body.id;
+    await waitFor(async () => (await t.api('GET', `/api/flow-runs/${id}`)).body.state?.type === 'PAUSED', { timeoutMs: 20_000, what: 'the run to pause' });
+    const page = await b.page();
+    await page.goto(`${t.url}/runs/${id}`);
+    const panel = page.getByRole('region', { name: 'Resume' });
+    await panel.getByText('<script>window.__pwned=2</script><b>bold?</b>').waitFor();
+    await panel.getByText('"><img src=x onerror="window.__pwned=1"> (required)').waitFor();
+    await panel.getByText('<img src=y onerror="window.__pwned=3"> (required)').waitFor();
+    assert.equal(await panel.locator('img, script, b, i').count(), 0, 'no element came from the schema');
+    const field = panel.getByLabel('"><img src=x onerror="window.__pwned=1"> (required)');
+    await field.fill('<b>x</b>');
+    await panel.getByLabel(/<img src=y/).selectOption('<i>a</i>');
+    await panel.getByRole('button', { name: 'Resume run' }).click();
+    await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
+    assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { '"><img src=x onerror="window.__pwned=1">': '<b>x</b>', choice: '<i>a</i>' });
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.deepEqual(page.problems, []);
     await page.context().close();
   });
 });

@@ -60,3 +60,12 @@ export const releaseApproval = flow({ name: 'dash-approval' }, async (params: { 
 export const releaseSuspended = flow({ name: 'dash-suspended-approval' }, async (params: { timeout?: number } = {}) => {
   return suspendFlowRun({ timeoutSeconds: params.timeout ?? 3600, input: ReleaseApproval });
 });
+
+/** A schema written to attack the page: markup in a field's name, title and description must stay text. */
+export const hostileApproval = flow({ name: 'dash-hostile-approval' }, async () => {
+  const Hostile = z.object({
+    '"><img src=x onerror="window.__pwned=1">': z.string().describe('<script>window.__pwned=2</script><b>bold?</b>'),
+    choice: z.enum(['<i>a</i>', 'b']).meta({ title: '<img src=y onerror="window.__pwned=3">' }),
+  });
+  return pauseFlowRun({ timeoutSeconds: 600, input: Hostile });
+});

@@ -9,6 +9,17 @@ import { ErrorBox, Kv, Loading, Section, Time } from './ui.tsx';
 type InputSchema = { properties?: Record<string, PropSchema>; required?: string[] } | null;
 
 /**
+ * The wait is stored as jsonb, which keeps an object's keys sorted by length, not as the flow's author wrote
+ * them; `required` is a list and keeps theirs. So the required fields come first in that order, then the rest.
+ */
+function inAuthorsOrder(schema: InputSchema): InputSchema {
+  if (!schema?.properties) return schema;
+  const props = schema.properties;
+  const keys = [...(schema.required ?? []).filter((k) => k in props), ...Object.keys(props).filter((k) => !(schema.required ?? []).includes(k))];
+  return { ...schema, properties: Object.fromEntries(keys.map((k) => [k, props[k] as PropSchema])) };
+}
+
+/**
  * The "Resume" panel of a PAUSED run: what the flow awaits (from `GET /api/flow-runs/:id/pause`), until
  * when, and the form generated from its input JSON Schema (the deployment page's run form). Submitting posts
  * `{ input }` to `/api/flow-runs/:id/resume`; a 400 lands at its fields (`input.<field>`), a 409 (resumed or
@@ -49,7 +60,7 @@ export function ResumePanel({ run, onChange }: { run: FlowRunDetail; onChange: (
   if (wait.data === undefined) return <Loading what="what the run waits for" />;
   const w = wait.data;
   if (w === null || w.kind === 'event') return said;
-  const schema = (w.spec.input_schema ?? null) as InputSchema;
+  const schema = inAuthorsOrder((w.spec.input_schema ?? null) as InputSchema);
   const timeoutSeconds = typeof w.spec.timeout_seconds === 'number' ? w.spec.timeout_seconds : null;
   const resume = async (input: Record<string, unknown>) => {
     setError(undefined);
