@@ -56,7 +56,7 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     await panel.getByText('Ship this release?').waitFor();
     const limit = panel.getByLabel('limit (required)');
     const reviewers = panel.getByLabel('reviewers (required)');
-    assert.equal(await panel.getByLabel('note', { exact: true }).inputValue(), '', 'the default is prefilled');
+    assert.equal(await panel.getByLabel('note', { exact: true }).inputValue(), 'lgtm', 'the default is prefilled');
     const order = await panel.locator('.field-label').allInnerTexts();
     assert.deepEqual(order.map((l) => l.replace(' (required)', '')), ['approved', 'limit', 'reviewers', 'note'], 'the fields in the order of the zod schema');
 
@@ -92,6 +92,7 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     await panel.getByLabel('approved (required)').focus();
     await page.keyboard.press('Space');
     await reviewers.fill('["ana", "bo"]');
+    await panel.getByLabel('note', { exact: true }).fill('');
     await panel.getByLabel('note', { exact: true }).focus();
     await page.keyboard.type('ship it');
     await page.keyboard.press('Enter');
@@ -125,7 +126,7 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     await page.getByRole('alert').getByText(/Not resumed: flow run .* (is not paused|was already resumed)/).waitFor({ timeout: 10_000 });
     assert.ok(raced, 'the other resume went first');
     await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
-    assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { approved: false, limit: 1, reviewers: [], note: '' });
+    assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { approved: false, limit: 1, reviewers: [], note: 'lgtm' });
     assert.deepEqual(unexpected(page.problems, 409), []);
     await page.context().close();
   });

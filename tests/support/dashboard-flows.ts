@@ -47,7 +47,7 @@ export const ReleaseApproval = z.object({
   approved: z.boolean().describe('Ship this release?'),
   limit: z.number().int().min(1).max(100).describe('How many hosts at once'),
   reviewers: z.array(z.string().min(2)).max(3).describe('Who looked at it, as a JSON list'),
-  note: z.string().default(''),
+  note: z.string().default('lgtm'),
 });
 
 /** Pauses in its process until someone approves; the input is its result. */
