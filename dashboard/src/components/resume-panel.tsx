@@ -96,6 +96,7 @@ export function ResumePanel({ run, onChange }: { run: FlowRunDetail; onChange: (
         <p class="muted small">If nobody resumes it by then, the run fails.</p>
         <ErrorBox error={error} />
         <ParamForm
+          key={w.wait_key}
           schema={schema}
           defaults={{}}
           onSubmit={resume}
