@@ -152,4 +152,25 @@ describe('dashboard: resume form of a paused run', { skip: browserMissing || und
     assert.deepEqual(page.problems, []);
     await page.context().close();
   });
+  test('a suspended run resumed from the form is queued again (SCHEDULED/Resumed) and completes with the input', async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'release-suspended', flow: 'dash-suspended-approval' });
+    const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, { parameters: { timeout: 600 } });
+    const id: string = run.body.id;
+    await waitFor(async () => (await t.api('GET', `/api/flow-runs/${id}`)).body.state?.type === 'PAUSED', { timeoutMs: 20_000, what: 'the run to suspend' });
+    const page = await b.page();
+    await page.goto(`${t.url}/runs/${id}`);
+    const panel = page.getByRole('region', { name: 'Resume' });
+    await page.locator('.big-state').getByText('Suspended').waitFor();
+    await panel.getByText(/Suspended: the worker slot was given back/).waitFor();
+    await panel.getByLabel('approved (required)').check();
+    await panel.getByLabel('limit (required)').fill('7');
+    await panel.getByLabel('reviewers (required)').fill('["dee"]');
+    await panel.getByRole('button', { name: 'Resume run' }).click();
+    await page.getByRole('status').getByText('Resumed: the run is now Resumed (SCHEDULED).').waitFor({ timeout: 10_000 });
+    await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
+    assert.deepEqual((await t.api('GET', `/api/flow-runs/${id}`)).body.result, { approved: true, limit: 7, reviewers: ['dee'], note: 'lgtm' });
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
 });
