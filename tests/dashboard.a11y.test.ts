@@ -46,6 +46,7 @@ describe('dashboard: accessibility of every page', { skip: browserMissing || und
     { name: 'runs', path: '/runs', ready: 'tr[data-run-id]' },
     { name: 'run', path: `/runs/${seed.runId}`, ready: '.tl-row' },
     { name: 'run-failed', path: `/runs/${seed.failedRunId}`, ready: '.run-error' },
+    { name: 'run-paused', path: `/runs/${seed.pausedRunId}`, ready: '#input-approved' },
     { name: 'deployments', path: '/deployments', ready: 'tbody tr' },
     { name: 'deployment', path: `/deployments/${seed.deploymentId}`, ready: '#param-date' },
     { name: 'work-pools', path: '/work-pools', ready: 'table tbody tr' },

@@ -3,6 +3,7 @@ import type * as D from '../../schemas/dashboard.ts';
 import type { DeploymentSchema } from '../../schemas/deployment.ts';
 import type { StoredEventSchema } from '../../schemas/event-filter.ts';
 import type { FlowRunSchema, RunErrorSchema, StateSchema, TaskRunSchema } from '../../schemas/flow-run.ts';
+import type { FlowRunWaitSchema } from '../../schemas/flow-run-wait.ts';
 import type { FailedRequestSchema, WebhookDeliverySchema, WebhookEndpointSchema } from '../../schemas/webhook.ts';
 
 /**
@@ -34,3 +35,6 @@ export type StoredEvent = Out<typeof StoredEventSchema>;
 export type Delivery = Omit<Out<typeof WebhookDeliverySchema>, 'attempts'>;
 export type Endpoint = Out<typeof WebhookEndpointSchema>;
 export type FailedRequest = Out<typeof FailedRequestSchema>;
+
+// Resume form (issue 13): what a paused run waits for.
+export type FlowRunWait = Out<typeof FlowRunWaitSchema>;

@@ -1,4 +1,5 @@
-import { flow, getRunLogger, NonRetriableError, task } from 'reflex/sdk';
+import { flow, getRunLogger, NonRetriableError, pauseFlowRun, suspendFlowRun, task } from 'reflex/sdk';
+import { z } from 'zod';
 
 /**
  * Flows the dashboard tests and screenshots run: a pipeline whose tasks take long enough to be seen
@@ -38,4 +39,33 @@ export const pipeline = flow({ name: 'dash-pipeline' }, async (params: { key?: s
 export const failingExport = flow({ name: 'dash-failing' }, async () => {
   getRunLogger().info('connecting to the warehouse');
   throw new NonRetriableError('the warehouse refused the connection');
+});
+
+// Resume form (issue 13): flows that wait for typed input, resumed from the run page.
+/** What a release needs to go on: the form on the run page is generated from this schema. */
+export const ReleaseApproval = z.object({
+  approved: z.boolean().describe('Ship this release?'),
+  limit: z.number().int().min(1).max(100).describe('How many hosts at once'),
+  reviewers: z.array(z.string().min(2)).max(3).describe('Who looked at it, as a JSON list'),
+  note: z.string().default('lgtm'),
+});
+
+/** Pauses in its process until someone approves; the input is its result. */
+export const releaseApproval = flow({ name: 'dash-approval' }, async (params: { timeout?: number } = {}) => {
+  getRunLogger().info('waiting for an approval');
+  return pauseFlowRun({ timeoutSeconds: params.timeout ?? 600, input: ReleaseApproval });
+});
+
+/** Suspends (the worker slot is given back) until someone approves. */
+export const releaseSuspended = flow({ name: 'dash-suspended-approval' }, async (params: { timeout?: number } = {}) => {
+  return suspendFlowRun({ timeoutSeconds: params.timeout ?? 3600, input: ReleaseApproval });
+});
+
+/** A schema written to attack the page: markup in a field's name, title and description must stay text. */
+export const hostileApproval = flow({ name: 'dash-hostile-approval' }, async () => {
+  const Hostile = z.object({
+    '"><img src=x onerror="window.__pwned=1">': z.string().describe('<script>window.__pwned=2</script><b>bold?</b>'),
+    choice: z.enum(['<i>a</i>', 'b']).meta({ title: '<img src=y onerror="window.__pwned=3">' }),
+  });
+  return pauseFlowRun({ timeoutSeconds: 600, input: Hostile });
 });

@@ -8,7 +8,7 @@ import type { Receiver } from './receiver.ts';
  * docs/dashboard.md: finished and failed runs with task runs and logs (one started by an automation, one
  * failed by its flow's error), a Late run, a deployment with a
  * schedule and a parameter schema, automations (one failing), deliveries (one failed), an incoming
- * endpoint with a failed request, and a concurrency limit with a holder.
+ * endpoint with a failed request, a concurrency limit with a holder, and a run suspended for input.
  */
 export interface Seeded {
   /** A run the `run-report-on-export` automation started (its page shows the causal chain). */
@@ -20,6 +20,8 @@ export interface Seeded {
   deliveryId: string;
   eventId: string;
   lease: Lease;
+  /** A run suspended for typed input (its page shows the Resume form; issue 13). */
+  pausedRunId: string;
 }
 
 export async function seedDashboard(t: TestEngine, receiver: Receiver): Promise<Seeded> {
@@ -114,5 +116,9 @@ export async function seedDashboard(t: TestEngine, receiver: Receiver): Promise<
   receiver.respond({ status: 503, body: 'maintenance' });
   for (let i = 0; i < 3; i++) await ok('POST', '/api/events', { event: 'shop.error', resource: { 'reflex.resource.id': 'shop.eu' }, payload: { code: 500 + i } });
   await waitFor(async () => (await t.api('GET', '/api/webhook-deliveries?status=failed')).body.items.length > 0, { timeoutMs: 30_000, what: 'the failed delivery' });
-  return { runId, failedRunId: failedRun.id, deploymentId: report.id, automationId: hook.id, deliveryId: deliveries[0].id, eventId: exported.ids[0], lease };
+  // Resume form (issue 13): suspended, not paused, so no worker holds it while the pages are scanned.
+  const release = await ok<{ id: string }>('POST', '/api/deployments', { name: 'release-approval', flow: 'dash-suspended-approval' });
+  const paused = await ok<{ id: string }>('POST', `/api/deployments/${release.id}/runs`, { parameters: { timeout: 3600 } });
+  await waitFor(async () => (await t.api('GET', `/api/flow-runs/${paused.id}`)).body.state?.type === 'PAUSED', { timeoutMs: 30_000, what: 'the run to suspend' });
+  return { runId, failedRunId: failedRun.id, deploymentId: report.id, automationId: hook.id, deliveryId: deliveries[0].id, eventId: exported.ids[0], lease, pausedRunId: paused.id };
 }

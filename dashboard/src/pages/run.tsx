@@ -1,6 +1,7 @@
 import { get } from '../api.ts';
 import { RunArtifacts } from '../components/artifacts.tsx';
 import { Logs } from '../components/logs.tsx';
+import { ResumePanel } from '../components/resume-panel.tsx';
 import { RunActions } from '../components/run-actions.tsx';
 import { StateBadge } from '../components/state.tsx';
 import { TaskTimeline } from '../components/timeline.tsx';
@@ -98,6 +99,7 @@ export function RunPage({ id = '' }: { id?: string }) {
       {r.state.error && <RunErrorView error={r.state.error} label="Error of the current state" />}
       <RunActions run={r} onChange={run.reload} />
       <ErrorBox error={run.error} />
+      <ResumePanel run={r} onChange={run.reload} />
       <div class="grid2">
         <Section title="Details">
           <Kv

@@ -3,22 +3,13 @@ import { ConflictError, NotFoundError } from '../../../core/errors.ts';
 import { StateNames, validateParameters } from '../../../modules/runs/index.ts';
 import { Waits } from '../../../modules/waits/index.ts';
 import { FlowRunSchema } from '../../../schemas/flow-run.ts';
+import { FlowRunWaitSchema } from '../../../schemas/flow-run-wait.ts';
 import type { RouteModule } from '../route-module.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(100) });
 const ResumeBody = z
   .object({ input: z.record(z.string(), z.unknown()).optional().describe('The input the paused flow asked for; checked against its JSON Schema.') })
   .strict();
-const WaitSchema = z.object({
-  flow_run_id: z.string(),
-  wait_key: z.string(),
-  kind: z.enum(['pause', 'suspend', 'event']),
-  spec: z.record(z.string(), z.unknown()),
-  timeout_at: z.string().nullable(),
-  outcome: z.enum(['resumed', 'timed_out', 'matched']).nullable(),
-  resolved_at: z.string().nullable(),
-  created: z.string(),
-});
 const tags = ['flow-runs'];
 
 /** Resuming paused and suspended runs (flow authors, issue 13). */
@@ -28,7 +19,7 @@ export const flowRunWaitRoutes: RouteModule = (app, { rt, modules }) => {
 
   app.get(
     '/api/flow-runs/:id/pause',
-    { schema: { operationId: 'getFlowRunPause', tags, summary: 'What a paused run waits for (its input JSON Schema and timeout); 404 when it is not paused', params: IdParams, response: { 200: WaitSchema } } },
+    { schema: { operationId: 'getFlowRunPause', tags, summary: 'What a paused run waits for (its input JSON Schema and timeout); 404 when it is not paused', params: IdParams, response: { 200: FlowRunWaitSchema } } },
     async (req) => {
       const wait = await openWait(waits, req.params.id);
       if (!wait) throw new NotFoundError('pause of flow run', req.params.id);
