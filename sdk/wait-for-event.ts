@@ -4,13 +4,15 @@ import type { ReflexEvent } from '../schemas/event.ts';
 import { resolveClient } from './client.ts';
 import { runContext } from './context.ts';
 import { CancelledError, SdkUsageError } from './errors.ts';
+import { settleAll } from './limits.ts';
 
 /**
  * waitForEvent: the first event matching a filter, with the automations' matching rules (event-name
  * globs with `!` exclusions, `match` / `match_related` label patterns, a json-logic `condition`).
  * The wait is recorded on the run (modules/waits) with its start time and deadline: a run started again
  * (a retry after a crash, a resumed suspension) re-enters the same wait, and the matched event, once found,
- * is its answer for good. Events are read from the JetStream stream starting at `now - lookbackSeconds`,
+ * is its answer for good. The tasks before the wait are committed before it is opened, so a crash retry
+ * replays them (flow-runner) instead of running them twice. Events are read from the JetStream stream starting at `now - lookbackSeconds`,
  * so an event emitted just before the wait (or while the worker was down) is seen: no race, no scope id.
  */
 
@@ -62,6 +64,9 @@ export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOption
       const n = scope.taskCalls.get('$event') ?? 0;
       scope.taskCalls.set('$event', n + 1);
       waitKey = `event-${n}`;
+      // The tasks before the wait are committed first: if this process dies while it waits, the crash
+      // retry finds their results recorded and replays them rather than running them again.
+      await settleAll(scope.writes);
       const opened = await client.waits.open({
         flow_run_id: runId,
         wait_key: waitKey,
