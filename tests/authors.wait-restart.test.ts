@@ -59,9 +59,9 @@ async function startChildWorker(pool: string): Promise<ChildProcess> {
 }
 
 /** Deploys the waiting flow on `pool`, runs it on a child worker, and kills that worker (its process group) while the run waits. */
-async function runThenKillWhileWaiting(pool: string, order: string): Promise<{ runId: string; firstTaskResult: unknown }> {
+async function runThenKillWhileWaiting(pool: string, order: string, flowName = 'restart-waiter'): Promise<{ runId: string; firstTaskResult: unknown }> {
   const child = await startChildWorker(pool);
-  const dep = await t.api<{ id: string }>('POST', '/api/deployments', { name: `restart-waiter-${pool}`, flow: 'restart-waiter', work_pool: pool });
+  const dep = await t.api<{ id: string }>('POST', '/api/deployments', { name: `${flowName}-${pool}`, flow: flowName, work_pool: pool });
   assert.equal(dep.status, 201, JSON.stringify(dep.body));
   const created = await t.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, { parameters: { order } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -82,10 +82,11 @@ async function runThenKillWhileWaiting(pool: string, order: string): Promise<{ r
   return { runId, firstTaskResult: tasks[0].result };
 }
 
-async function startSurvivor(pool: string): Promise<void> {
+async function startSurvivor(pool: string): Promise<FlowWorker> {
   const w = await createWorkerService(t.rt, t.modules, { pool, flowsModule: FLOWS, heartbeatSeconds: 1, hostname: `survivor-${pool}` });
   await w.start();
   workers.push(w);
+  return w;
 }
 
 async function assertCompletedWith(runId: string, eventId: string, firstTaskResult: unknown): Promise<void> {
@@ -131,5 +132,22 @@ describe('waitForEvent across a worker restart', () => {
     assert.equal((await waits.get(runId, 'event-0'))?.resolved_at, null);
     const id = await emit(order, 9);
     await assertCompletedWith(runId, id, firstTaskResult);
+  });
+
+  it('without flow retries a crashed run stays CRASHED (as in Prefect): its wait is left unanswered, nothing runs again', async () => {
+    const order = randomUUID();
+    const { runId } = await runThenKillWhileWaiting('wait-restart-c', order, 'restart-waiter-once');
+    const survivor = await startSurvivor('wait-restart-c');
+    await waitFor(async () => (await detail(runId)).state.type === 'CRASHED', { timeoutMs: 20_000, what: 'CRASHED' });
+    await emit(order, 3);
+    // More sweeps: a crashed run without a retry policy is never scheduled again.
+    await survivor.sweep();
+    await survivor.sweep();
+    const run = await detail(runId);
+    assert.equal(run.state.type, 'CRASHED');
+    assert.equal(run.run_count, 1);
+    assert.ok(!run.state_history.some((s) => s.name === 'AwaitingRetry'));
+    assert.equal(run.task_runs.filter((r) => r.task_name === 'prepare-shipment').length, 1);
+    assert.equal((await waits.get(runId, 'event-0'))?.resolved_at, null);
   });
 });

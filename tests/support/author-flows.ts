@@ -138,3 +138,10 @@ export const restartWaiter = flow({ name: 'restart-waiter', retries: 1, retryDel
   const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: 120 });
   return { prepared, event: event ? event.id : null, attempt: getRunContext().flowRun?.runCount ?? null };
 });
+
+/** The same without retries: a crash leaves it CRASHED (wait-restart, issue 13). */
+export const restartWaiterOnce = flow({ name: 'restart-waiter-once' }, async (params: { order: string }) => {
+  const prepared = await prepareShipment(params.order);
+  const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: 120 });
+  return { prepared, event: event ? event.id : null };
+});
