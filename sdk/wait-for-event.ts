@@ -35,6 +35,8 @@ export interface EventWaitOptions {
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 3600;
+/** Reading back a closed window: how long without a message means the stored ones are all read. */
+const CATCH_UP_IDLE_MS = 1500;
 
 export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOptions = {}): Promise<ReflexEvent | null> {
   const names = typeof spec?.event === 'string' ? [spec.event] : Array.isArray(spec?.event) ? [...spec.event] : [];
@@ -110,12 +112,15 @@ async function scan(
   matches: (e: ReflexEvent) => boolean,
   signal: AbortSignal | undefined,
 ): Promise<ReflexEvent | null> {
-  if (Date.now() >= deadline) return null;
+  // The window closed while no process watched it (a crash retry after the deadline): an event stored
+  // within the window still counts, so the stored events are read up to the deadline, no further.
+  const catchUp = Date.now() >= deadline;
   const consumer = await bus.orderedFrom(subject, start);
   const messages = await consumer.consume();
   let cancelled = false;
   const stop = () => void messages.stop();
-  const timer = setTimeout(stop, Math.max(0, deadline - Date.now()));
+  // Catching up: nothing matching may be stored at all, and then no message ever comes; a short idle bound ends it.
+  let timer = setTimeout(stop, catchUp ? CATCH_UP_IDLE_MS : Math.max(0, deadline - Date.now()));
   const onAbort = () => {
     cancelled = true;
     stop();
@@ -123,13 +128,19 @@ async function scan(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const m of messages) {
-      let event: ReflexEvent;
+      if (catchUp) {
+        if (Number(m.info.timestampNanos) / 1e6 > deadline) break;
+        clearTimeout(timer);
+        timer = setTimeout(stop, CATCH_UP_IDLE_MS);
+      }
+      let event: ReflexEvent | null = null;
       try {
         event = bus.decode(m.data);
       } catch {
-        continue;
+        event = null;
       }
-      if (matches(event)) return event;
+      if (event && matches(event)) return event;
+      if (catchUp && m.info.pending === 0) break;
     }
     if (cancelled) throw new CancelledError('the run was cancelled while it waited for an event');
     return null;
