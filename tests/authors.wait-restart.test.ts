@@ -59,11 +59,11 @@ async function startChildWorker(pool: string): Promise<ChildProcess> {
 }
 
 /** Deploys the waiting flow on `pool`, runs it on a child worker, and kills that worker (its process group) while the run waits. */
-async function runThenKillWhileWaiting(pool: string, order: string, flowName = 'restart-waiter'): Promise<{ runId: string; firstTaskResult: unknown }> {
+async function runThenKillWhileWaiting(pool: string, order: string, flowName = 'restart-waiter', timeout?: number): Promise<{ runId: string; firstTaskResult: unknown; timeoutAt: number }> {
   const child = await startChildWorker(pool);
   const dep = await t.api<{ id: string }>('POST', '/api/deployments', { name: `${flowName}-${pool}`, flow: flowName, work_pool: pool });
   assert.equal(dep.status, 201, JSON.stringify(dep.body));
-  const created = await t.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, { parameters: { order } });
+  const created = await t.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, { parameters: timeout === undefined ? { order } : { order, timeout } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const runId = created.body.id;
   // The wait row is opened after the task's states are committed: from then on the run is waiting.
@@ -79,7 +79,7 @@ async function runThenKillWhileWaiting(pool: string, order: string, flowName = '
   const exited = once(child, 'exit');
   process.kill(-child.pid!, 'SIGKILL');
   await exited;
-  return { runId, firstTaskResult: tasks[0].result };
+  return { runId, firstTaskResult: tasks[0].result, timeoutAt: Date.parse(opened.timeout_at ?? '') };
 }
 
 async function startSurvivor(pool: string): Promise<FlowWorker> {
@@ -149,5 +149,16 @@ describe('waitForEvent across a worker restart', () => {
     assert.ok(!run.state_history.some((s) => s.name === 'AwaitingRetry'));
     assert.equal(run.task_runs.filter((r) => r.task_name === 'prepare-shipment').length, 1);
     assert.equal((await waits.get(runId, 'event-0'))?.resolved_at, null);
+  });
+
+  it('the deadline passed while no worker ran: an event stored within the window is still the answer', async () => {
+    const order = randomUUID();
+    const { runId, firstTaskResult, timeoutAt } = await runThenKillWhileWaiting('wait-restart-d', order, 'restart-waiter', 4);
+    const id = await emit(order, 11);
+    assert.ok(Date.now() < timeoutAt, 'the event is sent within the window');
+    // The new worker comes up only after the wait's deadline.
+    await waitFor(() => Date.now() > timeoutAt + 200, { timeoutMs: 10_000, what: 'the wait deadline to pass' });
+    await startSurvivor('wait-restart-d');
+    await assertCompletedWith(runId, id, firstTaskResult);
   });
 });

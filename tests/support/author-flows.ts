@@ -133,9 +133,9 @@ export const shipmentWaiter = flow({ name: 'shipment-waiter' }, async (params: {
  */
 export const prepareShipment = task({ name: 'prepare-shipment' }, async (order: string) => ({ order, token: randomUUID() }));
 
-export const restartWaiter = flow({ name: 'restart-waiter', retries: 1, retryDelaySeconds: 0 }, async (params: { order: string }) => {
+export const restartWaiter = flow({ name: 'restart-waiter', retries: 1, retryDelaySeconds: 0 }, async (params: { order: string; timeout?: number }) => {
   const prepared = await prepareShipment(params.order);
-  const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: 120 });
+  const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: params.timeout ?? 120 });
   return { prepared, event: event ? event.id : null, attempt: getRunContext().flowRun?.runCount ?? null };
 });
 
