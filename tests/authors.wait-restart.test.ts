@@ -161,4 +161,21 @@ describe('waitForEvent across a worker restart', () => {
     await startSurvivor('wait-restart-d');
     await assertCompletedWith(runId, id, firstTaskResult);
   });
+
+  it('the deadline passed while no worker ran and no event came within the window: the retry answers null (a later event does not count)', async () => {
+    const order = randomUUID();
+    const { runId, firstTaskResult, timeoutAt } = await runThenKillWhileWaiting('wait-restart-e', order, 'restart-waiter', 4);
+    await emit(`${order}-other`, 1);
+    await waitFor(() => Date.now() > timeoutAt + 200, { timeoutMs: 10_000, what: 'the wait deadline to pass' });
+    await emit(order, 12);
+    await startSurvivor('wait-restart-e');
+    const done = await waitFor(async () => {
+      const run = await detail(runId);
+      return run.state.type === 'COMPLETED' || run.state.type === 'FAILED' ? run : null;
+    }, { timeoutMs: 30_000, what: 'the retried run to finish' });
+    assert.equal(done.state.type, 'COMPLETED', JSON.stringify(done.state));
+    assert.equal(done.run_count, 2);
+    assert.deepEqual(done.result, { prepared: firstTaskResult, event: null, attempt: 2 });
+    assert.equal((await waits.get(runId, 'event-0'))?.outcome, 'timed_out');
+  });
 });
