@@ -61,8 +61,11 @@ export async function runFlowAttempt(
     runningState = r.state;
     record = r.run;
   }
-  // A run resumed after a suspension starts from the top: its finished tasks return what they returned.
-  const replay = client && id && (await client.waits.wasSuspended(id)) ? await client.completedTaskResults(id) : undefined;
+  // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
+  // code, unlike a failure), starts from the top: its finished tasks return what they returned.
+  // Both checks at once: this is on every attempt's start.
+  const replays = client && id ? (await Promise.all([client.waits.wasSuspended(id), client.crashedBefore(id)])).some(Boolean) : false;
+  const replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));

@@ -4,13 +4,15 @@ import type { ReflexEvent } from '../schemas/event.ts';
 import { resolveClient } from './client.ts';
 import { runContext } from './context.ts';
 import { CancelledError, SdkUsageError } from './errors.ts';
+import { settleAll } from './limits.ts';
 
 /**
  * waitForEvent: the first event matching a filter, with the automations' matching rules (event-name
  * globs with `!` exclusions, `match` / `match_related` label patterns, a json-logic `condition`).
  * The wait is recorded on the run (modules/waits) with its start time and deadline: a run started again
  * (a retry after a crash, a resumed suspension) re-enters the same wait, and the matched event, once found,
- * is its answer for good. Events are read from the JetStream stream starting at `now - lookbackSeconds`,
+ * is its answer for good. The tasks before the wait are committed before it is opened, so a crash retry
+ * replays them (flow-runner) instead of running them twice. Events are read from the JetStream stream starting at `now - lookbackSeconds`,
  * so an event emitted just before the wait (or while the worker was down) is seen: no race, no scope id.
  */
 
@@ -33,6 +35,8 @@ export interface EventWaitOptions {
 }
 
 const DEFAULT_TIMEOUT_SECONDS = 3600;
+/** Reading back a closed window: how long without a message means the stored ones are all read. */
+const CATCH_UP_IDLE_MS = 1500;
 
 export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOptions = {}): Promise<ReflexEvent | null> {
   const names = typeof spec?.event === 'string' ? [spec.event] : Array.isArray(spec?.event) ? [...spec.event] : [];
@@ -62,6 +66,9 @@ export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOption
       const n = scope.taskCalls.get('$event') ?? 0;
       scope.taskCalls.set('$event', n + 1);
       waitKey = `event-${n}`;
+      // The tasks before the wait are committed first: if this process dies while it waits, the crash
+      // retry finds their results recorded and replays them rather than running them again.
+      await settleAll(scope.writes);
       const opened = await client.waits.open({
         flow_run_id: runId,
         wait_key: waitKey,
@@ -105,12 +112,15 @@ async function scan(
   matches: (e: ReflexEvent) => boolean,
   signal: AbortSignal | undefined,
 ): Promise<ReflexEvent | null> {
-  if (Date.now() >= deadline) return null;
+  // The window closed while no process watched it (a crash retry after the deadline): an event stored
+  // within the window still counts, so the stored events are read up to the deadline, no further.
+  const catchUp = Date.now() >= deadline;
   const consumer = await bus.orderedFrom(subject, start);
   const messages = await consumer.consume();
   let cancelled = false;
   const stop = () => void messages.stop();
-  const timer = setTimeout(stop, Math.max(0, deadline - Date.now()));
+  // Catching up: nothing matching may be stored at all, and then no message ever comes; a short idle bound ends it.
+  let timer = setTimeout(stop, catchUp ? CATCH_UP_IDLE_MS : Math.max(0, deadline - Date.now()));
   const onAbort = () => {
     cancelled = true;
     stop();
@@ -118,13 +128,19 @@ async function scan(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const m of messages) {
-      let event: ReflexEvent;
+      if (catchUp) {
+        if (Number(m.info.timestampNanos) / 1e6 > deadline) break;
+        clearTimeout(timer);
+        timer = setTimeout(stop, CATCH_UP_IDLE_MS);
+      }
+      let event: ReflexEvent | null = null;
       try {
         event = bus.decode(m.data);
       } catch {
-        continue;
+        event = null;
       }
-      if (matches(event)) return event;
+      if (event && matches(event)) return event;
+      if (catchUp && m.info.pending === 0) break;
     }
     if (cancelled) throw new CancelledError('the run was cancelled while it waited for an event');
     return null;

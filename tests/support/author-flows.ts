@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   CancelledError,
   createLinkArtifact,
@@ -124,4 +125,23 @@ export const shipmentWaiter = flow({ name: 'shipment-waiter' }, async (params: {
     { timeoutSeconds: params.timeout, lookbackSeconds: params.lookback },
   );
   return event ? { id: event.id, amount: event.payload.amount } : null;
+});
+
+/**
+ * wait-restart (issue 13): a task, then a wait for `order.shipped` of one order. Retried once after a
+ * crash (the test SIGKILLs the worker while it waits); returns what the task returned, the event and the attempt.
+ */
+export const prepareShipment = task({ name: 'prepare-shipment' }, async (order: string) => ({ order, token: randomUUID() }));
+
+export const restartWaiter = flow({ name: 'restart-waiter', retries: 1, retryDelaySeconds: 0 }, async (params: { order: string; timeout?: number }) => {
+  const prepared = await prepareShipment(params.order);
+  const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: params.timeout ?? 120 });
+  return { prepared, event: event ? event.id : null, attempt: getRunContext().flowRun?.runCount ?? null };
+});
+
+/** The same without retries: a crash leaves it CRASHED (wait-restart, issue 13). */
+export const restartWaiterOnce = flow({ name: 'restart-waiter-once' }, async (params: { order: string }) => {
+  const prepared = await prepareShipment(params.order);
+  const event = await waitForEvent({ event: 'order.shipped', match: { 'reflex.resource.id': `order.${params.order}` } }, { timeoutSeconds: 120 });
+  return { prepared, event: event ? event.id : null };
 });
