@@ -1,9 +1,9 @@
 import type { Subscription } from '@nats-io/nats-core';
-import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import { eventMatcher } from '../../../core/event-filter.ts';
 import { EventFilterFieldsSchema } from '../../../schemas/event-filter.ts';
+import { openStreams } from '../open-streams.ts';
 import type { RouteModule } from '../route-module.ts';
 import { documentOnly } from '../schema-compilers.ts';
 
@@ -49,15 +49,7 @@ export function queryToFilter(query: Query): unknown {
  * rest of the filter runs in process. Live only: nothing is replayed; use /api/events/filter for history.
  */
 export const eventStreamRoutes: RouteModule = (app, { rt }) => {
-  const open = new Set<ServerResponse>();
-  app.addHook('preClose', async () => {
-    // An open stream would keep the server from closing; one whose client stopped reading would keep it
-    // waiting for its buffer to drain.
-    for (const res of open) {
-      if (res.writableLength > 0) res.destroy();
-      else res.end();
-    }
-  });
+  const open = openStreams(app);
 
   const schema = {
     operationId: 'streamEvents',

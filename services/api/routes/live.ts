@@ -1,7 +1,7 @@
-import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { LiveHub } from '../live-hub.ts';
 import { LIVE_KINDS, LiveKind, wanted } from '../live-topics.ts';
+import { openStreams } from '../open-streams.ts';
 import type { RouteModule } from '../route-module.ts';
 import { csv } from '../time-range.ts';
 
@@ -34,15 +34,7 @@ export function coalesceTopics(topics: Set<string>): string[] {
  */
 export const liveRoutes: RouteModule = (app, { rt }) => {
   const hub = new LiveHub({ nats: rt.nats, names: rt.names, bus: rt.bus });
-  const open = new Set<ServerResponse>();
-  app.addHook('preClose', async () => {
-    // An open stream would keep the server from closing; one whose client stopped reading would keep it
-    // waiting for its buffer to drain.
-    for (const res of open) {
-      if (res.writableLength > 0) res.destroy();
-      else res.end();
-    }
-  });
+  const open = openStreams(app);
 
   const schema = {
     operationId: 'streamLiveChanges',
