@@ -91,6 +91,11 @@ describe('flow control across a restart', () => {
     for (const e of engines) await e.stop();
   });
 
+  // The debounce window is in event time: it must outlast a late delivery (what a replica stopped a moment
+  // ago was handed comes back after ack_wait, 8 s) plus the
+  // restart below, or the window closes as the late events arrive and nothing is held to survive it.
+  const DEBOUNCE_PERIOD = 20;
+
   /** Waits until the flow state of an automation's single key holds n events. */
   const waitHeld = (id: string, n: number) => {
     const store = new RedisStateStore(t.rt.redis, t.rt.names);
@@ -107,7 +112,7 @@ describe('flow control across a restart', () => {
     await replica.stop();
     await t.services.find((s) => s.name === 'automations')!.stop();
     let a = await startAutomations();
-    const deb = await createAutomation(t, { name: 'fc-restart-debounce', trigger: { type: 'event', expect: ['fc.deb'] }, flow_control: { debounce: { period: 4 } } }, [a]);
+    const deb = await createAutomation(t, { name: 'fc-restart-debounce', trigger: { type: 'event', expect: ['fc.deb'] }, flow_control: { debounce: { period: DEBOUNCE_PERIOD } } }, [a]);
     const bat = await createAutomation(t, { name: 'fc-restart-batch', trigger: { type: 'event', expect: ['fc.bat'] }, flow_control: { batch: { max_size: 4, timeout: 3600 } } }, [a]);
     const before = [...(await emit(t, [{ event: 'fc.deb' }, { event: 'fc.deb' }])), ...(await emit(t, [{ event: 'fc.bat' }, { event: 'fc.bat' }]))];
     await Promise.all([waitHeld(deb, 2), waitHeld(bat, 2)]);
@@ -115,7 +120,7 @@ describe('flow control across a restart', () => {
     // Down: these wait in the stream.
     const during = [...(await emit(t, [{ event: 'fc.deb' }])), ...(await emit(t, [{ event: 'fc.bat' }, { event: 'fc.bat' }]))];
     a = await startAutomations();
-    const [d] = (await waitFirings(t, deb, 1, 'the debounced firing', 15_000)) as FlowFiring[];
+    const [d] = (await waitFirings(t, deb, 1, 'the debounced firing', (DEBOUNCE_PERIOD + 25) * 1000)) as FlowFiring[];
     const [b] = (await waitFirings(t, bat, 1, 'the batch', 15_000)) as FlowFiring[];
     assert.deepEqual([...d.flow_control!.event_ids!].sort(), [before[0], before[1], during[0]].sort());
     assert.match(d.flow_control!.reason, /quiet period/);
