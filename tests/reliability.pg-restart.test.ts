@@ -55,6 +55,17 @@ describe('a PostgreSQL restart', { skip: skipWithout.postgres }, () => {
     };
     const stateOf = async (id: string) => (await engine.rt.pg.query<{ state_type: string }>('SELECT state_type FROM flow_runs WHERE id = $1', [id])).rows[0]?.state_type;
 
+    // On a timeout, the failure names each run's state and what the worker printed: a bare "false"
+    // does not tell a run held in the writer from one the worker never finished.
+    const waitForStates = async (ids: string[], state: string, what: string) => {
+      let states: Array<string | undefined> = [];
+      try {
+        await waitFor(async () => (states = await Promise.all(ids.map(stateOf))).every((s) => s === state), { timeoutMs: 30_000, what });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; states: ${JSON.stringify(states)}; worker output:\n${workerOutput.slice(-4000)}`);
+      }
+    };
+
     const before = await Promise.all(Array.from({ length: 10 }, (_, i) => create(`before-${i}`)));
     await waitFor(async () => (await Promise.all(before.map(stateOf))).every((s) => s === 'RUNNING'), { timeoutMs: 20_000, what: 'the runs to be RUNNING' });
 
@@ -69,13 +80,10 @@ describe('a PostgreSQL restart', { skip: skipWithout.postgres }, () => {
 
     assert.equal(worker?.exitCode, null, `the worker survived the restart (output: ${workerOutput})`);
     // The runs executing across the restart held their state changes and completed.
-    await waitFor(async () => (await Promise.all(before.map(stateOf))).every((s) => s === 'COMPLETED'), {
-      timeoutMs: 30_000,
-      what: 'the runs that were executing to complete',
-    });
+    await waitForStates(before, 'COMPLETED', 'the runs that were executing to complete');
     // New work flows through every service again: the API creates, the worker runs, the outbox publishes.
     const afterIds = await Promise.all(Array.from({ length: 5 }, (_, i) => create(`after-${i}`)));
-    await waitFor(async () => (await Promise.all(afterIds.map(stateOf))).every((s) => s === 'COMPLETED'), { timeoutMs: 30_000, what: 'runs created after the restart to complete' });
+    await waitForStates(afterIds, 'COMPLETED', 'runs created after the restart to complete');
     await waitFor(async () => (await engine.rt.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox')).rows[0].n === 0, { timeoutMs: 20_000, what: 'the outbox to drain' });
     const crashed = await engine.rt.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM flow_run_states WHERE type = 'CRASHED'`);
     assert.equal(crashed.rows[0].n, 0, 'no run crashed because of the restart');
