@@ -11,6 +11,7 @@ import { Waits } from '../modules/waits/index.ts';
 import { getFlowRunDetail, hasCrashedBefore } from '../modules/runs/index.ts';
 import { isTruncated } from './results.ts';
 import type { Pool } from '../infra/db.ts';
+import { whileUnavailable } from '../infra/pg-errors.ts';
 import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 import { scrubRevealed } from './revealed.ts';
 
@@ -41,6 +42,8 @@ export interface EngineClient {
   completedTaskResults(flowRunId: string): Promise<Map<string, unknown>>;
   /** True when an earlier attempt of the run crashed (a crash retry replays its finished tasks too). */
   crashedBefore(flowRunId: string): Promise<boolean>;
+  /** True when the run was suspended before (a resumed run replays its finished tasks). */
+  wasSuspended(flowRunId: string): Promise<boolean>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
   // Secrets and variables (issue 13).
@@ -83,6 +86,7 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
   const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
   const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines), scrub: scrubRevealed });
   let active = 0;
+  const waits = new Waits(b.pg);
   return {
     bus: b.bus,
     redis: b.redis,
@@ -96,14 +100,16 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
     // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
     createTaskRun: (id, input) => store.createTaskRun({ ...input, id }),
     artifacts: b.artifacts,
-    waits: new Waits(b.pg),
+    waits,
+    // Read at an attempt's start, between two held writes: retried like them while PostgreSQL restarts.
     async completedTaskResults(flowRunId) {
-      const detail = await getFlowRunDetail(b.pg, flowRunId);
+      const detail = await whileUnavailable(() => getFlowRunDetail(b.pg, flowRunId), DATABASE_PATIENCE_MS);
       const out = new Map<string, unknown>();
       for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && !isTruncated(t.result)) out.set(t.dynamic_key, t.result);
       return out;
     },
-    crashedBefore: (flowRunId) => hasCrashedBefore(b.pg, flowRunId),
+    crashedBefore: (flowRunId) => whileUnavailable(() => hasCrashedBefore(b.pg, flowRunId), DATABASE_PATIENCE_MS),
+    wasSuspended: (flowRunId) => whileUnavailable(() => waits.wasSuspended(flowRunId), DATABASE_PATIENCE_MS),
     hold() {
       active += 1;
       let done = false;

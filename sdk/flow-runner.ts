@@ -60,12 +60,21 @@ export async function runFlowAttempt(
     runCount = r.run.run_count;
     runningState = r.state;
     record = r.run;
+    // The heartbeat starts with RUNNING, before anything else can fail or wait: a run that is RUNNING
+    // without one is what the crash sweeper marks CRASHED, live process or not.
+    client.heartbeats.start(id);
   }
   // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
   // code, unlike a failure), starts from the top: its finished tasks return what they returned.
   // Both checks at once: this is on every attempt's start.
-  const replays = client && id ? (await Promise.all([client.waits.wasSuspended(id), client.crashedBefore(id)])).some(Boolean) : false;
-  const replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
+  let replay: Map<string, unknown> | undefined;
+  try {
+    const replays = client && id ? (await Promise.all([client.wasSuspended(id), client.crashedBefore(id)])).some(Boolean) : false;
+    replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
+  } catch (err) {
+    if (client && id) client.heartbeats.stop(id);
+    throw err;
+  }
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));
@@ -73,7 +82,6 @@ export async function runFlowAttempt(
   if (options.signal?.aborted) onParentAbort();
   let stopWatching = () => {};
   if (client && id) {
-    client.heartbeats.start(id);
     stopWatching = client.cancellation.watch(id, () => cancel.abort(new CancelledError('cancellation was requested')));
   }
   const scope: FlowScope = {
