@@ -9,11 +9,12 @@ import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
 import { Waits } from '../modules/waits/index.ts';
 import { getFlowRunDetail, hasCrashedBefore } from '../modules/runs/index.ts';
-import { isTruncated } from './results.ts';
+import { isStoredInFull } from './results.ts';
 import type { Pool } from '../infra/db.ts';
 import { whileUnavailable } from '../infra/pg-errors.ts';
 import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 import { scrubRevealed } from './revealed.ts';
+import type { StateInput } from '../schemas/flow-run.ts';
 
 /**
  * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
@@ -80,7 +81,7 @@ const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned
 const DATABASE_PATIENCE_MS = 10 * 60 * 1000;
 
 function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
-  const store = b.runs.store.patient(DATABASE_PATIENCE_MS);
+  const store = maskingRevealed(b.runs.store.patient(DATABASE_PATIENCE_MS));
   const heartbeats = new Heartbeats(b.redis, b.names, b.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
   const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
@@ -105,7 +106,7 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
     async completedTaskResults(flowRunId) {
       const detail = await whileUnavailable(() => getFlowRunDetail(b.pg, flowRunId), DATABASE_PATIENCE_MS);
       const out = new Map<string, unknown>();
-      for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && !isTruncated(t.result)) out.set(t.dynamic_key, t.result);
+      for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && isStoredInFull(t.result)) out.set(t.dynamic_key, t.result);
       return out;
     },
     crashedBefore: (flowRunId) => whileUnavailable(() => hasCrashedBefore(b.pg, flowRunId), DATABASE_PATIENCE_MS),
@@ -186,4 +187,26 @@ function warnNotRecorded(err: unknown): void {
 export function fallbackLogger(): Logger {
   state.fallbackLog ??= createRunLogBase({ level: 'info', echoLevel: 'info' });
   return state.fallbackLog;
+}
+
+/**
+ * The store as flow code's runs write to it, with every secret getSecret() revealed in this process
+ * masked in what a state carries: a flow that throws `new Error(\`refused ${token}\`)` must not put the
+ * token in the run's state message, its stored error, its state event or the API's answers.
+ */
+function maskingRevealed(store: Orchestration): Orchestration {
+  const mask = (state: StateInput): StateInput => {
+    const error = state.error && {
+      ...state.error,
+      name: scrubRevealed(state.error.name),
+      message: scrubRevealed(state.error.message),
+      stack: state.error.stack == null ? state.error.stack : scrubRevealed(state.error.stack),
+    };
+    return { ...state, ...(state.message === undefined ? {} : { message: scrubRevealed(state.message) }), ...(error ? { error } : {}) };
+  };
+  return {
+    ...store,
+    setFlowRunState: (id, state, options) => store.setFlowRunState(id, mask(state), options),
+    setTaskRunState: (id, state, options) => store.setTaskRunState(id, mask(state), options),
+  };
 }
