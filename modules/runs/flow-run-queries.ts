@@ -118,6 +118,23 @@ export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: numbe
   return res.rows;
 }
 
+/**
+ * CRASHED states of the last `withinMs` of runs of these flows, oldest first: the crashes whose onCrashed
+ * hooks a worker that knows the flow may still have to run (a crashed run may be SCHEDULED again for its
+ * retry by now, so the state history is read, not the run's current state).
+ */
+export async function recentCrashes(pg: Pool, flowNames: readonly string[], withinMs: number, limit: number): Promise<Array<{ state_id: string; run_id: string; state: State }>> {
+  if (flowNames.length === 0) return [];
+  const res = await pg.query<{ run_id: string; id: string }>(
+    `SELECT s.flow_run_id AS run_id, s.id, s.type, s.name, s.timestamp, s.message, s.scheduled_time, s.error
+     FROM flow_run_states s JOIN flow_runs f ON f.id = s.flow_run_id
+     WHERE s.type = 'CRASHED' AND s.timestamp > now() - make_interval(secs => $2) AND f.flow_name = ANY($1)
+     ORDER BY s.timestamp LIMIT $3`,
+    [flowNames, withinMs / 1000, limit],
+  );
+  return res.rows.map((r) => ({ state_id: r.id, run_id: r.run_id, state: stateFromHistoryRow(r) }));
+}
+
 /** SCHEDULED runs not yet Late whose scheduled time is before `before`, oldest first. */
 export async function overdueRuns(pg: Pool, before: Date, limit: number): Promise<Array<{ id: string; scheduled: Date }>> {
   const res = await pg.query<{ id: string; scheduled: Date }>(
