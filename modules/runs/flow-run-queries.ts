@@ -108,11 +108,17 @@ export async function hasCrashedBefore(pg: Pool, id: string): Promise<boolean> {
   return res.rows.length > 0;
 }
 
-export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>> {
-  const res = await pg.query<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>(
-    `SELECT id, state_type FROM flow_runs
-     WHERE state_type IN ('RUNNING', 'CANCELLING') AND state_timestamp < now() - make_interval(secs => $1)
-     ORDER BY state_timestamp LIMIT $2`,
+export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' | 'PAUSED' }>> {
+  // A run paused inside its flow (`pauseFlowRun`, state name Paused, entered from RUNNING) is held by the
+  // process executing it, which keeps its heartbeat; a suspended run, or one paused through the API before
+  // it ran, has no process and is left alone.
+  const res = await pg.query<{ id: string; state_type: 'RUNNING' | 'CANCELLING' | 'PAUSED' }>(
+    `SELECT f.id, f.state_type FROM flow_runs f
+     WHERE (f.state_type IN ('RUNNING', 'CANCELLING')
+            OR (f.state_type = 'PAUSED' AND f.state_name = 'Paused'
+                AND (SELECT s.type FROM flow_run_states s WHERE s.flow_run_id = f.id ORDER BY s.id DESC OFFSET 1 LIMIT 1) = 'RUNNING'))
+       AND f.state_timestamp < now() - make_interval(secs => $1)
+     ORDER BY f.state_timestamp LIMIT $2`,
     [olderThanMs / 1000, limit],
   );
   return res.rows;

@@ -6,7 +6,7 @@ import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
 import type { Waits } from '../../modules/waits/index.ts';
 
 /**
- * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process
+ * Crash detection: a RUNNING (or CANCELLING, or paused in its flow) run whose heartbeat key has expired belongs to a process
  * that died (kill -9, OOM, lost host). Any worker may sweep any run; a Redis lock keeps sweeps from
  * overlapping, and the state rules make a double sweep harmless (RUNNING -> CRASHED is accepted once).
  * A crashed run of a work pool is retried when its flow's retry policy, known from the sweeping
@@ -53,7 +53,8 @@ export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweep
       if (r.accepted) result.cancelled.push(row.id);
       continue;
     }
-    const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
+    const paused = row.state_type === 'PAUSED' ? ' while it was paused (a crash retry pauses again on the same wait)' : '';
+    const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped${paused}: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
     if (!crashed.accepted) continue;
     result.crashed.push(row.id);
     // The flow's onCrashed hooks run apart (FlowWorker.runCrashHooks), on a worker that knows the flow.
