@@ -22,6 +22,22 @@ export const CLIENT_COMMANDS: Loaders = {
 /** Commands that run the engine or open its connections (start, worker, reset, deploy, automation apply). */
 export const ENGINE_COMMAND_NAMES = ['start', 'reset', 'automation', 'deploy', 'concurrency-limit', 'worker', 'secret', 'variable'] as const;
 
+/**
+ * What `reflex --help` says of each engine command without loading it: loading one registers tsx and
+ * imports the engine (seconds), which a list of commands does not need. `reflex <command> --help` and
+ * `reflex help <command>` load the command and show its own help.
+ */
+export const ENGINE_COMMAND_SUMMARIES: Record<(typeof ENGINE_COMMAND_NAMES)[number], string> = {
+  start: 'run the engine: every service (a supervised process per service group), or the services named, in this process',
+  reset: 'delete everything a namespace owns: its streams and consumers, queues and Redis keys, its Postgres schema',
+  automation: 'manage automations defined as JSON files',
+  deploy: 'create or update deployments declared in a JSON file or a directory of them (idempotent on name)',
+  'concurrency-limit': 'global concurrency limits used by `concurrency(name)` in flows',
+  worker: 'flow-run workers',
+  secret: 'manage secrets (encrypted with REFLEX_SECRETS_KEY; values are never shown)',
+  variable: 'manage variables (named JSON values for flows and automation templates)',
+};
+
 /** The project root: the nearest folder above this file with Reflex's package.json (same from cli/ and from dist/cli/). */
 export function projectRoot(from: string | URL = import.meta.url): URL {
   let dir = new URL('.', from);
@@ -49,14 +65,20 @@ export async function runCli(argv: string[], engineCommands: Loaders): Promise<v
     .version(version(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
-  const requested = argv[2];
-  // --version needs no command; help and unknown commands load them all (to list them).
-  const load = requested === '--version' || requested === '-V' ? [] : requested !== undefined && Object.hasOwn(all, requested) ? [all[requested]] : Object.values(all);
+  // `reflex help <command>` needs that command, as `reflex <command> --help` does.
+  const requested = argv[2] === 'help' && argv[3] !== undefined ? argv[3] : argv[2];
+  const known = requested !== undefined && Object.hasOwn(all, requested);
+  // --version needs no command; a command loads only itself; help and unknown commands list them all,
+  // the engine's by their summaries (see ENGINE_COMMAND_SUMMARIES).
+  const load = requested === '--version' || requested === '-V' ? [] : known ? [all[requested]] : Object.values(CLIENT_COMMANDS);
   const registered = new Set<Register>();
   for (const loader of load) {
     const register = await loader();
     if (!registered.has(register)) register(program);
     registered.add(register);
+  }
+  if (!known && requested !== '--version' && requested !== '-V') {
+    for (const name of ENGINE_COMMAND_NAMES) if (Object.hasOwn(engineCommands, name)) program.command(name).description(ENGINE_COMMAND_SUMMARIES[name]);
   }
   try {
     await program.parseAsync(argv);
