@@ -26,14 +26,14 @@ describe('artifacts', () => {
     assert.ok(first.rows && first.columns && first.link && first.markdown && first.progress);
     const rows = (await t.api<Artifact>('GET', `/api/artifacts/${first.rows}`)).body;
     assert.equal(rows.type, 'table');
-    assert.deepEqual(rows.data, { rows: [{ region: 'eu', total: 1 }, { region: 'us', total: 2 }] });
+    assert.deepEqual(rows.data, { rows: [{ region: 'eu', total: 1 }, { region: 'us', total: 2 }], column_order: ['region', 'total'] });
     assert.equal(rows.key, 'orders-by-region');
     assert.ok(rows.flow_run_id);
     assert.equal(rows.task_run_id, null);
     runId = rows.flow_run_id;
 
     const columns = (await t.api<Artifact>('GET', `/api/artifacts/${first.columns}`)).body;
-    assert.deepEqual(columns.data, { columns: { region: ['eu', 'us'], total: [1, 2] } });
+    assert.deepEqual(columns.data, { columns: { region: ['eu', 'us'], total: [1, 2] }, column_order: ['region', 'total'] });
     const link = (await t.api<Artifact>('GET', `/api/artifacts/${first.link}`)).body;
     assert.deepEqual(link.data, { url: 'https://example.com/report', text: 'the report' });
     const md = (await t.api<Artifact>('GET', `/api/artifacts/${first.markdown}`)).body;

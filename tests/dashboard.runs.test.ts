@@ -73,6 +73,30 @@ describe('dashboard: runs', { skip: browserMissing || undefined }, () => {
     await page.context().close();
   });
 
+  test("a run's artifacts: a table as a table, markdown as text (its HTML inert), a link, progress", async () => {
+    const d = await t.api('POST', '/api/deployments', { name: 'reporting', flow: 'dash-artifacts' });
+    const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, {});
+    assert.equal(run.status, 201);
+    const page = await b.page();
+    await page.goto(`${t.url}/runs/${run.body.id}`);
+    await page.locator('.big-state').getByText('Completed').waitFor({ timeout: 20_000 });
+    const table = page.getByRole('article', { name: 'Artifact regions' });
+    await table.getByRole('table').waitFor();
+    assert.deepEqual(await table.locator('th').allInnerTexts(), ['region', 'total']);
+    assert.deepEqual(await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent))), [['eu', '3'], ['us', '4']]);
+    await table.getByText('orders by region').waitFor();
+    const md = page.getByRole('article', { name: 'Artifact summary' });
+    await md.locator('pre').getByText('<img src=x onerror="window.__pwned = true">', { exact: false }).waitFor();
+    assert.equal(await md.locator('img').count(), 0, 'the markdown HTML is not rendered');
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned ?? false), false);
+    const link = page.locator('[data-slot="artifacts"]').getByRole('link', { name: 'the full report' });
+    assert.equal(await link.getAttribute('href'), 'https://example.com/report');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer nofollow');
+    await page.getByRole('progressbar', { name: 'Progress 60%' }).waitFor();
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
   test("a failed run's page shows its error: message and code, the stack folded", async () => {
     const d = await t.api('POST', '/api/deployments', { name: 'failing', flow: 'dash-failing' });
     const run = await t.api('POST', `/api/deployments/${d.body.id}/runs`, {});

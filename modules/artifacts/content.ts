@@ -79,7 +79,8 @@ function tableData(table: unknown): Record<string, unknown> {
     const columns = new Set<string>();
     for (const row of table as Record<string, unknown>[]) for (const c of Object.keys(row)) columns.add(c);
     if (columns.size > ARTIFACT_MAX_COLUMNS) throw invalid('table', [{ path: 'table', message: `at most ${ARTIFACT_MAX_COLUMNS} columns, got ${columns.size}` }]);
-    return { rows: table };
+    // jsonb keeps an object's keys in its own order (shortest first), not the author's: the order is kept apart.
+    return { rows: table, column_order: [...columns] };
   }
   if (isRecord(table)) {
     const entries = Object.entries(table);
@@ -88,7 +89,7 @@ function tableData(table: unknown): Record<string, unknown> {
     if (notList) throw invalid('table', [{ path: `table.${notList[0]}`, message: 'a record of columns maps each column to a list of values' }]);
     const lengths = new Set(entries.map(([, v]) => (v as unknown[]).length));
     if (lengths.size > 1) throw invalid('table', [{ path: 'table', message: `every column must have the same number of values, got ${[...lengths].join(', ')}` }]);
-    return { columns: table };
+    return { columns: table, column_order: entries.map(([name]) => name) };
   }
   throw invalid('table', [{ path: 'table', message: 'a table is a list of records ({ column: value }) or a record of columns ({ column: [values] })' }]);
 }

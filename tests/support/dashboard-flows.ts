@@ -1,4 +1,4 @@
-import { flow, getRunLogger, NonRetriableError, pauseFlowRun, suspendFlowRun, task } from 'reflex/sdk';
+import { createLinkArtifact, createMarkdownArtifact, createProgressArtifact, createTableArtifact, flow, getRunLogger, NonRetriableError, pauseFlowRun, suspendFlowRun, task, updateProgressArtifact } from 'reflex/sdk';
 import { z } from 'zod';
 
 /**
@@ -68,4 +68,14 @@ export const hostileApproval = flow({ name: 'dash-hostile-approval' }, async () 
     choice: z.enum(['<i>a</i>', 'b']).meta({ title: '<img src=y onerror="window.__pwned=3">' }),
   });
   return pauseFlowRun({ timeoutSeconds: 600, input: Hostile });
+});
+
+/** Makes one artifact of each kind; its markdown holds HTML, which the dashboard must show as text. */
+export const reporting = flow({ name: 'dash-artifacts' }, async () => {
+  await createTableArtifact({ key: 'regions', table: { region: ['eu', 'us'], total: [3, 4] }, description: 'orders by region' });
+  await createMarkdownArtifact({ key: 'summary', markdown: '# Report\n<img src=x onerror="window.__pwned = true">' });
+  await createLinkArtifact({ link: 'https://example.com/report', linkText: 'the full report' });
+  const p = await createProgressArtifact({ progress: 10 });
+  if (p) await updateProgressArtifact(p, 60);
+  return 'reported';
 });

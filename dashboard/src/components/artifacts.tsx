@@ -13,15 +13,19 @@ interface Artifact {
   created: string;
 }
 
-/** Rows of a table artifact, from a list of records or a record of columns. */
+/**
+ * Rows of a table artifact, from a list of records or a record of columns, in the author's column order
+ * (`column_order`: the stored JSON's own key order is Postgres's, not theirs).
+ */
 function tableRows(data: Record<string, unknown>): { columns: string[]; rows: unknown[][] } {
+  const order = Array.isArray(data.column_order) ? (data.column_order as string[]) : null;
   if (Array.isArray(data.rows)) {
     const records = data.rows as Record<string, unknown>[];
-    const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
+    const columns = order ?? [...new Set(records.flatMap((r) => Object.keys(r)))];
     return { columns, rows: records.map((r) => columns.map((c) => r[c])) };
   }
   const cols = (data.columns ?? {}) as Record<string, unknown[]>;
-  const columns = Object.keys(cols);
+  const columns = order ?? Object.keys(cols);
   const n = columns.length ? cols[columns[0]].length : 0;
   return { columns, rows: Array.from({ length: n }, (_, i) => columns.map((c) => cols[c][i])) };
 }
