@@ -134,9 +134,13 @@ describe('flow control across a restart', () => {
     // The replicas of the test above stop first: only the one started here evaluates.
     for (const e of engines.splice(0)) await e.stop();
     let a = await startAutomations();
-    const id = await createAutomation(t, { name: 'fc-restart-throttle', trigger: { type: 'event', expect: ['fc.thr'] }, flow_control: { throttle: { limit: 1, period: 3 } } }, [a]);
+    // Slots are in event time, like the debounce window above: the period must outlast a late delivery
+    // (ack_wait, 8 s, of what a replica stopped a moment ago was handed), or every slot is past by the time
+    // the events are evaluated and nothing waits to survive the restart.
+    const PERIOD = 12;
+    const id = await createAutomation(t, { name: 'fc-restart-throttle', trigger: { type: 'event', expect: ['fc.thr'] }, flow_control: { throttle: { limit: 1, period: PERIOD } } }, [a]);
     await emit(t, [{ event: 'fc.thr' }, { event: 'fc.thr' }, { event: 'fc.thr' }]);
-    // One fires in the first slot; two wait in the key's queue, due 3 s and 6 s later.
+    // One fires in the first slot; two wait in the key's queue, due one and two periods later.
     const store = new RedisStateStore(t.rt.redis, t.rt.names);
     await waitFor(async () => {
       const s = (await store.load([stateKeys.flow(id, '')])).get(stateKeys.flow(id, ''))?.value as { queue?: unknown[] } | undefined;
@@ -145,12 +149,12 @@ describe('flow control across a restart', () => {
     await a.stop();
     engines.splice(engines.indexOf(a), 1);
     a = await startAutomations();
-    await waitFirings(t, id, 3, 'the three throttled firings', 30_000);
+    await waitFirings(t, id, 3, 'the three throttled firings', (2 * PERIOD + 30) * 1000);
     await settle(t, [a]);
     const fs = (await firings(t, id)) as FlowFiring[];
     assert.equal(fs.length, 3, 'none fired twice');
     const due = fs.map((f) => Date.parse(f.flow_control!.due!)).sort((x, y) => x - y);
-    for (let i = 1; i < due.length; i++) assert.ok(due[i] - due[i - 1] >= 3000, `one per 3 s slot: ${due.join(', ')}`);
+    for (let i = 1; i < due.length; i++) assert.ok(due[i] - due[i - 1] >= PERIOD * 1000, `one per ${PERIOD} s slot: ${due.join(', ')}`);
     for (const f of fs) assert.ok(Date.parse(f.fired_at) >= Date.parse(f.flow_control!.due!), 'never before its slot');
   });
 });
