@@ -8,7 +8,7 @@ import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, typ
 import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
 import { Waits } from '../modules/waits/index.ts';
-import { getFlowRunDetail, hasCrashedBefore } from '../modules/runs/index.ts';
+import { getFlowRunDetail } from '../modules/runs/index.ts';
 import { isTruncated } from './results.ts';
 import type { Pool } from '../infra/db.ts';
 import { KeyRing, Secrets } from '../modules/secrets/index.ts';
@@ -39,8 +39,6 @@ export interface EngineClient {
   readonly waits: Waits;
   /** The recorded results of a run's COMPLETED task runs by dynamic key (a resumed suspended run replays them). */
   completedTaskResults(flowRunId: string): Promise<Map<string, unknown>>;
-  /** True when an earlier attempt of the run crashed (a crash retry replays its finished tasks too). */
-  crashedBefore(flowRunId: string): Promise<boolean>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
   // Secrets and variables (issue 13).
@@ -103,7 +101,6 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
       for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && !isTruncated(t.result)) out.set(t.dynamic_key, t.result);
       return out;
     },
-    crashedBefore: (flowRunId) => hasCrashedBefore(b.pg, flowRunId),
     hold() {
       active += 1;
       let done = false;

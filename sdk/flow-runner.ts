@@ -54,17 +54,18 @@ export async function runFlowAttempt(
   const id = client ? run.id : null;
   let runningState: State = localState({ type: 'RUNNING' });
   let record: FlowRun | null = null;
+  let replays = false;
   if (client && id) {
     const r = await client.store.setFlowRunState(id, { type: 'RUNNING' });
     if (!r.accepted) return { kind: 'refused', reason: r.reason ?? 'transition refused', state: r.state };
     runCount = r.run.run_count;
     runningState = r.state;
     record = r.run;
+    // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
+    // code, unlike a failure), starts from the top: its finished tasks return what they returned. The
+    // RUNNING transition says so itself: this is on every attempt's start, and costs no query of its own.
+    replays = r.replay === true;
   }
-  // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
-  // code, unlike a failure), starts from the top: its finished tasks return what they returned.
-  // Both checks at once: this is on every attempt's start.
-  const replays = client && id ? (await Promise.all([client.waits.wasSuspended(id), client.crashedBefore(id)])).some(Boolean) : false;
   const replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);

@@ -44,6 +44,12 @@ export interface SetStateResult<T> {
   reason?: string;
   state: State;
   run: T;
+  /**
+   * On an accepted RUNNING transition of a flow run: true when the attempt replays the run's finished
+   * tasks (an earlier attempt crashed, or the run was suspended and resumed). Answered by the transition's
+   * own batch, so starting an attempt costs no query of its own.
+   */
+  replay?: boolean;
 }
 
 export interface SetStateOptions {

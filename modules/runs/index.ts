@@ -85,7 +85,6 @@ export { getDeployment, requireDeployment, listDeployments, schedulableDeploymen
 export { ensureWorkPool } from './work-pools.ts';
 export { listFlowRuns, getFlowRunDetail, getFlowRunLogs, longActiveRuns, overdueRuns, existingRunKeys, type FlowRunFilter, type FlowRunDetail } from './flow-run-queries.ts';
 // Crash retries replay finished tasks (wait-restart, issue 13).
-export { hasCrashedBefore } from './flow-run-queries.ts';
 export { relayOutbox, outboxLockKey, outboxBacklog, type OutboxRow } from './outbox.ts';
 export { Heartbeats, heartbeatKey, heartbeatTtlMs } from './heartbeats.ts';
 export {

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { isUuid } from '../../core/ids.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
+import { resumedSuspensionSql } from '../waits/index.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 
 /**
@@ -81,6 +82,17 @@ export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
 /** The runs holding these idempotency keys. */
 export function flowRunsByKeySql(keys: string[]): string {
   return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key IN (SELECT jsonb_array_elements_text(${jsonLiteral(keys)}))`;
+}
+
+/**
+ * Of these runs, the ones whose next attempt replays its finished tasks (they return what they returned):
+ * an earlier attempt crashed (a crash is no verdict on the code), or the run was suspended and resumed.
+ * Read with the RUNNING transition, in the round trip that locks the run, so an attempt's start costs no
+ * query of its own. A run that never ran (run_count 0) has no finished task to replay.
+ */
+export function replayingRunsSql(ids: string[]): string {
+  return `SELECT f.id FROM flow_runs f WHERE f.id = ANY(${uuidArray(ids)}) AND f.run_count > 0
+     AND (EXISTS (SELECT 1 FROM flow_run_states s WHERE s.flow_run_id = f.id AND s.type = 'CRASHED') OR ${resumedSuspensionSql('f.id')})`;
 }
 
 export interface OutboxRow {
