@@ -129,6 +129,27 @@ describe('orchestration store, state writer and outbox relay', () => {
     assert.deepEqual([c.accepted, s.accepted, r.accepted, r.replay], [true, true, true, true]);
   });
 
+  it("a worker's claim starts only a SCHEDULED or PENDING run whose attempt has not run, passing PENDING on the way", async () => {
+    const store = t.modules.runs.store;
+    const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'SCHEDULED', scheduled_time: new Date().toISOString() } });
+    const claimed = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(claimed.accepted, true, claimed.reason);
+    assert.equal(claimed.run.run_count, 1);
+    const states = await t.rt.pg.query<{ type: string }>('SELECT type FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [run.id]);
+    assert.deepEqual(states.rows.map((r) => r.type), ['SCHEDULED', 'PENDING', 'RUNNING']);
+    const again = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(again.accepted, false);
+    assert.match(again.reason ?? '', /not startable: the run is RUNNING/);
+    // The first attempt failed and the run awaits its retry: a redelivered job of attempt 1 is stale.
+    await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: new Date().toISOString() });
+    const stale = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(stale.accepted, false);
+    assert.match(stale.reason ?? '', /stale: attempt 1 has run already/);
+    assert.equal((await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 2 } })).run.run_count, 2);
+    const after = await t.rt.pg.query<{ type: string }>('SELECT type FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [run.id]);
+    assert.deepEqual(after.rows.map((r) => r.type), ['SCHEDULED', 'PENDING', 'RUNNING', 'SCHEDULED', 'PENDING', 'RUNNING'], 'refused claims write nothing');
+  });
+
   it('records task runs, their events with the flow run as related resource, and the cache', async () => {
     const store = t.modules.runs.store;
     const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'RUNNING' } });

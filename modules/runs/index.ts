@@ -76,7 +76,7 @@ export type { DeploymentRuns, DeploymentRunRequest } from './deployment-runs.ts'
 export type { FlowRunOps } from './flow-run-ops.ts';
 export type { Commands, CommandResult } from './commands.ts';
 export type { Cancellation } from './cancellation.ts';
-export type { RunSlots, RunSlot, RunSlotResult } from './run-slots.ts';
+export type { RunSlots, RunSlot, RunSlotResult, SlotRun } from './run-slots.ts';
 export type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOptions, SetStateResult } from './contract.ts';
 export type { FlowRunRecord, TaskRunRecord } from './rows.ts';
 export { publicFlowRun, publicTaskRun } from './rows.ts';

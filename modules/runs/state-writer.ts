@@ -211,6 +211,20 @@ export class StateWriter {
     const changedTasks = new Set<string>();
     for (const op of batch) {
       if (op.kind === 'flow-state') {
+        const claimed = op.options.claim ? claim(flows, op.id, op.options.claim.attempt) : null;
+        if (claimed?.refused) {
+          settle.set(op, claimed.refused);
+          continue;
+        }
+        if (claimed?.viaPending) {
+          // The pick-up is history too: PENDING, with its event, just before RUNNING.
+          const pending = transition('flow', flows, op.id, { type: 'PENDING' }, {});
+          if (pending?.accepted) {
+            changedFlows.add(op.id);
+            flowStates.push({ id: pending.stateId, run_id: op.id, state: pending.result.state });
+            outbox.push({ run_id: op.id, event: flowRunStateEvent(pending.stateId, pending.result.run, pending.previous) });
+          }
+        }
         const outcome = transition('flow', flows, op.id, op.proposed, op.options);
         if (!outcome) settle.set(op, new ItemFailure(new NotFoundError('flow run', op.id)));
         else if (!outcome.accepted) settle.set(op, outcome.result);
@@ -262,6 +276,20 @@ async function multiQuery(client: PoolClient, statements: Array<string | null>):
   const sql = statements.filter((s): s is string => s !== null);
   const res = (await client.query(sql.join(';\n'))) as unknown as QueryResult | QueryResult[];
   return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
+}
+
+/**
+ * A worker's claim (SetStateOptions.claim), checked against the run's current row: refused unless the run
+ * is SCHEDULED or PENDING with the attempt still to run; `viaPending` when it has to pass PENDING first.
+ * No row: null, and the transition answers NotFound.
+ */
+function claim(runs: Map<string, FlowRunRecord>, id: string, attempt: number): { refused?: SetStateResult<FlowRunRecord>; viaPending: boolean } | null {
+  const run = runs.get(id);
+  if (!run) return null;
+  const refuse = (reason: string) => ({ refused: { accepted: false, reason, state: run.state, run }, viaPending: false });
+  if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return refuse(`not startable: the run is ${run.state.type}`);
+  if (run.run_count >= attempt) return refuse(`stale: attempt ${attempt} has run already (run count ${run.run_count})`);
+  return { viaPending: run.state.type === 'SCHEDULED' };
 }
 
 type Outcome<T> =
