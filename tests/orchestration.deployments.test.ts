@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { flowRunJobId } from '../schemas/jobs.ts';
+import { FlowRunCommandJobSchema, flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
 const schema = {
@@ -117,8 +117,23 @@ describe('deployments API', () => {
     const r2 = await t.api('POST', '/api/deployments/pausable/runs', {});
     assert.equal(r2.status, 409);
     assert.match(r2.body.error.message, /work pool "side" is paused/);
+    // An automation's run-deployment command reads the deployment and its pool in one query: the same refusals.
+    const commands = t.modules.runs.commands;
+    const NO_CAUSE = { automation_id: null, firing_id: null, event_id: null };
+    const command = (ref: string, key: string) => commands.execute(FlowRunCommandJobSchema.parse({ type: 'run-deployment', idempotency_key: key, deployment_name: ref, triggered_by: NO_CAUSE }));
+    await assert.rejects(command('pausable', 'cmd-1'), /work pool "side" is paused/);
     await t.api('POST', '/api/work-pools/side/resume');
     assert.equal(await t.modules.runs.queues.queue('side').isPaused(), false);
+    const byName = await command('pausable', 'cmd-2');
+    const byFlowAndName = await command('f/pausable', 'cmd-3');
+    assert.ok('flow_run_id' in byName && 'flow_run_id' in byFlowAndName);
+    const deployment = (await t.api('GET', '/api/deployments/pausable')).body;
+    const byId = await commands.execute(FlowRunCommandJobSchema.parse({ type: 'run-deployment', idempotency_key: 'cmd-4', deployment_id: deployment.id, triggered_by: NO_CAUSE }));
+    const runs = await t.rt.pg.query('SELECT deployment_id FROM flow_runs WHERE id = ANY($1::uuid[])', [[byName, byFlowAndName, byId].map((r) => ('flow_run_id' in r ? r.flow_run_id : ''))]);
+    assert.deepEqual(runs.rows.map((r) => r.deployment_id), [deployment.id, deployment.id, deployment.id]);
+    await assert.rejects(command('nope', 'cmd-5'), /deployment "nope"|not found|does not exist/i);
+    assert.equal((await t.api('POST', '/api/deployments/pausable/pause')).body.paused, true);
+    await assert.rejects(command('pausable', 'cmd-6'), /paused/);
   });
 
   it('manages work pools', async () => {
