@@ -83,8 +83,10 @@ export interface RedisKeys {
   /** Set of the deployments with open violations (so a deployment whose SLAs were removed still resolves them). */
   readonly slaOpen: string;
   // ---- flow authors (issue 13): state hooks, artifacts, pause/resume ----
-  /** Claimed (SET NX) by the one worker that runs a crashed run's onCrashed hooks for one attempt. */
-  crashHookClaim(runId: string, runCount: number): string;
+  /** Lease (SET NX PX) of the one worker running the onCrashed hooks of one CRASHED state (by its id). */
+  crashHookClaim(crashedStateId: string): string;
+  /** Set once the onCrashed hooks of one CRASHED state have run (kept a day, as long as crashes are looked for). */
+  crashHookDone(crashedStateId: string): string;
 }
 
 export function names(namespace: string): Names {
@@ -135,7 +137,8 @@ export function names(namespace: string): Names {
       slaViolations: (id) => key('sla', id, 'violations'),
       slaOpen: key('sla', 'open'),
       // flow authors (issue 13)
-      crashHookClaim: (runId, runCount) => key('crash-hook', runId, String(runCount)),
+      crashHookClaim: (stateId) => key('crash-hook', stateId, 'claim'),
+      crashHookDone: (stateId) => key('crash-hook', stateId, 'done'),
     },
   };
 }

@@ -36,3 +36,23 @@ export function isPgAuthError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('28') || code === '42501');
 }
+
+/** Retries of a read held by `whileUnavailable` start this far apart and double up to the maximum. */
+const RETRY_MS = { first: 100, max: 2000 };
+
+/**
+ * Runs a read again while PostgreSQL is unavailable, until `patienceMs` has passed (then the last error
+ * is thrown). Code executing a run reads as well as writes: a read failing during a restart must wait
+ * like the run's held writes do, or the run dies between two writes that would both have succeeded.
+ */
+export async function whileUnavailable<T>(read: () => Promise<T>, patienceMs: number): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (let delay = RETRY_MS.first; ; delay = Math.min(delay * 2, RETRY_MS.max)) {
+    try {
+      return await read();
+    } catch (err) {
+      if (pgErrorKind(err) !== 'unavailable' || Date.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

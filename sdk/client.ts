@@ -9,10 +9,12 @@ import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
 import { Waits } from '../modules/waits/index.ts';
 import { getFlowRunDetail } from '../modules/runs/index.ts';
-import { isTruncated } from './results.ts';
+import { isStoredInFull } from './results.ts';
 import type { Pool } from '../infra/db.ts';
+import { whileUnavailable } from '../infra/pg-errors.ts';
 import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 import { scrubRevealed } from './revealed.ts';
+import type { StateInput } from '../schemas/flow-run.ts';
 
 /**
  * How flow code reaches the engine. A worker binds its process's runs module (`bindEngine`); a script
@@ -75,12 +77,13 @@ const state: SdkGlobal = (g[KEY] ??= { bound: undefined, lazy: undefined, warned
 const DATABASE_PATIENCE_MS = 10 * 60 * 1000;
 
 function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
-  const store = b.runs.store.patient(DATABASE_PATIENCE_MS);
+  const store = maskingRevealed(b.runs.store.patient(DATABASE_PATIENCE_MS));
   const heartbeats = new Heartbeats(b.redis, b.names, b.config.workerHeartbeatSeconds);
   // Run logs are stored from info up whatever the process log level; the process level only decides the stdout echo.
   const level = b.config.logLevel === 'debug' || b.config.logLevel === 'trace' ? b.config.logLevel : 'info';
   const log = createRunLogBase({ level, echoLevel: b.config.logLevel, store: (lines) => store.appendLogs(lines), scrub: scrubRevealed });
   let active = 0;
+  const waits = new Waits(b.pg);
   return {
     bus: b.bus,
     redis: b.redis,
@@ -94,11 +97,12 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
     // The SDK chooses the id so the task body has it at once; the write is batched and not awaited here.
     createTaskRun: (id, input) => store.createTaskRun({ ...input, id }),
     artifacts: b.artifacts,
-    waits: new Waits(b.pg),
+    waits,
+    // Read at an attempt's start, between two held writes: retried like them while PostgreSQL restarts.
     async completedTaskResults(flowRunId) {
-      const detail = await getFlowRunDetail(b.pg, flowRunId);
+      const detail = await whileUnavailable(() => getFlowRunDetail(b.pg, flowRunId), DATABASE_PATIENCE_MS);
       const out = new Map<string, unknown>();
-      for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && !isTruncated(t.result)) out.set(t.dynamic_key, t.result);
+      for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && isStoredInFull(t.result)) out.set(t.dynamic_key, t.result);
       return out;
     },
     hold() {
@@ -177,4 +181,26 @@ function warnNotRecorded(err: unknown): void {
 export function fallbackLogger(): Logger {
   state.fallbackLog ??= createRunLogBase({ level: 'info', echoLevel: 'info' });
   return state.fallbackLog;
+}
+
+/**
+ * The store as flow code's runs write to it, with every secret getSecret() revealed in this process
+ * masked in what a state carries: a flow that throws `new Error(\`refused ${token}\`)` must not put the
+ * token in the run's state message, its stored error, its state event or the API's answers.
+ */
+function maskingRevealed(store: Orchestration): Orchestration {
+  const mask = (state: StateInput): StateInput => {
+    const error = state.error && {
+      ...state.error,
+      name: scrubRevealed(state.error.name),
+      message: scrubRevealed(state.error.message),
+      stack: state.error.stack == null ? state.error.stack : scrubRevealed(state.error.stack),
+    };
+    return { ...state, ...(state.message === undefined ? {} : { message: scrubRevealed(state.message) }), ...(error ? { error } : {}) };
+  };
+  return {
+    ...store,
+    setFlowRunState: (id, state, options) => store.setFlowRunState(id, mask(state), options),
+    setTaskRunState: (id, state, options) => store.setTaskRunState(id, mask(state), options),
+  };
 }

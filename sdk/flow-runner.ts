@@ -74,6 +74,9 @@ export async function runFlowAttempt(
     runCount = r.run.run_count;
     runningState = r.state;
     record = r.run;
+    // The heartbeat starts with RUNNING, before anything else can fail or wait: a run that is RUNNING
+    // without one is what the crash sweeper marks CRASHED, live process or not.
+    client.heartbeats.start(id);
     if (claim) {
       run = { id, name: r.run.name, parameters: r.run.parameters };
       args = [r.run.parameters];
@@ -83,7 +86,13 @@ export async function runFlowAttempt(
     // RUNNING transition says so itself: this is on every attempt's start, and costs no query of its own.
     replays = r.replay === true;
   }
-  const replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
+  let replay: Map<string, unknown> | undefined;
+  try {
+    replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
+  } catch (err) {
+    if (client && id) client.heartbeats.stop(id);
+    throw err;
+  }
   const cancel = new AbortController();
   setMaxListeners(0, cancel.signal);
   const onParentAbort = () => cancel.abort(new CancelledError('the parent run was cancelled'));
@@ -91,7 +100,6 @@ export async function runFlowAttempt(
   if (options.signal?.aborted) onParentAbort();
   let stopWatching = () => {};
   if (client && id) {
-    client.heartbeats.start(id);
     stopWatching = client.cancellation.watch(id, () => cancel.abort(new CancelledError('cancellation was requested')));
   }
   const scope: FlowScope = {

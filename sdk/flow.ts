@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FlowRun } from '../schemas/flow-run.ts';
+import type { FlowRun, State } from '../schemas/flow-run.ts';
 import type { EngineClient } from './client.ts';
 import { resolveOptions, type RunOptions } from './definition.ts';
 import { SdkUsageError } from './errors.ts';
@@ -28,8 +28,8 @@ export interface FlowInternals {
    * Optional: a flows module with an older copy of the SDK lacks it, and its worker reads the run first.
    */
   claimAttempt?(client: EngineClient, run: { id: string; attempt: number }, options: { signal?: AbortSignal }): Promise<FlowAttemptResult>;
-  /** Runs the onCrashed hooks of a run another process was executing (called by the crash sweeper once the run is CRASHED). */
-  runCrashedHooks(client: EngineClient, run: FlowRun): Promise<void>;
+  /** Runs the onCrashed hooks of a run another process was executing, with its CRASHED state (the run may be retried by now). */
+  runCrashedHooks(client: EngineClient, run: FlowRun, crashed: State): Promise<void>;
 }
 
 /** A flow: call it like the function it wraps; every call is a recorded flow run. */
@@ -75,10 +75,10 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
         attempt: run.run_count + 1,
       }),
     claimAttempt: (client, run, opts) => runFlowAttempt(definition, client, { id: run.id, claim: run.attempt }, [], { signal: opts.signal, attempt: run.attempt }),
-    runCrashedHooks: async (client, run) => {
+    runCrashedHooks: async (client, run, crashed) => {
       const log = client.log.child({ flow_run_id: run.id, flow_name: run.flow_name, flow_run_name: run.name });
       const info = { id: run.id, name: run.name, flowName: run.flow_name, parameters: run.parameters, runCount: run.run_count, record: run };
-      await runHooks(hooks.onCrashed, 'onCrashed', info, run.state, log, {
+      await runHooks(hooks.onCrashed, 'onCrashed', info, crashed, log, {
         flowRunId: run.id,
         flowName: run.flow_name,
         related: [relatedFlowRun(run.id, run.name)],

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { scrubRevealed } from './revealed.ts';
 
 /**
  * What is stored of a return value: its JSON form, or a marker when it is too big. Flows and tasks
@@ -35,18 +36,44 @@ export function toJsonValue(value: unknown): unknown {
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
-/** The JSON value to store, or a truncation marker with a preview when it is bigger than `maxBytes`. */
+const MASKED = '$reflex_masked';
+
+/** A stored value that held a secret getSecret() revealed: the value with the secret masked. */
+export interface MaskedResult {
+  [MASKED]: true;
+  value: unknown;
+}
+
+/**
+ * The JSON value to store, or a truncation marker with a preview when it is bigger than `maxBytes`. A
+ * value holding a secret revealed in this process is stored with the secret masked, inside a marker: a
+ * result or a task's input is shown by the API, the dashboard and events, where no secret may appear.
+ */
 export function summarizeResult(value: unknown, maxBytes = SUMMARY_MAX_BYTES): unknown {
   const json = toJsonValue(value);
-  const text = JSON.stringify(json);
+  const raw = JSON.stringify(json);
+  const text = scrubRevealed(raw);
   const bytes = Buffer.byteLength(text);
-  if (bytes <= maxBytes) return json;
-  const marker: TruncatedResult = { [TRUNCATED]: true, bytes, preview: text.slice(0, 512) };
-  return marker;
+  if (bytes > maxBytes) {
+    const marker: TruncatedResult = { [TRUNCATED]: true, bytes, preview: text.slice(0, 512) };
+    return marker;
+  }
+  if (text === raw) return json;
+  const masked: MaskedResult = { [MASKED]: true, value: JSON.parse(text) as unknown };
+  return masked;
 }
 
 export function isTruncated(value: unknown): value is TruncatedResult {
   return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[TRUNCATED] === true;
+}
+
+/**
+ * Whether a stored result is the value the code returned, so a cache hit or a replay may return it: not
+ * truncated, and not masked (a replay handing the flow "********" for its token would be wrong; the task
+ * runs again instead).
+ */
+export function isStoredInFull(value: unknown): boolean {
+  return !isTruncated(value) && !(typeof value === 'object' && value !== null && (value as Record<string, unknown>)[MASKED] === true);
 }
 
 /** A stable hash of a call's inputs: object keys are sorted, so `{a, b}` and `{b, a}` hash alike. */
@@ -64,10 +91,13 @@ function stableStringify(value: unknown): string {
 }
 
 /** What a flow run records as `parameters`: its one object argument, or the positional arguments. */
+/** A subflow's parameters as stored, with any secret revealed in this process masked. */
 export function parametersOf(args: readonly unknown[]): Record<string, unknown> {
-  if (args.length === 1 && isPlainObject(args[0])) return toJsonValue(args[0]) as Record<string, unknown>;
   if (args.length === 0) return {};
-  return { args: toJsonValue(args) };
+  const json = args.length === 1 && isPlainObject(args[0]) ? toJsonValue(args[0]) : { args: toJsonValue(args) };
+  const raw = JSON.stringify(json);
+  const text = scrubRevealed(raw);
+  return (text === raw ? json : JSON.parse(text)) as Record<string, unknown>;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -7,7 +7,7 @@ import { relatedTaskRun, runContext, type FlowScope, type RunContext } from './c
 import type { ResolvedOptions } from './definition.ts';
 import { CancelledError, errorMessage, NonRetriableError } from './errors.ts';
 import { NEVER_ABORTED, runWithLimits, settleAll, sleep } from './limits.ts';
-import { CACHE_MAX_BYTES, hashInputs, isTruncated, summarizeResult, SUMMARY_MAX_BYTES, toJsonValue } from './results.ts';
+import { CACHE_MAX_BYTES, hashInputs, isStoredInFull, summarizeResult, SUMMARY_MAX_BYTES, toJsonValue } from './results.ts';
 import { inSpan, trace, tracingEnabled } from '../infra/tracing.ts';
 import { canRetry, retryDelayMs } from './retry.ts';
 import { localState, runHooks, type ResolvedHooks, type TaskHook, type TaskHookKind } from './hooks.ts';
@@ -73,7 +73,7 @@ async function runTask(def: TaskDefinition, args: readonly unknown[], scope: Flo
 
   if (client && cacheKey) {
     const hit = await client.store.findCachedTaskResult(cacheKey);
-    if (hit && !isTruncated(hit.result)) {
+    if (hit && isStoredInFull(hit.result)) {
       const id = uuidv7();
       // The copy is already expired so it never serves as a cache source itself (that would extend the expiry).
       const created = client.createTaskRun(id, { ...taskRunInput(def, args, scope, dynamicKey), cache_key: cacheKey, cache_expiration: new Date().toISOString() });

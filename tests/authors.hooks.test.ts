@@ -133,4 +133,30 @@ describe('state hooks', () => {
     assert.equal(callsFor(created.id).filter((c) => c.hook === 'onCrashed').length, 1);
     assert.equal((await runOf(created.id)).state.type, 'CRASHED');
   });
+
+  it('onCrashed runs on a worker that knows the flow when another process marked the crash, and again only once a dead holder\'s lease lapses', async () => {
+    // A run of a pool no worker here serves, marked CRASHED as a sweeper without this flows module (or
+    // one that died right after marking) leaves it; a holder's lease on its hooks, as a worker killed
+    // mid-hook leaves it, lapses in 1.5 s.
+    const dep = await t.api<{ id: string }>('POST', '/api/deployments', { name: 'crash-orphan', flow: 'crash-hooked', work_pool: 'nobody-serves-this' });
+    assert.equal(dep.status, 201, JSON.stringify(dep.body));
+    const created = (await t.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, {})).body;
+    const store = t.modules.runs.store;
+    assert.equal((await store.setFlowRunState(created.id, { type: 'PENDING' })).accepted, true);
+    assert.equal((await store.setFlowRunState(created.id, { type: 'RUNNING' })).accepted, true);
+    assert.equal((await store.setFlowRunState(created.id, { type: 'CRASHED', message: 'marked elsewhere' })).accepted, true);
+    const crashed = await t.rt.pg.query<{ id: string }>(`SELECT id FROM flow_run_states WHERE flow_run_id = $1 AND type = 'CRASHED'`, [created.id]);
+    await t.rt.redis.set(t.rt.names.keys.crashHookClaim(crashed.rows[0].id), 'a-dead-worker', 'PX', 1500);
+    const [survivor] = survivors;
+    const leased = Date.now();
+    await survivor.sweep();
+    assert.equal(callsFor(created.id).length, 0, 'nothing runs the hooks while another holds the lease');
+    const call = await waitFor(async () => (await survivor.sweep(), callsFor(created.id).find((c) => c.hook === 'onCrashed')), { timeoutMs: 10_000, what: 'the onCrashed hook once the lease lapsed' });
+    assert.ok(Date.now() - leased >= 1400, 'the hooks waited for the lease');
+    assert.equal(call.state.type, 'CRASHED');
+    assert.equal(call.state.message, 'marked elsewhere');
+    await waitFor(async () => (await t.rt.redis.exists(t.rt.names.keys.crashHookDone(crashed.rows[0].id))) === 1, { what: 'the crash marked done' });
+    await Promise.all(survivors.map((s) => s.sweep()));
+    assert.equal(callsFor(created.id).filter((c) => c.hook === 'onCrashed').length, 1);
+  });
 });

@@ -112,6 +112,35 @@ describe('pause and resume', () => {
     const failed = await inState(id, 'FAILED');
     assert.match(failed.state.message ?? '', /suspended for input, and nobody resumed it within 0.5 s/);
   });
+
+  it('a run paused in its flow whose process is killed is CRASHED by the sweep; a run paused through the API before it ran is left PAUSED', async () => {
+    // Paused through the store before any process ran it: nobody holds it, and nobody should mark it CRASHED.
+    const idle = await t.api<{ id: string }>('POST', '/api/deployments', { name: 'approval-idle', flow: 'approval', work_pool: 'nobody-serves-this' });
+    const idleRun = (await t.api<FlowRun>('POST', `/api/deployments/${idle.body.id}/runs`, { parameters: { key: 'idle', timeout: 60 } })).body.id;
+    assert.equal((await t.modules.runs.store.setFlowRunState(idleRun, { type: 'PAUSED', name: 'Paused' })).accepted, true);
+
+    let output = '';
+    const child = spawn('npx', ['tsx', 'cli/main.ts', 'worker', 'start', '--pool', 'pause-crash', '--flows', 'tests/support/author-flows.ts'], {
+      env: { ...process.env, REFLEX_NAMESPACE: t.config.namespace, REFLEX_WORKER_HEARTBEAT_SECONDS: '1', REFLEX_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      await waitFor(() => output.includes('Reflex worker running'), { timeoutMs: 30_000, what: `the worker child to start (output: ${output})` });
+      const dep = await t.api<{ id: string }>('POST', '/api/deployments', { name: 'approval-crash', flow: 'approval', work_pool: 'pause-crash' });
+      const id = (await t.api<FlowRun>('POST', `/api/deployments/${dep.body.id}/runs`, { parameters: { key: 'pc', timeout: 600 } })).body.id;
+      await inState(id, 'PAUSED', 'Paused');
+      process.kill(-child.pid!, 'SIGKILL');
+      const crashed = await inState(id, 'CRASHED');
+      assert.match(crashed.state.message ?? '', /stopped while it was paused/);
+    } finally {
+      if (child.exitCode === null) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    // The sweep that crashed the killed run read the idle one too (paused well over a heartbeat TTL ago).
+    assert.equal((await detail(idleRun)).state.type, 'PAUSED');
+  });
 });
 
 function runCli(args: string[]): Promise<{ code: number | null; output: string }> {

@@ -104,7 +104,7 @@ describe('flow control across a restart', () => {
       return (s?.held?.length ?? 0) >= n ? true : null;
       // A replica stopped a moment ago may still have pull requests open at the server; what it is handed
       // comes back after ack_wait (8 s), so allow for that beyond the evaluation itself.
-    }, { what: `${n} events held`, timeoutMs: 30_000 });
+    }, { what: `${n} events held`, timeoutMs: 60_000 });
   };
 
   it('a debounce window and a batch keep their events when every replica restarts mid-window', async () => {
@@ -128,6 +128,30 @@ describe('flow control across a restart', () => {
     await settle(t, [a]);
     assert.equal((await firings(t, deb)).length, 1);
     assert.equal((await firings(t, bat)).length, 1);
+  });
+
+  it('throttled firings waiting their turn fire once each, in their slots, when every replica restarts before they are due', async () => {
+    // The replicas of the test above stop first: only the one started here evaluates.
+    for (const e of engines.splice(0)) await e.stop();
+    let a = await startAutomations();
+    const id = await createAutomation(t, { name: 'fc-restart-throttle', trigger: { type: 'event', expect: ['fc.thr'] }, flow_control: { throttle: { limit: 1, period: 3 } } }, [a]);
+    await emit(t, [{ event: 'fc.thr' }, { event: 'fc.thr' }, { event: 'fc.thr' }]);
+    // One fires in the first slot; two wait in the key's queue, due 3 s and 6 s later.
+    const store = new RedisStateStore(t.rt.redis, t.rt.names);
+    await waitFor(async () => {
+      const s = (await store.load([stateKeys.flow(id, '')])).get(stateKeys.flow(id, ''))?.value as { queue?: unknown[] } | undefined;
+      return (s?.queue?.length ?? 0) === 2 ? true : null;
+    }, { what: 'two throttled firings queued', timeoutMs: 30_000 });
+    await a.stop();
+    engines.splice(engines.indexOf(a), 1);
+    a = await startAutomations();
+    await waitFirings(t, id, 3, 'the three throttled firings', 30_000);
+    await settle(t, [a]);
+    const fs = (await firings(t, id)) as FlowFiring[];
+    assert.equal(fs.length, 3, 'none fired twice');
+    const due = fs.map((f) => Date.parse(f.flow_control!.due!)).sort((x, y) => x - y);
+    for (let i = 1; i < due.length; i++) assert.ok(due[i] - due[i - 1] >= 3000, `one per 3 s slot: ${due.join(', ')}`);
+    for (const f of fs) assert.ok(Date.parse(f.fired_at) >= Date.parse(f.flow_control!.due!), 'never before its slot');
   });
 });
 

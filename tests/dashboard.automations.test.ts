@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { waitLoaded } from './support/automations.ts';
+import { createAutomation, waitLoaded } from './support/automations.ts';
 import { browserMissing, launchBrowser, type TestBrowser } from './support/browser.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import { Receiver } from './support/receiver.ts';
@@ -121,6 +121,25 @@ describe('dashboard: automations and deliveries', { skip: browserMissing || unde
     assert.equal((await t.api('GET', `/api/automations/${automationId}`)).body.enabled, false);
     // The browser logs the validation answers (400) the journey asked for; nothing else may go wrong.
     assert.deepEqual(page.problems.filter((p) => !p.includes('status of 400')), []);
+    await page.context().close();
+  });
+
+  test('flow control reads in words, in the editor and on each firing', async () => {
+    const id = await createAutomation(t, {
+      name: 'throttled',
+      trigger: { type: 'event', expect: ['invoice.sent'] },
+      flow_control: { rate_limit: { key: '{{ event.payload.customer }}', limit: 1, period: 3600 } },
+    }, [t]);
+    const send = (n: number) => ({ event: 'invoice.sent', resource: { 'reflex.resource.id': `invoice-${n}` }, payload: { customer: 'acme' } });
+    assert.equal((await t.api('POST', '/api/events', [send(1), send(2)])).status, 202);
+    const page = await b.page();
+    await page.goto(`${t.url}/automations/${id}`);
+    await page.getByText('Rate limit per key {{ event.payload.customer }}: at most 1 per 1 h; the excess is dropped and recorded as rate-limited.').waitFor();
+    // One firing passed and one was dropped: each says what flow control did, for which key.
+    await page.locator('[data-firing-id]').nth(1).waitFor({ timeout: 10_000 });
+    await page.locator('.flow-control').getByText(/^Flow control: Rate limit on key acme: within 1 per 3600s$/).waitFor();
+    await page.locator('.flow-control').getByText(/^Flow control: Rate limit on key acme: rate limit: 1 per 3600s reached/).waitFor();
+    assert.deepEqual(page.problems, []);
     await page.context().close();
   });
 });

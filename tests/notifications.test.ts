@@ -108,6 +108,41 @@ describe('notifications and variables', () => {
     assert.equal(bad.status, 400, 'a Slack URL must be a secret');
   });
 
+  it('delivers Teams, Discord and generic webhook messages to their receivers, the secrets filled in at send time', async () => {
+    const paths = { teams: `/teams/${randomBytes(6).toString('hex')}`, discord: `/discord/${randomBytes(6).toString('hex')}`, hook: '/generic-hook' };
+    const hookKey = `key_${randomBytes(12).toString('hex')}`;
+    const grant = { allowed: { automations: ['shapes-live'] } };
+    for (const [name, value] of [['teams-live', `${receiver.url}${paths.teams}`], ['discord-live', `${receiver.url}${paths.discord}`], ['hook-live-key', hookKey]]) {
+      assert.equal((await t.api('POST', '/api/secrets', { name, value, ...grant })).status, 201);
+    }
+    await createAutomation(t, {
+      name: 'shapes-live',
+      trigger: { type: 'event', expect: ['shapes.live'] },
+      actions: [
+        { type: 'send-notification', destination: { type: 'teams', url: { secret: 'teams-live' } }, message: 'teams about {{ event.payload.n }}' },
+        { type: 'send-notification', destination: { type: 'discord', url: { secret: 'discord-live' } }, message: 'discord about {{ event.payload.n }}' },
+        { type: 'send-notification', destination: { type: 'webhook', url: `${receiver.url}${paths.hook}`, headers: { 'x-key': { secret: 'hook-live-key' } } }, message: 'hook about {{ event.payload.n }}' },
+      ],
+    });
+    await emit(t, [{ event: 'shapes.live', resource: { 'reflex.resource.id': 'thing.7' }, payload: { n: 7 } }]);
+    await waitFor(() => Object.values(paths).every((p) => receiver.requestsTo(p).length === 1), { what: 'the three messages', timeoutMs: 15_000 });
+    const body = (p: string) => JSON.parse(receiver.requestsTo(p)[0].body);
+    const card = body(paths.teams);
+    assert.equal(receiver.requestsTo(paths.teams)[0].headers['content-type'], 'application/json');
+    assert.equal(card.type, 'message');
+    assert.equal(card.attachments[0].contentType, 'application/vnd.microsoft.card.adaptive');
+    assert.equal(card.attachments[0].content.type, 'AdaptiveCard');
+    assert.equal(card.attachments[0].content.body[1].text, 'teams about 7');
+    const d = body(paths.discord);
+    assert.equal(d.embeds[0].description, 'discord about 7');
+    assert.match(d.content, /^shapes-live: shapes\.live on thing\.7$/);
+    const hook = receiver.requestsTo(paths.hook)[0];
+    assert.equal(hook.headers['x-key'], hookKey, 'the header secret is filled in at send time');
+    assert.equal(JSON.parse(hook.body).message, 'hook about 7');
+    const log = JSON.stringify((await t.api('GET', '/api/webhook-deliveries')).body);
+    for (const secret of [paths.teams, paths.discord, hookKey]) assert.equal(log.includes(secret), false, 'the delivery log holds no secret');
+  });
+
   it('renders {{ variables.<name> }} and sees a change after the cache', async () => {
     assert.equal((await t.api('POST', '/api/variables', { name: 'greeting', value: { text: 'hello' } })).status, 201);
     await createAutomation(t, {

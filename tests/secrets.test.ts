@@ -180,6 +180,17 @@ describe('secrets', () => {
       return r.body.items?.find((l: { message: string }) => l.message.startsWith('got the token')) ? r.body.items : null;
     });
     assert.ok(JSON.stringify(runLogs).includes('got the token ********'));
+    // Flow code that returns the value (through a task too) or throws it: the stored result, the task's
+    // input and result, and the failure's message and error hold the mask; the API says it was masked.
+    const returned = await final((await api('POST', `/api/deployments/${granted.body.id}/runs`, { parameters: { name: 'api_token', sha256, leak: 'return' } })).body.id);
+    assert.equal(returned.state.type, 'COMPLETED', JSON.stringify(returned.state));
+    assert.deepEqual(returned.result, { $reflex_masked: true, value: { token: '********', via_task: { echoed: '********' } } });
+    const detail = await api('GET', `/api/flow-runs/${returned.id}`);
+    assert.equal(detail.body.task_runs.length, 1, JSON.stringify(detail.body));
+    assert.deepEqual(detail.body.task_runs[0].result, { $reflex_masked: true, value: { echoed: '********' } });
+    const thrown = await final((await api('POST', `/api/deployments/${granted.body.id}/runs`, { parameters: { name: 'api_token', sha256, leak: 'throw' } })).body.id);
+    assert.equal(thrown.state.type, 'FAILED');
+    assert.match(thrown.state.message, /refused the token \*{8}/);
     const badRun = await final(refused.body.id);
     assert.equal(badRun.state.type, 'FAILED');
     assert.match(JSON.stringify(badRun.state), /secret \\"api_token\\" is not granted to flow run [0-9a-f-]+ \(deployment \\"uses-secret\/other\\"/);
@@ -191,7 +202,7 @@ describe('secrets', () => {
     assert.equal(events.rows[0].leaked, false, 'an event holds the token');
     const used = await waitFor(async () => (await t.rt.pg.query(`SELECT payload FROM events WHERE event = 'secret.used'`)).rows[0]);
     assert.deepEqual(used.payload, { leaked: '********' }, 'an event the flow emits with the value holds the mask');
-    for (const table of ['automation_firings', 'webhook_deliveries', 'webhook_attempts', 'flow_runs', 'flow_run_states', 'logs', 'outbox']) {
+    for (const table of ['automation_firings', 'webhook_deliveries', 'webhook_attempts', 'flow_runs', 'flow_run_states', 'task_runs', 'task_run_states', 'logs', 'outbox']) {
       const res = await t.rt.pg.query(`SELECT count(*)::int AS n FROM ${table} x WHERE row_to_json(x)::text LIKE '%' || $1 || '%' OR row_to_json(x)::text LIKE '%' || $2 || '%'`, [token, signing]);
       assert.equal(res.rows[0].n, 0, `${table} holds a value`);
     }

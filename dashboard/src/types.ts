@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type * as D from '../../schemas/dashboard.ts';
-import type { DeploymentSchema } from '../../schemas/deployment.ts';
+import type { DeploymentConcurrencySchema, DeploymentSchema, DeploymentSlaSchema } from '../../schemas/deployment.ts';
+import type { FlowControlSchema } from '../../schemas/automation.ts';
 import type { StoredEventSchema } from '../../schemas/event-filter.ts';
 import type { FlowRunSchema, RunErrorSchema, StateSchema, TaskRunSchema } from '../../schemas/flow-run.ts';
 import type { FlowRunWaitSchema } from '../../schemas/flow-run-wait.ts';
@@ -31,6 +32,9 @@ export type RunError = Out<typeof RunErrorSchema>;
 export type TaskRun = Out<typeof TaskRunSchema>;
 export type FlowRunDetail = Out<typeof FlowRunSchema> & { state_history: State[]; task_runs: TaskRun[] };
 export type Deployment = Out<typeof DeploymentSchema>;
+export type DeploymentConcurrency = Out<typeof DeploymentConcurrencySchema>;
+export type DeploymentSla = Out<typeof DeploymentSlaSchema>;
+export type FlowControl = Out<typeof FlowControlSchema>;
 export type StoredEvent = Out<typeof StoredEventSchema>;
 export type Delivery = Omit<Out<typeof WebhookDeliverySchema>, 'attempts'>;
 export type Endpoint = Out<typeof WebhookEndpointSchema>;

@@ -98,14 +98,37 @@ export async function getFlowRunLogs(
 }
 
 /** RUNNING or CANCELLING runs whose state is older than `olderThanMs`: candidates of the crash sweep. */
-export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>> {
-  const res = await pg.query<{ id: string; state_type: 'RUNNING' | 'CANCELLING' }>(
-    `SELECT id, state_type FROM flow_runs
-     WHERE state_type IN ('RUNNING', 'CANCELLING') AND state_timestamp < now() - make_interval(secs => $1)
-     ORDER BY state_timestamp LIMIT $2`,
+export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' | 'PAUSED' }>> {
+  // A run paused inside its flow (`pauseFlowRun`, state name Paused, entered from RUNNING) is held by the
+  // process executing it, which keeps its heartbeat; a suspended run, or one paused through the API before
+  // it ran, has no process and is left alone.
+  const res = await pg.query<{ id: string; state_type: 'RUNNING' | 'CANCELLING' | 'PAUSED' }>(
+    `SELECT f.id, f.state_type FROM flow_runs f
+     WHERE (f.state_type IN ('RUNNING', 'CANCELLING')
+            OR (f.state_type = 'PAUSED' AND f.state_name = 'Paused'
+                AND (SELECT s.type FROM flow_run_states s WHERE s.flow_run_id = f.id ORDER BY s.id DESC OFFSET 1 LIMIT 1) = 'RUNNING'))
+       AND f.state_timestamp < now() - make_interval(secs => $1)
+     ORDER BY f.state_timestamp LIMIT $2`,
     [olderThanMs / 1000, limit],
   );
   return res.rows;
+}
+
+/**
+ * CRASHED states of the last `withinMs` of runs of these flows, oldest first: the crashes whose onCrashed
+ * hooks a worker that knows the flow may still have to run (a crashed run may be SCHEDULED again for its
+ * retry by now, so the state history is read, not the run's current state).
+ */
+export async function recentCrashes(pg: Pool, flowNames: readonly string[], withinMs: number, limit: number): Promise<Array<{ state_id: string; run_id: string; state: State }>> {
+  if (flowNames.length === 0) return [];
+  const res = await pg.query<{ run_id: string; id: string }>(
+    `SELECT s.flow_run_id AS run_id, s.id, s.type, s.name, s.timestamp, s.message, s.scheduled_time, s.error
+     FROM flow_run_states s JOIN flow_runs f ON f.id = s.flow_run_id
+     WHERE s.type = 'CRASHED' AND s.timestamp > now() - make_interval(secs => $2) AND f.flow_name = ANY($1)
+     ORDER BY s.timestamp LIMIT $3`,
+    [flowNames, withinMs / 1000, limit],
+  );
+  return res.rows.map((r) => ({ state_id: r.id, run_id: r.run_id, state: stateFromHistoryRow(r) }));
 }
 
 /** SCHEDULED runs not yet Late whose scheduled time is before `before`, oldest first. */

@@ -83,7 +83,7 @@ export { publicFlowRun, publicTaskRun } from './rows.ts';
 export { runKeys } from './deployment-runs.ts';
 export { getDeployment, requireDeployment, listDeployments, schedulableDeploymentIds } from './deployments.ts';
 export { ensureWorkPool } from './work-pools.ts';
-export { listFlowRuns, getFlowRunDetail, getFlowRunLogs, longActiveRuns, overdueRuns, existingRunKeys, type FlowRunFilter, type FlowRunDetail } from './flow-run-queries.ts';
+export { listFlowRuns, getFlowRunDetail, getFlowRunLogs, longActiveRuns, overdueRuns, recentCrashes, existingRunKeys, type FlowRunFilter, type FlowRunDetail } from './flow-run-queries.ts';
 // Crash retries replay finished tasks (wait-restart, issue 13).
 export { relayOutbox, outboxLockKey, outboxBacklog, type OutboxRow } from './outbox.ts';
 export { Heartbeats, heartbeatKey, heartbeatTtlMs } from './heartbeats.ts';

@@ -5,6 +5,7 @@ import type { Logger } from '../../core/log.ts';
 import type { Names } from '../../core/names.ts';
 import { coalesced } from '../../infra/coalesce.ts';
 import type { Pool } from '../../infra/db.ts';
+import { whileUnavailable } from '../../infra/pg-errors.ts';
 import type { FlowRun, LogLine, StateInput, TaskRun } from '../../schemas/flow-run.ts';
 import type { TriggeredBy } from '../../schemas/jobs.ts';
 import type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOptions, SetStateResult } from './contract.ts';
@@ -146,18 +147,18 @@ export class RunStore implements Orchestration {
   }
 
   /**
-   * This store for code executing runs: every write waits up to `waitMs` while PostgreSQL is unavailable
-   * (a database restart holds the runs' state changes instead of crashing the runs).
+   * This store for code executing runs: every write is held and every read retried up to `waitMs` while
+   * PostgreSQL is unavailable (a database restart holds the runs' state changes instead of crashing the runs).
    */
   patient(waitMs: number): Orchestration {
     const wait = { waitForDatabaseMs: waitMs };
     return {
       createFlowRun: (input) => this.createFlowRun(input, wait),
-      getFlowRun: (id) => this.getFlowRun(id),
+      getFlowRun: (id) => whileUnavailable(() => this.getFlowRun(id), waitMs),
       setFlowRunState: (id, state, options) => this.setFlowRunState(id, state, { ...wait, ...options }),
       createTaskRun: (input) => this.createTaskRun(input, wait),
       setTaskRunState: (id, state, options) => this.setTaskRunState(id, state, { ...wait, ...options }),
-      findCachedTaskResult: (key) => this.findCachedTaskResult(key),
+      findCachedTaskResult: (key) => whileUnavailable(() => this.findCachedTaskResult(key), waitMs),
       appendLogs: (lines) => this.appendLogs(lines),
       flushLogs: () => this.flushLogs(),
     };

@@ -3,11 +3,10 @@ import type { Names } from '../../core/names.ts';
 import type { Pool } from '../../infra/db.ts';
 import { heartbeatTtlMs, longActiveRuns, StateNames, type Runs } from '../../modules/runs/index.ts';
 import { canRetry, retryDelayMs } from '../../sdk/retry.ts';
-import type { FlowRun } from '../../schemas/flow-run.ts';
 import type { Waits } from '../../modules/waits/index.ts';
 
 /**
- * Crash detection: a RUNNING (or CANCELLING) run whose heartbeat key has expired belongs to a process
+ * Crash detection: a RUNNING (or CANCELLING, or paused in its flow) run whose heartbeat key has expired belongs to a process
  * that died (kill -9, OOM, lost host). Any worker may sweep any run; a Redis lock keeps sweeps from
  * overlapping, and the state rules make a double sweep harmless (RUNNING -> CRASHED is accepted once).
  * A crashed run of a work pool is retried when its flow's retry policy, known from the sweeping
@@ -19,8 +18,6 @@ export interface CrashSweepOptions {
   /** Retry policy of a flow by name, when this worker knows the flow. */
   retryPolicy(flowName: string): { retries: number; retryDelaySeconds: number | readonly number[]; retryJitterFactor: number | undefined } | undefined;
   limit?: number;
-  /** Called once per run this sweep marked CRASHED (the worker runs the flow's onCrashed hooks). */
-  onCrashed?(run: FlowRun): Promise<void>;
 }
 
 export interface SweepResult {
@@ -56,12 +53,12 @@ export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweep
       if (r.accepted) result.cancelled.push(row.id);
       continue;
     }
-    const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
+    const paused = row.state_type === 'PAUSED' ? ' while it was paused (a crash retry pauses again on the same wait)' : '';
+    const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped${paused}: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
     if (!crashed.accepted) continue;
     result.crashed.push(row.id);
+    // The flow's onCrashed hooks run apart (FlowWorker.runCrashHooks), on a worker that knows the flow.
     const run = crashed.run;
-    // Before the retry: the hook sees the CRASHED run, and a retry must not wait on it being slow.
-    if (options.onCrashed) await options.onCrashed(run);
     const policy = options.retryPolicy(run.flow_name);
     if (!run.work_pool || !policy || !canRetry(policy, run.run_count)) continue;
     const scheduledTime = new Date(Date.now() + retryDelayMs(policy, run.run_count)).toISOString();

@@ -3,9 +3,8 @@ import { JOBS } from '../../core/jobs.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { contextFrom, inSpan, SpanKind, trace, tracingEnabled } from '../../infra/tracing.ts';
-import { WorkerPresence, type Runs } from '../../modules/runs/index.ts';
+import { recentCrashes, WorkerPresence, type Runs } from '../../modules/runs/index.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
-import type { FlowRun } from '../../schemas/flow-run.ts';
 import { Artifacts } from '../../modules/artifacts/index.ts';
 import { bindEngine, unbindEngine, type EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
@@ -15,6 +14,11 @@ import { failExpiredSuspensions, sweepCrashedRuns } from './crash-sweeper.ts';
 import { Waits } from '../../modules/waits/index.ts';
 import type { AnyFlow } from './flows-module.ts';
 import { processFlowRunJob, type JobOutcome } from './processor.ts';
+
+/** How far back crashes are looked for (their onCrashed hooks may still have to run), and how long a done mark is kept. */
+const CRASH_HOOKS_WITHIN_MS = 24 * 3600 * 1000;
+/** The lease of the worker running a crash's onCrashed hooks, renewed while they run. */
+const CRASH_HOOK_LEASE_MS = 30_000;
 
 /** How long stop() waits for running flows before leaving them to the crash sweeper of another worker. */
 const STOP_GRACE_MS = 10_000;
@@ -103,10 +107,10 @@ export class FlowWorker implements Service {
         const f = this.flows.get(name);
         return f ? flowInternals(f).definition.options : undefined;
       },
-      onCrashed: (run) => this.crashedHooks(run),
     })
       .then(async (r) => {
         if (r.crashed.length || r.cancelled.length) this.log.warn(r, 'runs of dead processes marked');
+        await this.runCrashHooks();
         const expired = await failExpiredSuspensions({ runs: this.runs, waits: this.waits });
         if (expired.length) this.log.info({ failed: expired }, 'suspended runs timed out');
         return r;
@@ -121,23 +125,53 @@ export class FlowWorker implements Service {
   }
 
   /**
-   * The onCrashed hooks of a run this worker's sweep marked CRASHED. The CRASHED transition is accepted
-   * once, and the claim key (one per run attempt, kept a day) makes a second sweeper or a forced replay
-   * skip it, so the hooks run once. They run in the background: a slow hook never stalls the sweep.
+   * The onCrashed hooks of recent crashes of this worker's flows. Whichever sweeper marked the crash (it
+   * may not know the flow, or may die right after), every worker that knows a flow with onCrashed hooks
+   * looks for its CRASHED states of the last day whose hooks have not run. One worker takes a lease on a
+   * crash (renewed while its hooks run) and marks it done when they end, so the hooks run once; if that
+   * worker dies mid-hook the lease lapses and another runs them again. They run in the background: a slow
+   * hook never stalls the sweep.
    */
-  private async crashedHooks(run: FlowRun): Promise<void> {
-    const f = this.flows.get(run.flow_name);
+  private async runCrashHooks(): Promise<void> {
     const client = this.client;
-    if (!f || !client || flowInternals(f).definition.hooks.onCrashed.length === 0) return;
-    const claim = await this.rt.redis.set(this.rt.names.keys.crashHookClaim(run.id, run.run_count), this.options.hostname, 'EX', 86_400, 'NX');
-    if (claim !== 'OK') return;
-    const p = flowInternals(f)
-      .runCrashedHooks(client, run)
-      .catch((err: unknown) => this.log.warn({ err, flow_run_id: run.id }, 'onCrashed hooks failed'))
-      .finally(() => this.hooksRunning.delete(p));
-    this.hooksRunning.add(p);
+    const withHooks = [...this.flows].filter(([, f]) => flowInternals(f).definition.hooks.onCrashed.length > 0).map(([name]) => name);
+    if (!client || withHooks.length === 0) return;
+    const crashes = (await recentCrashes(this.rt.pg, withHooks, CRASH_HOOKS_WITHIN_MS, 100)).filter((c) => !this.crashHooksRunning.has(c.state_id));
+    if (crashes.length === 0) return;
+    const { redis } = this.rt;
+    const keys = this.rt.names.keys;
+    const isDone = async (ids: string[]) => (((await redis.pipeline(ids.map((id) => ['exists', keys.crashHookDone(id)])).exec()) ?? []).map(([, v]) => Number(v) === 1));
+    const done = await isDone(crashes.map((c) => c.state_id));
+    for (const [i, crash] of crashes.entries()) {
+      if (done[i]) continue;
+      const claimKey = keys.crashHookClaim(crash.state_id);
+      if ((await redis.set(claimKey, this.options.hostname, 'PX', CRASH_HOOK_LEASE_MS, 'NX')) !== 'OK') continue;
+      // Another worker may have finished them between the check above and the claim.
+      const [doneNow] = await isDone([crash.state_id]);
+      const run = doneNow ? null : await this.runs.store.getFlowRun(crash.run_id);
+      const f = run && this.flows.get(run.flow_name);
+      if (!run || !f) {
+        await redis.del(claimKey);
+        continue;
+      }
+      this.crashHooksRunning.add(crash.state_id);
+      const renew = setInterval(() => void redis.pexpire(claimKey, CRASH_HOOK_LEASE_MS).catch(() => {}), CRASH_HOOK_LEASE_MS / 3);
+      renew.unref();
+      const p = flowInternals(f)
+        .runCrashedHooks(client, run, crash.state)
+        .catch((err: unknown) => this.log.warn({ err, flow_run_id: run.id }, 'onCrashed hooks failed'))
+        .then(() => redis.multi().set(keys.crashHookDone(crash.state_id), '1', 'PX', CRASH_HOOKS_WITHIN_MS).del(claimKey).exec())
+        .catch((err: unknown) => this.log.warn({ err, flow_run_id: run.id }, 'onCrashed hooks ran; marking them done failed'))
+        .finally(() => {
+          clearInterval(renew);
+          this.crashHooksRunning.delete(crash.state_id);
+          this.hooksRunning.delete(p);
+        });
+      this.hooksRunning.add(p);
+    }
   }
 
+  private readonly crashHooksRunning = new Set<string>();
   private readonly hooksRunning = new Set<Promise<unknown>>();
   private waitsStore: Waits | undefined;
   private get waits(): Waits {

@@ -1,5 +1,6 @@
 import { get } from '../api.ts';
 import { useResource } from '../hooks.ts';
+import { describeFiringFlowControl } from '../describe.ts';
 import type { Firing } from '../types.ts';
 import { StatusBadge } from './state.tsx';
 import { Empty, ErrorBox, Json, Loading, Time } from './ui.tsx';
@@ -38,6 +39,7 @@ export function Firings({ automationId, highlight, since, until }: { automationI
               'none (proactive)'
             )}
           </div>
+          {f.flow_control && <div class="flow-control">Flow control: {describeFiringFlowControl(f.flow_control)}</div>}
           <ul class="outcomes">
             {f.actions.map((a) => (
               <li key={a.index}>

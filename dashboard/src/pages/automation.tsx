@@ -7,7 +7,8 @@ import { RangePicker } from '../components/range.tsx';
 import { ErrorBox, Loading, Section } from '../components/ui.tsx';
 import { MASK, rangeBounds } from '../format.ts';
 import { navigate, queryParams, setQuery } from '../router.ts';
-import type { StoredEvent } from '../types.ts';
+import { describeFlowControl } from '../describe.ts';
+import type { FlowControl, StoredEvent } from '../types.ts';
 import { automationDraftFrom } from './events.tsx';
 
 const BLANK = { name: 'my-automation', description: '', enabled: true, trigger: { type: 'event', expect: ['order.created'], threshold: 1, within: 0 }, actions: [{ type: 'do-nothing' }] };
@@ -114,6 +115,7 @@ export function AutomationPage({ id = '' }: { id?: string }) {
       </div>
       <Section title="Document">
         <JsonEditor id="automation-doc" label="Automation (JSON, see docs/automations.md)" value={text} onInput={setText} issues={issues} rows={22} />
+        <FlowControlLine text={text} />
         {text.includes(`"${MASK}"`) && (
           <p class="muted small">
             A signing secret reads as <code>{MASK}</code>: leave it to keep the stored secret, or put a new <code>whsec_…</code> secret in its place.
@@ -185,4 +187,12 @@ export function AutomationPage({ id = '' }: { id?: string }) {
       )}
     </>
   );
+}
+
+/** The document's flow control in words, as the editor's text stands (nothing while it is not valid JSON). */
+function FlowControlLine({ text }: { text: string }) {
+  const { doc } = parse(text);
+  const fc = (doc as { flow_control?: FlowControl } | undefined)?.flow_control;
+  const words = fc && typeof fc === 'object' ? describeFlowControl(fc) : null;
+  return words ? <p class="flow-control-summary">{words}</p> : null;
 }

@@ -6,13 +6,28 @@ import { Empty, ErrorBox, Json, Kv, Loading, Section, Time } from '../components
 import { rangeBounds } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { navigate } from '../router.ts';
-import type { Deployment, DeploymentPlan as Plan, RunRow } from '../types.ts';
+import { describeConcurrency, describeSla } from '../describe.ts';
+import type { Deployment, DeploymentPlan as Plan, RunRow, StoredEvent } from '../types.ts';
+
+/** The newest SLA event per declared SLA: violated since when, or met. */
+function slaStatus(events: StoredEvent[] | undefined, index: number): { violated: boolean; since?: string; detail?: string } | null {
+  const latest = events?.find((e) => (e.payload as { sla_index?: number }).sla_index === index);
+  if (!latest) return null;
+  const p = latest.payload as { since?: string; detail?: string };
+  return latest.event === 'reflex.sla.violated' ? { violated: true, since: p.since, detail: p.detail } : { violated: false };
+}
 
 /** A deployment: schedules with the next planned runs, recent runs, pause/resume, a generated run form. */
 export function DeploymentPage({ id = '' }: { id?: string }) {
   const dep = useResource(() => get<Deployment>(`/api/deployments/${id}`), id);
   const plan = useResource(() => get<Plan>(`/api/deployments/${id}/plan`, { count: 5 }), id, { topics: ['deployments'] });
   const runs = useResource(() => get<Page<RunRow>>('/api/flow-runs/search', { deployment_id: id, ...rangeBounds('30d'), limit: 10 }), id, { topics: ['flow-runs'] });
+  const slaEvents = useResource(
+    () => post<Page<StoredEvent>>('/api/events/filter', { event: ['reflex.sla.violated', 'reflex.sla.resolved'], resource_id: `reflex.deployment.${id}`, limit: 100 }),
+    id,
+    // Polled: the events topic of the live stream carries every event, too much for one deployment's SLAs.
+    { pollMs: 5000 },
+  );
   const [issues, setIssues] = useState<FieldIssue[]>([]);
   const [error, setError] = useState<Error>();
   const d = dep.data;
@@ -66,6 +81,36 @@ export function DeploymentPage({ id = '' }: { id?: string }) {
           <ParamForm schema={d.parameter_schema as never} defaults={d.parameters} onSubmit={run} serverIssues={issues} />
         </Section>
       </div>
+      <Section title="Run control">
+        <Kv
+          rows={[
+            ['Priority', `${d.priority}${d.priority === 0 ? ' (default)' : ''}: higher runs first within work pool ${d.work_pool}`],
+            ['Concurrency key', describeConcurrency(d.concurrency, d.concurrency_limit) ?? 'none'],
+          ]}
+        />
+        <h3>Service levels</h3>
+        {d.slas.length === 0 ? (
+          <Empty>No SLAs declared.</Empty>
+        ) : (
+          <ul class="plain slas">
+            {d.slas.map((sla, i) => {
+              const st = slaStatus(slaEvents.data?.items, i);
+              return (
+                <li key={i} data-sla-index={i}>
+                  {st === null ? <span class="badge st-scheduled">no verdict yet</span> : st.violated ? <span class="badge st-failed">✗ Violated</span> : <span class="badge st-completed">✓ Met</span>}{' '}
+                  {describeSla(sla)}
+                  {st?.violated && (
+                    <span class="muted">
+                      {' '}since <Time iso={st.since ?? ''} />
+                      {st.detail ? ` — ${st.detail}` : ''}
+                    </span>
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </Section>
       <Section title="Schedules">
         {!plan.data ? (
           <Loading what="schedules" />
