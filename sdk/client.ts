@@ -7,7 +7,7 @@ import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, type Orchestration, type Runs } from '../modules/runs/index.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
-import { Waits } from '../modules/waits/index.ts';
+import { resumedSuspensionSql, Waits } from '../modules/waits/index.ts';
 import { getFlowRunDetail } from '../modules/runs/index.ts';
 import { isStoredInFull } from './results.ts';
 import type { Pool } from '../infra/db.ts';
@@ -156,7 +156,7 @@ async function connectFromEnv(): Promise<EngineClient | null> {
     warnNotRecorded(new Error(`namespace "${rt.names.namespace}" has no Reflex tables yet; run \`reflex start\` once to set it up`));
     return null;
   }
-  const runs = createRuns(rt);
+  const runs = createRuns({ ...rt, resumedSuspensionSql });
   const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config, artifacts: new Artifacts(rt.pg, rt.bus), pg: rt.pg }, () => {
     if (state.lazy === pending) state.lazy = undefined;
     void (async () => {

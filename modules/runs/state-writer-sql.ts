@@ -2,7 +2,6 @@ import pg from 'pg';
 import { isUuid } from '../../core/ids.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
-import { resumedSuspensionSql } from '../waits/index.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 
 /**
@@ -90,10 +89,17 @@ export function flowRunsByKeySql(keys: string[]): string {
  * Read with the RUNNING transition, in the round trip that locks the run, so an attempt's start costs no
  * query of its own. A run that never ran (run_count 0) has no finished task to replay.
  */
-export function replayingRunsSql(ids: string[]): string {
+export function replayingRunsSql(ids: string[], resumedSuspensionSql: ResumedSuspensionSql): string {
   return `SELECT f.id FROM flow_runs f WHERE f.id = ANY(${uuidArray(ids)}) AND f.run_count > 0
      AND (EXISTS (SELECT 1 FROM flow_run_states s WHERE s.flow_run_id = f.id AND s.type = 'CRASHED') OR ${resumedSuspensionSql('f.id')})`;
 }
+
+/**
+ * SQL text (a boolean expression over the run id `runId` names) true when the run was suspended and
+ * resumed. The waits module owns that table and writes the text (modules/waits resumedSuspensionSql); the
+ * composition root hands it to this module, which never reaches into another.
+ */
+export type ResumedSuspensionSql = (runId: string) => string;
 
 export interface OutboxRow {
   run_id: string;

@@ -9,7 +9,7 @@ import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './state-writer-sql.ts';
+import { flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
@@ -26,6 +26,8 @@ export interface StateWriterOptions {
   maxBatch?: number;
   /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
   notifyChannel: string;
+  /** Whether a run was suspended and resumed, as the waits module words it (a RUNNING transition answers `replay`). */
+  resumedSuspensionSql: ResumedSuspensionSql;
 }
 
 /**
@@ -157,7 +159,7 @@ export class StateWriter {
         ? `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(parentIds)})`
         : null,
       // After `flows`: the runs are locked by then, so no CRASHED state can commit between the two reads.
-      replaying: startingIds.length ? replayingRunsSql(startingIds) : null,
+      replaying: startingIds.length ? replayingRunsSql(startingIds, this.options.resumedSuspensionSql) : null,
     };
     const results = await multiQuery(client, ['BEGIN', ...Object.values(statements)]);
     let next = 1; // results[0] is BEGIN's
