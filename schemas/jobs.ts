@@ -130,6 +130,20 @@ export const FlowRunJobSchema = z.object({
   attempt: z.number().int().min(1).default(1),
   /** W3C trace context of the span that enqueued the job (tracing on only; infra/tracing.ts). */
   traceparent: z.string().max(256).optional(),
+  /**
+   * What the worker needs of the run before claiming it (its slot check, a retry's job), copied from its
+   * row (fields that never change after creation), so the worker claims the run without reading it first. Absent on jobs of older versions and
+   * of callers that did not have the record: the worker reads the run then.
+   */
+  run: z
+    .object({
+      deployment_id: z.string().nullable(),
+      work_pool: z.string().nullable(),
+      concurrency_key: z.string().nullable(),
+      created: z.string(),
+      priority: z.number().int(),
+    })
+    .optional(),
 });
 export type FlowRunJob = z.output<typeof FlowRunJobSchema>;
 

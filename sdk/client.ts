@@ -7,8 +7,8 @@ import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { createRuns, Heartbeats, type Cancellation, type CreateTaskRunInput, type Orchestration, type Runs } from '../modules/runs/index.ts';
 import { createRunLogBase, type Logger } from './logger.ts';
 import { Artifacts } from '../modules/artifacts/index.ts';
-import { Waits } from '../modules/waits/index.ts';
-import { getFlowRunDetail, hasCrashedBefore } from '../modules/runs/index.ts';
+import { resumedSuspensionSql, Waits } from '../modules/waits/index.ts';
+import { getFlowRunDetail } from '../modules/runs/index.ts';
 import { isStoredInFull } from './results.ts';
 import type { Pool } from '../infra/db.ts';
 import { whileUnavailable } from '../infra/pg-errors.ts';
@@ -41,10 +41,6 @@ export interface EngineClient {
   readonly waits: Waits;
   /** The recorded results of a run's COMPLETED task runs by dynamic key (a resumed suspended run replays them). */
   completedTaskResults(flowRunId: string): Promise<Map<string, unknown>>;
-  /** True when an earlier attempt of the run crashed (a crash retry replays its finished tasks too). */
-  crashedBefore(flowRunId: string): Promise<boolean>;
-  /** True when the run was suspended before (a resumed run replays its finished tasks). */
-  wasSuspended(flowRunId: string): Promise<boolean>;
   /** Marks a run as active on this client; the returned function ends it (a script's client closes when none is active). */
   hold(): () => void;
   // Secrets and variables (issue 13).
@@ -109,8 +105,6 @@ function makeClient(b: EngineBinding, onIdle?: () => void): EngineClient {
       for (const t of detail?.task_runs ?? []) if (t.state.type === 'COMPLETED' && isStoredInFull(t.result)) out.set(t.dynamic_key, t.result);
       return out;
     },
-    crashedBefore: (flowRunId) => whileUnavailable(() => hasCrashedBefore(b.pg, flowRunId), DATABASE_PATIENCE_MS),
-    wasSuspended: (flowRunId) => whileUnavailable(() => waits.wasSuspended(flowRunId), DATABASE_PATIENCE_MS),
     hold() {
       active += 1;
       let done = false;
@@ -162,7 +156,7 @@ async function connectFromEnv(): Promise<EngineClient | null> {
     warnNotRecorded(new Error(`namespace "${rt.names.namespace}" has no Reflex tables yet; run \`reflex start\` once to set it up`));
     return null;
   }
-  const runs = createRuns(rt);
+  const runs = createRuns({ ...rt, resumedSuspensionSql });
   const client: EngineClient = makeClient({ bus: rt.bus, redis: rt.redis, names: rt.names, log: rt.log, runs, config: rt.config, artifacts: new Artifacts(rt.pg, rt.bus), pg: rt.pg }, () => {
     if (state.lazy === pending) state.lazy = undefined;
     void (async () => {

@@ -27,7 +27,8 @@ export interface FlowDefinition {
 
 export type FlowAttemptResult =
   | { kind: 'completed'; value: unknown }
-  | { kind: 'retry'; error: unknown; delayMs: number; scheduledTime: string }
+  /** `runCount`: the run count of the attempt that failed (the next attempt is `runCount + 1`). */
+  | { kind: 'retry'; error: unknown; delayMs: number; scheduledTime: string; runCount: number }
   | { kind: 'failed'; error: unknown }
   | { kind: 'cancelled'; error: CancelledError }
   /** The run suspended itself (PAUSED/Suspended): a resume schedules it again. */
@@ -42,20 +43,33 @@ export interface AttemptRun {
   parameters: Record<string, unknown>;
 }
 
+/**
+ * A recorded run a worker claims for one attempt without having read it: the RUNNING transition checks
+ * the claim (SetStateOptions.claim) and answers the record, whose parameters are the flow's argument.
+ */
+export interface ClaimedRun {
+  id: string;
+  claim: number;
+}
+
 export async function runFlowAttempt(
   def: FlowDefinition,
   client: EngineClient | null,
-  run: AttemptRun,
+  target: AttemptRun | ClaimedRun,
   args: readonly unknown[],
   options: { signal?: AbortSignal; attempt: number; parent?: RunContext },
 ): Promise<FlowAttemptResult> {
   const { name } = def.options;
   let runCount = options.attempt;
+  let run: AttemptRun = 'claim' in target ? { id: target.id, name: def.options.name, parameters: {} } : target;
   const id = client ? run.id : null;
   let runningState: State = localState({ type: 'RUNNING' });
   let record: FlowRun | null = null;
+  let replays = false;
+  if ('claim' in target && !(client && id)) throw new Error('a claimed run needs the engine');
   if (client && id) {
-    const r = await client.store.setFlowRunState(id, { type: 'RUNNING' });
+    const claim = 'claim' in target ? { claim: { attempt: target.claim } } : undefined;
+    const r = await client.store.setFlowRunState(id, { type: 'RUNNING' }, claim);
     if (!r.accepted) return { kind: 'refused', reason: r.reason ?? 'transition refused', state: r.state };
     runCount = r.run.run_count;
     runningState = r.state;
@@ -63,13 +77,17 @@ export async function runFlowAttempt(
     // The heartbeat starts with RUNNING, before anything else can fail or wait: a run that is RUNNING
     // without one is what the crash sweeper marks CRASHED, live process or not.
     client.heartbeats.start(id);
+    if (claim) {
+      run = { id, name: r.run.name, parameters: r.run.parameters };
+      args = [r.run.parameters];
+    }
+    // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
+    // code, unlike a failure), starts from the top: its finished tasks return what they returned. The
+    // RUNNING transition says so itself: this is on every attempt's start, and costs no query of its own.
+    replays = r.replay === true;
   }
-  // A run resumed after a suspension, or retried after its process died (a crash is no verdict on the
-  // code, unlike a failure), starts from the top: its finished tasks return what they returned.
-  // Both checks at once: this is on every attempt's start.
   let replay: Map<string, unknown> | undefined;
   try {
-    const replays = client && id ? (await Promise.all([client.wasSuspended(id), client.crashedBefore(id)])).some(Boolean) : false;
     replay = client && id && replays ? await client.completedTaskResults(id) : undefined;
   } catch (err) {
     if (client && id) client.heartbeats.stop(id);
@@ -180,7 +198,7 @@ async function finish(
         return { result: { kind: 'failed', error }, final: null };
       }
     }
-    return { result: { kind: 'retry', error, delayMs, scheduledTime }, final: null };
+    return { result: { kind: 'retry', error, delayMs, scheduledTime, runCount }, final: null };
   }
   const final = await commit('onFailure', { type: 'FAILED', message, error: serializeError(error) });
   return { result: { kind: 'failed', error }, final };

@@ -22,6 +22,12 @@ const FLOW = Symbol.for('reflex.flow');
 export interface FlowInternals {
   readonly definition: FlowDefinition;
   runAttempt(client: EngineClient, run: FlowRun, options: { signal?: AbortSignal }): Promise<FlowAttemptResult>;
+  /**
+   * Runs attempt `attempt` of a run the worker has not read: the RUNNING transition claims it (refused
+   * when the run is not SCHEDULED or PENDING, or that attempt ran already) and answers its parameters.
+   * Optional: a flows module with an older copy of the SDK lacks it, and its worker reads the run first.
+   */
+  claimAttempt?(client: EngineClient, run: { id: string; attempt: number }, options: { signal?: AbortSignal }): Promise<FlowAttemptResult>;
   /** Runs the onCrashed hooks of a run another process was executing, with its CRASHED state (the run may be retried by now). */
   runCrashedHooks(client: EngineClient, run: FlowRun, crashed: State): Promise<void>;
 }
@@ -68,6 +74,7 @@ export function flow(options: FlowOptions & { parameters?: z.ZodType }, fn: (...
         signal: opts.signal,
         attempt: run.run_count + 1,
       }),
+    claimAttempt: (client, run, opts) => runFlowAttempt(definition, client, { id: run.id, claim: run.attempt }, [], { signal: opts.signal, attempt: run.attempt }),
     runCrashedHooks: async (client, run, crashed) => {
       const log = client.log.child({ flow_run_id: run.id, flow_name: run.flow_name, flow_run_name: run.name });
       const info = { id: run.id, name: run.name, flowName: run.flow_name, parameters: run.parameters, runCount: run.run_count, record: run };

@@ -1,6 +1,7 @@
 import type { Runtime } from '../infra/runtime.ts';
 import { createRuns, type Runs } from '../modules/runs/index.ts';
 import { DeliveryQueue } from '../modules/webhooks/index.ts';
+import { resumedSuspensionSql } from '../modules/waits/index.ts';
 import { KeyRing, Secrets } from '../modules/secrets/index.ts';
 
 /**
@@ -18,7 +19,7 @@ export interface Modules {
 
 export function createModules(rt: Runtime): Modules {
   return {
-    runs: createRuns({ pg: rt.pg, redis: rt.redis, names: rt.names, log: rt.log, queues: rt.queues, redisConnection: rt.redisConnection }),
+    runs: createRuns({ pg: rt.pg, redis: rt.redis, names: rt.names, log: rt.log, queues: rt.queues, redisConnection: rt.redisConnection, resumedSuspensionSql }),
     deliveries: new DeliveryQueue(rt.queues),
     secrets: new Secrets(rt.pg, new KeyRing(rt.config.secretsKey, rt.config.secretsPreviousKeys)),
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { flowRunJobId } from '../schemas/jobs.ts';
+import { FlowRunCommandJobSchema, flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
 const schema = {
@@ -87,7 +87,13 @@ describe('deployments API', () => {
     assert.deepEqual(run.tags.sort(), ['etl', 'manual']);
     const job = await t.modules.runs.queues.queue('default').getJob(flowRunJobId(run.id, 1));
     assert.ok(job, 'job enqueued');
-    assert.deepEqual(job.data, { flow_run_id: run.id, flow_name: 'etl', attempt: 1 });
+    // The job carries what the worker needs of the run before claiming it (its slot check), so the worker need not read it.
+    assert.deepEqual(job.data, {
+      flow_run_id: run.id,
+      flow_name: 'etl',
+      attempt: 1,
+      run: { deployment_id: run.deployment_id, work_pool: 'default', concurrency_key: null, created: run.created, priority: 0 },
+    });
 
     const again1 = await t.api('POST', '/api/deployments/etl-daily/runs', { idempotency_key: 'k-1' });
     const again2 = await t.api('POST', '/api/deployments/etl-daily/runs', { idempotency_key: 'k-1' });
@@ -111,8 +117,23 @@ describe('deployments API', () => {
     const r2 = await t.api('POST', '/api/deployments/pausable/runs', {});
     assert.equal(r2.status, 409);
     assert.match(r2.body.error.message, /work pool "side" is paused/);
+    // An automation's run-deployment command reads the deployment and its pool in one query: the same refusals.
+    const commands = t.modules.runs.commands;
+    const NO_CAUSE = { automation_id: null, firing_id: null, event_id: null };
+    const command = (ref: string, key: string) => commands.execute(FlowRunCommandJobSchema.parse({ type: 'run-deployment', idempotency_key: key, deployment_name: ref, triggered_by: NO_CAUSE }));
+    await assert.rejects(command('pausable', 'cmd-1'), /work pool "side" is paused/);
     await t.api('POST', '/api/work-pools/side/resume');
     assert.equal(await t.modules.runs.queues.queue('side').isPaused(), false);
+    const byName = await command('pausable', 'cmd-2');
+    const byFlowAndName = await command('f/pausable', 'cmd-3');
+    assert.ok('flow_run_id' in byName && 'flow_run_id' in byFlowAndName);
+    const deployment = (await t.api('GET', '/api/deployments/pausable')).body;
+    const byId = await commands.execute(FlowRunCommandJobSchema.parse({ type: 'run-deployment', idempotency_key: 'cmd-4', deployment_id: deployment.id, triggered_by: NO_CAUSE }));
+    const runs = await t.rt.pg.query('SELECT deployment_id FROM flow_runs WHERE id = ANY($1::uuid[])', [[byName, byFlowAndName, byId].map((r) => ('flow_run_id' in r ? r.flow_run_id : ''))]);
+    assert.deepEqual(runs.rows.map((r) => r.deployment_id), [deployment.id, deployment.id, deployment.id]);
+    await assert.rejects(command('nope', 'cmd-5'), /deployment "nope"|not found|does not exist/i);
+    assert.equal((await t.api('POST', '/api/deployments/pausable/pause')).body.paused, true);
+    await assert.rejects(command('pausable', 'cmd-6'), /paused/);
   });
 
   it('manages work pools', async () => {

@@ -116,6 +116,12 @@ describe('scheduler service', () => {
     assert.equal((await store.getFlowRun(run.id))?.state.name, 'Late');
     const job = await queue.getJob(flowRunJobId(run.id, 2));
     assert.ok(job, 'the next attempt is enqueued again');
-    assert.deepEqual(job.data, { flow_run_id: run.id, flow_name: 'slow', attempt: 2 });
+    // With the run's facts, so the worker claims it without reading it first.
+    assert.deepEqual(job.data, {
+      flow_run_id: run.id,
+      flow_name: 'slow',
+      attempt: 2,
+      run: { deployment_id: run.deployment_id, work_pool: run.work_pool, concurrency_key: null, created: run.created, priority: 0 },
+    });
   });
 });

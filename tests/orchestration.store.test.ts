@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Subscription } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
+import { Waits } from '../modules/waits/index.ts';
 import { createOutboxService } from '../services/outbox/main.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
@@ -86,6 +87,67 @@ describe('orchestration store, state writer and outbox relay', () => {
     const n = await t.rt.pg.query('SELECT count(*)::int AS n FROM flow_run_states WHERE flow_run_id = $1', [run.id]);
     assert.equal(n.rows[0].n, 2);
     await assert.rejects(store.setFlowRunState('00000000-0000-7000-8000-000000000000', { type: 'RUNNING' }), /does not exist/);
+  });
+
+  it('says with RUNNING whether the attempt replays finished tasks: after a crash or a resumed suspension, not after a failure', async () => {
+    const store = t.modules.runs.store;
+    const retry = { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: new Date().toISOString() } as const;
+    const start = async (id: string) => {
+      const r = await store.setFlowRunState(id, { type: 'RUNNING' });
+      assert.equal(r.accepted, true, r.reason);
+      return r.replay;
+    };
+    const failed = await store.createFlowRun({ flow_name: 'etl' });
+    assert.equal(await start(failed.id), false);
+    assert.equal((await store.setFlowRunState(failed.id, { ...retry, message: 'boom' })).accepted, true);
+    assert.equal(await start(failed.id), false, 'a failure is a verdict on the code: its retry runs every task again');
+
+    const crashed = await store.createFlowRun({ flow_name: 'etl' });
+    await start(crashed.id);
+    assert.equal((await store.setFlowRunState(crashed.id, { type: 'CRASHED', message: 'worker died' })).accepted, true);
+    assert.equal((await store.setFlowRunState(crashed.id, retry)).accepted, true);
+    assert.equal(await start(crashed.id), true);
+
+    const suspended = await store.createFlowRun({ flow_name: 'etl' });
+    await start(suspended.id);
+    const waits = new Waits(t.rt.pg);
+    await waits.open({ flow_run_id: suspended.id, wait_key: 'suspend-0', kind: 'suspend', spec: {}, timeout_at: null });
+    assert.equal((await store.setFlowRunState(suspended.id, { type: 'PAUSED', name: 'Suspended' })).accepted, true);
+    assert.notEqual(await waits.resolve(suspended.id, 'suspend-0', 'resumed', null), null);
+    assert.equal((await store.setFlowRunState(suspended.id, { type: 'SCHEDULED' })).accepted, true);
+    assert.equal(await start(suspended.id), true);
+
+    // The crash, the retry and the new attempt proposed at once (one batch): the CRASHED state is not in
+    // the table when the batch reads it, and still counts.
+    const sameBatch = await store.createFlowRun({ flow_name: 'etl' });
+    await start(sameBatch.id);
+    const [c, s, r] = await Promise.all([
+      store.setFlowRunState(sameBatch.id, { type: 'CRASHED' }),
+      store.setFlowRunState(sameBatch.id, retry),
+      store.setFlowRunState(sameBatch.id, { type: 'RUNNING' }),
+    ]);
+    assert.deepEqual([c.accepted, s.accepted, r.accepted, r.replay], [true, true, true, true]);
+  });
+
+  it("a worker's claim starts only a SCHEDULED or PENDING run whose attempt has not run, passing PENDING on the way", async () => {
+    const store = t.modules.runs.store;
+    const run = await store.createFlowRun({ flow_name: 'etl', state: { type: 'SCHEDULED', scheduled_time: new Date().toISOString() } });
+    const claimed = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(claimed.accepted, true, claimed.reason);
+    assert.equal(claimed.run.run_count, 1);
+    const states = await t.rt.pg.query<{ type: string }>('SELECT type FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [run.id]);
+    assert.deepEqual(states.rows.map((r) => r.type), ['SCHEDULED', 'PENDING', 'RUNNING']);
+    const again = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(again.accepted, false);
+    assert.match(again.reason ?? '', /not startable: the run is RUNNING/);
+    // The first attempt failed and the run awaits its retry: a redelivered job of attempt 1 is stale.
+    await store.setFlowRunState(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry', scheduled_time: new Date().toISOString() });
+    const stale = await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 1 } });
+    assert.equal(stale.accepted, false);
+    assert.match(stale.reason ?? '', /stale: attempt 1 has run already/);
+    assert.equal((await store.setFlowRunState(run.id, { type: 'RUNNING' }, { claim: { attempt: 2 } })).run.run_count, 2);
+    const after = await t.rt.pg.query<{ type: string }>('SELECT type FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [run.id]);
+    assert.deepEqual(after.rows.map((r) => r.type), ['SCHEDULED', 'PENDING', 'RUNNING', 'SCHEDULED', 'PENDING', 'RUNNING'], 'refused claims write nothing');
   });
 
   it('records task runs, their events with the flow run as related resource, and the cache', async () => {

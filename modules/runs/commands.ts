@@ -3,7 +3,7 @@ import type { Pool } from '../../infra/db.ts';
 import { StateTypeSchema } from '../../schemas/flow-run.ts';
 import type { FlowRunCommandJob } from '../../schemas/jobs.ts';
 import type { DeploymentRuns } from './deployment-runs.ts';
-import { requireDeployment, type Deployments } from './deployments.ts';
+import { deploymentForRun, type Deployments } from './deployments.ts';
 import type { FlowRunOps } from './flow-run-ops.ts';
 
 /** What an executed command answers (recorded in the automation action's outcome). */
@@ -27,8 +27,9 @@ export class Commands {
   async execute(cmd: FlowRunCommandJob): Promise<CommandResult> {
     switch (cmd.type) {
       case 'run-deployment': {
-        const deployment = await requireDeployment(this.pg, cmd.deployment_id ?? cmd.deployment_name ?? '');
+        const { deployment, poolPaused } = await deploymentForRun(this.pg, cmd.deployment_id ?? cmd.deployment_name ?? '');
         const { run, created } = await this.deploymentRuns.create(deployment, {
+          poolPaused,
           parameters: cmd.parameters,
           tags: cmd.tags,
           idempotency_key: cmd.idempotency_key,

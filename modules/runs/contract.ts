@@ -44,6 +44,12 @@ export interface SetStateResult<T> {
   reason?: string;
   state: State;
   run: T;
+  /**
+   * On an accepted RUNNING transition of a flow run: true when the attempt replays the run's finished
+   * tasks (an earlier attempt crashed, or the run was suspended and resumed). Answered by the transition's
+   * own batch, so starting an attempt costs no query of its own.
+   */
+  replay?: boolean;
 }
 
 export interface SetStateOptions {
@@ -56,6 +62,13 @@ export interface SetStateOptions {
    * `dependency_unavailable` (default 0: fail at once). Workers executing a run wait; API calls do not.
    */
   waitForDatabaseMs?: number;
+  /**
+   * A worker's claim of one attempt (RUNNING only): accepted only from SCHEDULED or PENDING and while the
+   * run's attempt `attempt` has not run yet (run_count < attempt), so a duplicate or stale job starts
+   * nothing; a SCHEDULED run passes PENDING on the way (its own state and event). The worker then needs
+   * no read of the run before starting it: the transition reads and locks the row anyway.
+   */
+  claim?: { attempt: number };
   /** Added to the state event's payload as `details` (a PAUSED run says what it awaits: flow authors, issue 13). */
   eventDetails?: Record<string, unknown>;
 }

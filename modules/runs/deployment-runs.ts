@@ -34,6 +34,8 @@ export interface DeploymentRunRequest {
   priority?: number;
   /** This run's concurrency key, instead of rendering the deployment's template (an automation renders it over its event). */
   concurrency_key?: string;
+  /** Whether the deployment's work pool is paused, when the caller read it with the deployment (deploymentForRun): not read again. */
+  poolPaused?: boolean;
 }
 
 /** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
@@ -60,8 +62,8 @@ export class DeploymentRuns {
   async create(deployment: Deployment, request: DeploymentRunRequest = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
     if (request.source !== 'schedule') {
       if (deployment.paused) throw new ConflictError(`deployment "${deployment.name}" is paused; resume it to create runs`, 'deployment_paused');
-      const pool = await this.workPools.read(deployment.work_pool);
-      if (pool?.paused) throw new ConflictError(`work pool "${deployment.work_pool}" is paused; resume it to create runs`, 'work_pool_paused');
+      const paused = request.poolPaused ?? (await this.workPools.read(deployment.work_pool))?.paused;
+      if (paused) throw new ConflictError(`work pool "${deployment.work_pool}" is paused; resume it to create runs`, 'work_pool_paused');
     }
     const parameters = { ...deployment.parameters, ...(request.parameters ?? {}) };
     validateParameters(deployment.parameter_schema, parameters);

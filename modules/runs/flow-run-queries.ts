@@ -98,16 +98,6 @@ export async function getFlowRunLogs(
 }
 
 /** RUNNING or CANCELLING runs whose state is older than `olderThanMs`: candidates of the crash sweep. */
-/**
- * True when an earlier attempt of the run crashed (its process died): the next attempt replays the tasks
- * that attempt finished instead of running them again (wait-restart, issue 13).
- */
-export async function hasCrashedBefore(pg: Pool, id: string): Promise<boolean> {
-  if (!isUuid(id)) return false;
-  const res = await pg.query(`SELECT 1 FROM flow_run_states WHERE flow_run_id = $1 AND type = 'CRASHED' LIMIT 1`, [id]);
-  return res.rows.length > 0;
-}
-
 export async function longActiveRuns(pg: Pool, olderThanMs: number, limit: number): Promise<Array<{ id: string; state_type: 'RUNNING' | 'CANCELLING' | 'PAUSED' }>> {
   // A run paused inside its flow (`pauseFlowRun`, state name Paused, entered from RUNNING) is held by the
   // process executing it, which keeps its heartbeat; a suspended run, or one paused through the API before

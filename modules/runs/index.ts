@@ -11,6 +11,7 @@ import { FlowRunOps } from './flow-run-ops.ts';
 import { RunQueues } from './run-queues.ts';
 import { RunSlots } from './run-slots.ts';
 import { RunStore } from './run-store.ts';
+import type { ResumedSuspensionSql } from './state-writer-sql.ts';
 import { WorkPools } from './work-pools.ts';
 
 /**
@@ -29,6 +30,8 @@ export interface RunsDeps {
   queues: Queues;
   /** A new Redis connection of its own (the cancellation subscriber). */
   redisConnection(name: string): Redis;
+  /** The waits module's SQL for "this run was suspended and resumed" (its `resumedSuspensionSql`): a RUNNING transition says whether the attempt replays. */
+  resumedSuspensionSql: ResumedSuspensionSql;
 }
 
 /** The parts of the module that hold state, built once per process (the state writer batches all of its proposals). */
@@ -47,7 +50,7 @@ export interface Runs {
 }
 
 export function createRuns(deps: RunsDeps): Runs {
-  const store = new RunStore(deps.pg, deps.names, deps.log);
+  const store = new RunStore(deps.pg, deps.names, deps.log, deps.resumedSuspensionSql);
   const queues = new RunQueues(deps.queues);
   const workPools = new WorkPools(deps.pg, queues);
   const deploymentRuns = new DeploymentRuns(deps.pg, store, workPools, queues);
@@ -76,7 +79,7 @@ export type { DeploymentRuns, DeploymentRunRequest } from './deployment-runs.ts'
 export type { FlowRunOps } from './flow-run-ops.ts';
 export type { Commands, CommandResult } from './commands.ts';
 export type { Cancellation } from './cancellation.ts';
-export type { RunSlots, RunSlot, RunSlotResult } from './run-slots.ts';
+export type { RunSlots, RunSlot, RunSlotResult, SlotRun } from './run-slots.ts';
 export type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOptions, SetStateResult } from './contract.ts';
 export type { FlowRunRecord, TaskRunRecord } from './rows.ts';
 export { publicFlowRun, publicTaskRun } from './rows.ts';
@@ -85,7 +88,6 @@ export { getDeployment, requireDeployment, listDeployments, schedulableDeploymen
 export { ensureWorkPool } from './work-pools.ts';
 export { listFlowRuns, getFlowRunDetail, getFlowRunLogs, longActiveRuns, overdueRuns, recentCrashes, existingRunKeys, type FlowRunFilter, type FlowRunDetail } from './flow-run-queries.ts';
 // Crash retries replay finished tasks (wait-restart, issue 13).
-export { hasCrashedBefore } from './flow-run-queries.ts';
 export { relayOutbox, outboxLockKey, outboxBacklog, type OutboxRow } from './outbox.ts';
 export { Heartbeats, heartbeatKey, heartbeatTtlMs } from './heartbeats.ts';
 export {

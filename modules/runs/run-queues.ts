@@ -14,7 +14,8 @@ export interface EnqueueOptions {
   scheduledTime?: string | Date | null;
 }
 
-type QueuedRun = { id: string; flow_name: string; work_pool: string | null; priority?: number };
+/** A run to enqueue; with `deployment_id`, `concurrency_key` and `created` (a full record) its job carries them for the worker's slot check. */
+type QueuedRun = { id: string; flow_name: string; work_pool: string | null; priority?: number; deployment_id?: string | null; concurrency_key?: string | null; created?: string };
 
 /** Reflex priorities run from -1000 (last) to 1000 (first). */
 export const MAX_RUN_PRIORITY = 1000;
@@ -41,7 +42,11 @@ export class RunQueues {
   async enqueue(run: QueuedRun, options: EnqueueOptions = {}): Promise<string> {
     const attempt = options.attempt ?? 1;
     const at = options.scheduledTime ? new Date(options.scheduledTime).getTime() : Date.now();
-    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()), priority: bullPriority(run.priority) });
+    // Only a record says what the slot check needs (the wire run has no concurrency key): else the worker reads the run.
+    const facts = run.deployment_id !== undefined && run.concurrency_key !== undefined && run.created !== undefined
+      ? { deployment_id: run.deployment_id, work_pool: run.work_pool, concurrency_key: run.concurrency_key, created: run.created, priority: run.priority ?? 0 }
+      : undefined;
+    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt, run: facts }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()), priority: bullPriority(run.priority) });
   }
 
   /** Removes a run's job if it is still waiting or delayed (a cancelled or deleted scheduled run). */

@@ -39,9 +39,27 @@ export interface SlotRun {
 
 const CACHE_MS = 1000;
 
+type Cached<V> = { value: Promise<V>; at: number };
+
+/**
+ * A value cached for CACHE_MS from when its load started, the load's promise included (a failed load is
+ * forgotten at once, so the next caller tries again).
+ */
+function cachedFor<V>(cache: Map<string, Cached<V>>, key: string, load: () => Promise<V>): Promise<V> {
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
+  const p = load();
+  cache.set(key, { value: p, at: Date.now() });
+  p.catch(() => {
+    if (cache.get(key)?.value === p) cache.delete(key);
+  });
+  return p;
+}
+
 export class RunSlots {
-  private readonly cache = new Map<string, { limit: number | null; at: number }>();
-  private readonly controls = new Map<string, { value: { limit: number | null; concurrency: Deployment['concurrency'] }; at: number }>();
+  // Promises, so the jobs that start together while the entry is being (re)loaded share one query.
+  private readonly cache = new Map<string, Cached<number | null>>();
+  private readonly controls = new Map<string, Cached<{ limit: number | null; concurrency: Deployment['concurrency'] }>>();
 
   constructor(
     private readonly pg: Pool,
@@ -49,20 +67,12 @@ export class RunSlots {
     private readonly names: Names,
   ) {}
 
-  private async cachedLimit(key: string, load: () => Promise<number | null>): Promise<number | null> {
-    const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.limit;
-    const limit = await load();
-    this.cache.set(key, { limit, at: Date.now() });
-    return limit;
+  private cachedLimit(key: string, load: () => Promise<number | null>): Promise<number | null> {
+    return cachedFor(this.cache, key, load);
   }
 
-  private async control(id: string): Promise<{ limit: number | null; concurrency: Deployment['concurrency'] }> {
-    const hit = this.controls.get(id);
-    if (hit && Date.now() - hit.at < CACHE_MS) return hit.value;
-    const value = await deploymentRunControl(this.pg, id);
-    this.controls.set(id, { value, at: Date.now() });
-    return value;
+  private control(id: string): Promise<{ limit: number | null; concurrency: Deployment['concurrency'] }> {
+    return cachedFor(this.controls, id, () => deploymentRunControl(this.pg, id));
   }
 
   /**

@@ -13,6 +13,7 @@ import { LogWriter } from './run-logs.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, publicFlowRun, publicTaskRun, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 import { generateRunName } from './engine/run-names.ts';
 import { StateWriter } from './state-writer.ts';
+import type { ResumedSuspensionSql } from './state-writer-sql.ts';
 import { decideTransition } from './engine/states.ts';
 
 /**
@@ -28,9 +29,10 @@ export class RunStore implements Orchestration {
     private readonly pg: Pool,
     names: Names,
     log: Logger,
+    resumedSuspensionSql: ResumedSuspensionSql,
   ) {
     const moduleLog = log.child({ module: 'runs' });
-    this.writer = new StateWriter(pg, moduleLog, { notifyChannel: names.pgChannels.outbox });
+    this.writer = new StateWriter(pg, moduleLog, { notifyChannel: names.pgChannels.outbox, resumedSuspensionSql });
     this.logs = new LogWriter(pg, moduleLog);
   }
 

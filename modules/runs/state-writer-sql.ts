@@ -83,6 +83,24 @@ export function flowRunsByKeySql(keys: string[]): string {
   return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key IN (SELECT jsonb_array_elements_text(${jsonLiteral(keys)}))`;
 }
 
+/**
+ * Of these runs, the ones whose next attempt replays its finished tasks (they return what they returned):
+ * an earlier attempt crashed (a crash is no verdict on the code), or the run was suspended and resumed.
+ * Read with the RUNNING transition, in the round trip that locks the run, so an attempt's start costs no
+ * query of its own. A run that never ran (run_count 0) has no finished task to replay.
+ */
+export function replayingRunsSql(ids: string[], resumedSuspensionSql: ResumedSuspensionSql): string {
+  return `SELECT f.id FROM flow_runs f WHERE f.id = ANY(${uuidArray(ids)}) AND f.run_count > 0
+     AND (EXISTS (SELECT 1 FROM flow_run_states s WHERE s.flow_run_id = f.id AND s.type = 'CRASHED') OR ${resumedSuspensionSql('f.id')})`;
+}
+
+/**
+ * SQL text (a boolean expression over the run id `runId` names) true when the run was suspended and
+ * resumed. The waits module owns that table and writes the text (modules/waits resumedSuspensionSql); the
+ * composition root hands it to this module, which never reaches into another.
+ */
+export type ResumedSuspensionSql = (runId: string) => string;
+
 export interface OutboxRow {
   run_id: string;
   event: ReflexEvent;

@@ -9,7 +9,7 @@ import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { flowRunsByKeySql, insertFlowRunsSql, uuidArray, writeBatchSql, type OutboxRow, type StateRow } from './state-writer-sql.ts';
+import { flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
@@ -26,6 +26,8 @@ export interface StateWriterOptions {
   maxBatch?: number;
   /** LISTEN/NOTIFY channel told after each commit that wrote outbox rows. */
   notifyChannel: string;
+  /** Whether a run was suspended and resumed, as the waits module words it (a RUNNING transition answers `replay`). */
+  resumedSuspensionSql: ResumedSuspensionSql;
 }
 
 /**
@@ -143,6 +145,8 @@ export class StateWriter {
     const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
     const deploymentIds = [...new Set(flowCreates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
     const parentIds = [...new Set(taskCreates.flatMap((o) => (o.run.flow_run_id && !o.run.flow ? [o.run.flow_run_id] : [])))];
+    // Runs proposed RUNNING: the same round trip says which of them replay their finished tasks.
+    const startingIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && o.proposed.type === 'RUNNING' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
     const keys = [...new Set(flowCreates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
     const statements = {
       // New flow runs first, so the read by key below also sees the rows this transaction inserted.
@@ -154,6 +158,8 @@ export class StateWriter {
       parents: parentIds.length
         ? `SELECT f.id, f.name, f.flow_name, f.deployment_id, d.name AS deployment_name, f.work_pool FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(parentIds)})`
         : null,
+      // After `flows`: the runs are locked by then, so no CRASHED state can commit between the two reads.
+      replaying: startingIds.length ? replayingRunsSql(startingIds, this.options.resumedSuspensionSql) : null,
     };
     const results = await multiQuery(client, ['BEGIN', ...Object.values(statements)]);
     let next = 1; // results[0] is BEGIN's
@@ -162,6 +168,7 @@ export class StateWriter {
     const tasks = new Map(rowsOf.tasks.map((r) => [r.id as string, taskRunFromRow(r)]));
     const deploymentNames = new Map(rowsOf.deployments.map((r) => [r.id as string, r.name as string]));
     for (const { run } of flowCreates) if (run.deployment_id) run.deployment_name ??= deploymentNames.get(run.deployment_id) ?? null;
+    const replaying = new Set(rowsOf.replaying.map((r) => r.id as string));
     const parents = new Map(rowsOf.parents.map((r) => [r.id as string, r]));
     for (const { run } of taskCreates) {
       const f = run.flow_run_id ? parents.get(run.flow_run_id) : undefined;
@@ -206,11 +213,28 @@ export class StateWriter {
     const changedTasks = new Set<string>();
     for (const op of batch) {
       if (op.kind === 'flow-state') {
+        const claimed = op.options.claim ? claim(flows, op.id, op.options.claim.attempt) : null;
+        if (claimed?.refused) {
+          settle.set(op, claimed.refused);
+          continue;
+        }
+        if (claimed?.viaPending) {
+          // The pick-up is history too: PENDING, with its event, just before RUNNING.
+          const pending = transition('flow', flows, op.id, { type: 'PENDING' }, {});
+          if (pending?.accepted) {
+            changedFlows.add(op.id);
+            flowStates.push({ id: pending.stateId, run_id: op.id, state: pending.result.state });
+            outbox.push({ run_id: op.id, event: flowRunStateEvent(pending.stateId, pending.result.run, pending.previous) });
+          }
+        }
         const outcome = transition('flow', flows, op.id, op.proposed, op.options);
         if (!outcome) settle.set(op, new ItemFailure(new NotFoundError('flow run', op.id)));
         else if (!outcome.accepted) settle.set(op, outcome.result);
         else {
           changedFlows.add(op.id);
+          // A CRASHED state of this very batch counts too (it is not in the table yet).
+          if (outcome.result.state.type === 'CRASHED' && outcome.result.run.run_count > 0) replaying.add(op.id);
+          if (outcome.result.state.type === 'RUNNING') outcome.result.replay = replaying.has(op.id);
           flowStates.push({ id: outcome.stateId, run_id: op.id, state: outcome.result.state });
           outbox.push({ run_id: op.id, event: flowRunStateEvent(outcome.stateId, outcome.result.run, outcome.previous, op.options.eventDetails) });
           settle.set(op, outcome.result);
@@ -254,6 +278,20 @@ async function multiQuery(client: PoolClient, statements: Array<string | null>):
   const sql = statements.filter((s): s is string => s !== null);
   const res = (await client.query(sql.join(';\n'))) as unknown as QueryResult | QueryResult[];
   return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
+}
+
+/**
+ * A worker's claim (SetStateOptions.claim), checked against the run's current row: refused unless the run
+ * is SCHEDULED or PENDING with the attempt still to run; `viaPending` when it has to pass PENDING first.
+ * No row: null, and the transition answers NotFound.
+ */
+function claim(runs: Map<string, FlowRunRecord>, id: string, attempt: number): { refused?: SetStateResult<FlowRunRecord>; viaPending: boolean } | null {
+  const run = runs.get(id);
+  if (!run) return null;
+  const refuse = (reason: string) => ({ refused: { accepted: false, reason, state: run.state, run }, viaPending: false });
+  if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return refuse(`not startable: the run is ${run.state.type}`);
+  if (run.run_count >= attempt) return refuse(`stale: attempt ${attempt} has run already (run count ${run.run_count})`);
+  return { viaPending: run.state.type === 'SCHEDULED' };
 }
 
 type Outcome<T> =

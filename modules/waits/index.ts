@@ -4,4 +4,4 @@
  * a worker's sweep and the flow itself, none of which needs the run writer's batching.
  * Services and the SDK use only what this file exports.
  */
-export { Waits, type FlowRunWait, type WaitKind, type WaitOutcome } from './store.ts';
+export { Waits, resumedSuspensionSql, type FlowRunWait, type WaitKind, type WaitOutcome } from './store.ts';

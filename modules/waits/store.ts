@@ -73,10 +73,14 @@ export class Waits {
     );
     return res.rows.map(fromRow);
   }
+}
 
-  /** True when the run was ever suspended and resumed (its finished tasks then return their recorded results). */
-  async wasSuspended(flowRunId: string): Promise<boolean> {
-    const res = await this.pg.query(`SELECT 1 FROM flow_run_waits WHERE flow_run_id = $1 AND kind = 'suspend' AND outcome = 'resumed' LIMIT 1`, [flowRunId]);
-    return res.rows.length > 0;
-  }
+/**
+ * SQL text (a boolean expression) true when the run `runId` names was ever suspended and resumed: its
+ * finished tasks then return their recorded results. Text, not a query, so the runs module's RUNNING
+ * transition answers it in the round trip it makes anyway (modules/runs/state-writer-sql.ts) while this
+ * module stays the one that knows the table.
+ */
+export function resumedSuspensionSql(runId: string): string {
+  return `EXISTS (SELECT 1 FROM flow_run_waits w WHERE w.flow_run_id = ${runId} AND w.kind = 'suspend' AND w.outcome = 'resumed')`;
 }

@@ -1,6 +1,8 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from '../../core/log.ts';
-import { publicFlowRun, type Runs } from '../../modules/runs/index.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { publicFlowRun, type FlowRunRecord, type Runs, type SlotRun } from '../../modules/runs/index.ts';
+import type { FlowAttemptResult } from '../../sdk/flow-runner.ts';
 import type { FlowRunJob } from '../../schemas/jobs.ts';
 import type { EngineClient } from '../../sdk/client.ts';
 import { flowInternals } from '../../sdk/flow.ts';
@@ -32,21 +34,36 @@ export interface ProcessorContext {
 export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJob>, token: string | undefined): Promise<JobOutcome> {
   const { flow_run_id: id, attempt } = job.data;
   const { store } = ctx.client;
-  // The record, not the wire run: it carries the run's priority and concurrency key (issue 15).
-  const run = await ctx.runs.store.getFlowRunRecord(id);
-  if (!run) return 'missing';
-  if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return 'not-startable';
-  if (run.run_count >= attempt) return 'stale';
-  const log = ctx.log.child({ flow_run_id: id, flow_name: run.flow_name, attempt });
+  const flow = ctx.flows.get(job.data.flow_name);
+  const claimAttempt = flow ? flowInternals(flow).claimAttempt : undefined;
+  // A job that carries the run's facts is claimed without a read: the RUNNING transition checks the run's
+  // state and attempt itself (SetStateOptions.claim). Otherwise the run is read and checked first, as it
+  // always was: an older job, an unknown flow, a flows module with an older SDK, and a run with a
+  // concurrency key, whose slot decision may cancel other runs and so must not be taken for a stale job.
+  let run: FlowRunRecord | null = null;
+  let slotRun: SlotRun;
+  if (job.data.run && job.data.run.concurrency_key === null && flow && claimAttempt) {
+    const { priority: _p, ...facts } = job.data.run;
+    slotRun = { id, ...facts };
+  } else {
+    // The record, not the wire run: it carries the run's priority and concurrency key (issue 15).
+    run = await ctx.runs.store.getFlowRunRecord(id);
+    if (!run) return 'missing';
+    if (run.state.type !== 'SCHEDULED' && run.state.type !== 'PENDING') return 'not-startable';
+    if (run.run_count >= attempt) return 'stale';
+    slotRun = run;
+  }
+  const flowName = run?.flow_name ?? job.data.flow_name;
+  const log = ctx.log.child({ flow_run_id: id, flow_name: flowName, attempt });
 
-  const flow = ctx.flows.get(run.flow_name);
-  if (!flow) {
+  const def = run ? ctx.flows.get(run.flow_name) : flow;
+  if (!def) {
     const known = [...ctx.flows.keys()].join(', ') || 'none';
-    await store.setFlowRunState(id, { type: 'FAILED', message: `flow "${run.flow_name}" is not in this worker's flows module ${ctx.flowsModule} (it has: ${known})` });
+    await store.setFlowRunState(id, { type: 'FAILED', message: `flow "${flowName}" is not in this worker's flows module ${ctx.flowsModule} (it has: ${known})` });
     return 'unknown-flow';
   }
 
-  const slot = await ctx.runs.slots.acquire(run, { leaseSeconds: 30, waiterTtlMs: Math.max(3000, 4 * ctx.slotRetryMs) });
+  const slot = await ctx.runs.slots.acquire(slotRun, { leaseSeconds: 30, waiterTtlMs: Math.max(3000, 4 * ctx.slotRetryMs) });
   if (!slot.acquired && slot.collision?.action === 'cancel-self') {
     log.info({ reason: slot.reason }, 'run cancelled by its concurrency key collision strategy');
     await store.setFlowRunState(id, { type: 'CANCELLED', message: `cancelled: ${slot.reason}` });
@@ -63,9 +80,20 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
     throw new DelayedError();
   }
   try {
-    // PENDING is proposed without waiting: RUNNING follows it in the same batch and is the claim we wait for.
-    if (run.state.type === 'SCHEDULED') void store.setFlowRunState(id, { type: 'PENDING' }).catch(() => {});
-    const result = await flowInternals(flow).runAttempt(ctx.client, publicFlowRun(run), {});
+    let result: FlowAttemptResult;
+    if (run) {
+      // PENDING is proposed without waiting: RUNNING follows it in the same batch and is the claim we wait for.
+      if (run.state.type === 'SCHEDULED') void store.setFlowRunState(id, { type: 'PENDING' }).catch(() => {});
+      result = await flowInternals(def).runAttempt(ctx.client, publicFlowRun(run), {});
+    } else {
+      try {
+        result = await (claimAttempt as NonNullable<typeof claimAttempt>)(ctx.client, { id, attempt }, {});
+      } catch (err) {
+        // The run was deleted after its job was queued (a cleared scheduled run): nothing to start.
+        if (err instanceof NotFoundError) return 'missing';
+        throw err;
+      }
+    }
     switch (result.kind) {
       case 'completed':
         return 'completed';
@@ -77,10 +105,14 @@ export async function processFlowRunJob(ctx: ProcessorContext, job: Job<FlowRunJ
         return 'suspended';
       case 'refused':
         log.debug({ reason: result.reason }, 'run not started');
+        // A claim is refused from SCHEDULED or PENDING only for an attempt that ran already.
+        if (!run) return result.state.type === 'SCHEDULED' || result.state.type === 'PENDING' ? 'stale' : 'not-startable';
         return 'refused';
-      case 'retry':
-        await ctx.runs.queues.enqueue(run, { attempt: run.run_count + 2, scheduledTime: result.scheduledTime });
+      case 'retry': {
+        const retried = run ?? { id, flow_name: flowName, ...(job.data.run as NonNullable<FlowRunJob['run']>) };
+        await ctx.runs.queues.enqueue(retried, { attempt: result.runCount + 1, scheduledTime: result.scheduledTime });
         return 'retry';
+      }
     }
   } finally {
     await slot.slot.release().catch(() => {});
