@@ -82,20 +82,31 @@ export class Queues {
     await this.queue(kind, ...args).addBulk(jobs);
   }
 
-  /** A worker on the kind's queue, on a connection of its own, with WORKER_LOCKS unless told otherwise. */
+  /**
+   * A worker on the kind's queue, on a connection of its own, with WORKER_LOCKS unless told otherwise.
+   *
+   * `autoPipelining`: the commands the worker issues in one event-loop turn (the moveToFinished of every
+   * job a batched write released together) go to Redis as one pipeline, one socket write and one read
+   * instead of one each; with dozens of jobs finishing together, those writes were ~9 % of the webhook
+   * service's CPU (docs/performance.md). Only the worker's command connection: the blocking connection
+   * BullMQ duplicates from it in the constructor keeps one command at a time.
+   */
   worker<S extends z.ZodType, A extends unknown[], R>(
     kind: JobKind<S, A>,
     args: A,
     processor: (job: Job<z.output<S>>, token?: string) => Promise<R>,
-    options: Omit<WorkerOptions, 'connection' | 'prefix'> & { connectionName: string },
+    options: Omit<WorkerOptions, 'connection' | 'prefix'> & { connectionName: string; autoPipelining?: boolean },
   ): Worker<z.output<S>, R> {
-    const { connectionName, ...rest } = options;
+    const { connectionName, autoPipelining, ...rest } = options;
+    const connection = this.connection(connectionName);
     const w = new Worker<z.output<S>, R>(kind.queue(this.names, ...args), processor as Processor<z.output<S>, R>, {
       ...WORKER_LOCKS,
       ...rest,
-      connection: this.connection(connectionName),
+      connection,
       prefix: this.names.bullPrefix,
     });
+    // Set after the constructor made the blocking duplicate; ioredis reads the option on every command.
+    if (autoPipelining) connection.options.enableAutoPipelining = true;
     this.workers.add(w);
     void w.waitUntilReady().catch(() => {});
     return w;
