@@ -72,14 +72,15 @@ export class Queues {
     return options.jobId as string;
   }
 
-  /** Validates and adds many jobs to one queue in one round trip. */
-  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A): Promise<void> {
-    if (inputs.length === 0) return;
+  /** Validates and adds many jobs to one queue in one round trip; answers their ids, in order. */
+  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A): Promise<string[]> {
+    if (inputs.length === 0) return [];
     const jobs = inputs.map((input) => {
       const data = parse(kind, input);
       return { name: kind.name(data), data, opts: kind.options(data) };
     });
     await this.queue(kind, ...args).addBulk(jobs);
+    return jobs.map((j) => j.opts.jobId as string);
   }
 
   /**
