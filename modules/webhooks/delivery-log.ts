@@ -98,8 +98,10 @@ export class DeliveryLog {
     // two could always do (the stale check of the next attempt, or the series' end, covers it).
     // An attempt always follows its own delivery's begin, so no row is both inserted and updated here.
     // Data-modifying CTEs run to completion whether or not the final SELECT reads them.
-    const res = await this.pg.query<{ id: string; series: number; status: DeliveryStatus; fresh: boolean }>(
-      `WITH b AS (
+    // A named statement: each pooled connection parses and plans it once, not once per batch.
+    const res = await this.pg.query<{ id: string; series: number; status: DeliveryStatus; fresh: boolean }>({
+      name: 'reflex_webhook_delivery_log',
+      text: `WITH b AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(id text, idempotency_key text, automation_id text, firing_id text,
            event_id text, url text, method text, headers jsonb, body text, secret text, format text, timeout_seconds float8, retry jsonb, secret_refs jsonb)),
        ins AS (
@@ -126,8 +128,8 @@ export class DeliveryLog {
        SELECT id, series, status, true AS fresh FROM ins
        UNION ALL
        SELECT d.id, d.series, d.status, false FROM webhook_deliveries d WHERE d.id IN (SELECT id FROM b)`,
-      [JSON.stringify(begins), JSON.stringify(rows)],
-    );
+      values: [JSON.stringify(begins), JSON.stringify(rows)],
+    });
     const byId = new Map(res.rows.map((r) => [r.id, r]));
     return items.map((item) => {
       if (!('begin' in item)) return undefined;
