@@ -28,6 +28,8 @@ const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000);
 const RATE = 500;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = 4;
+/** `BENCH_DELIVERIES_ONLY=1`: only phases 1 and 4 (the raw ceiling and deliveries/s), for quick before/after pairs. */
+const DELIVERIES_ONLY = process.env.BENCH_DELIVERIES_ONLY === '1';
 
 type ReceiverReport = { count: number; latencies: number[] };
 
@@ -113,67 +115,72 @@ export async function run(): Promise<BenchResult> {
 
     const url = `http://127.0.0.1:${receiver.port}/bench`;
 
-    // 2. Enqueue → webhook latency: the webhook service alone, at the same steady rate.
-    receiver.reset();
-    const total = RATE * SECONDS;
-    await paced(total, RATE, () => {
-      const id = randomUUID();
-      return new DeliveryQueue(rt.queues).enqueue(WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
-    });
-    await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
-    const serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
-
-    // 3. Event → webhook latency through the automation service at a steady rate.
-    const automation = {
-      name: 'bench-webhook',
-      trigger: { type: 'event', expect: ['bench.ping'] },
-      actions: [{ type: 'call-webhook', url: `${url}/latency`, body: '{"sent": {{ event.payload.sent }}}' }],
-    };
-    const created = await fetch(`${api}/api/automations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(automation) });
-    if (created.status !== 201) throw new Error(`could not create the bench automation: ${await created.text()}`);
+    let serviceLatencies: number[] = [];
+    let latencies: number[] = [];
+    let upstream: number[] = [];
     let resets = 0;
-    // A burst of new client connections can overflow the listen backlog (ECONNRESET); such a post is
-    // retried once and counted, and its latency still runs from the first try.
-    const post = (sent: number): Promise<unknown> => {
-      const once = () =>
-        fetch(`${api}/api/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ event: 'bench.ping', resource: { 'reflex.resource.id': 'bench' }, payload: { sent } }),
-        }).then((r) => r.arrayBuffer());
-      return once().catch(() => {
-        resets += 1;
-        return once();
+    if (!DELIVERIES_ONLY) {
+      // 2. Enqueue → webhook latency: the webhook service alone, at the same steady rate.
+      receiver.reset();
+      const total = RATE * SECONDS;
+      await paced(total, RATE, () => {
+        const id = randomUUID();
+        return new DeliveryQueue(rt.queues).enqueue(WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
       });
-    };
-    // Warm up until the automation is loaded and the path is hot, then let the automations and recorder
-    // consumers finish the outcome events of the phases before, so the run starts on a calm engine.
-    await waitUntil(async () => { await post(Date.now()); return (await receiver.report()).latencies.length > 0; }, 10_000);
-    await waitUntil(async () => {
-      const pending = await Promise.all(
-        [rt.names.consumers.automations, rt.names.consumers.recorder].map(async (durable) => {
-          const info = await rt.bus.jsm.consumers.info(rt.names.streams.events, durable);
-          return info.num_pending + info.num_ack_pending;
-        }),
+      await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
+      serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
+
+      // 3. Event → webhook latency through the automation service at a steady rate.
+      const automation = {
+        name: 'bench-webhook',
+        trigger: { type: 'event', expect: ['bench.ping'] },
+        actions: [{ type: 'call-webhook', url: `${url}/latency`, body: '{"sent": {{ event.payload.sent }}}' }],
+      };
+      const created = await fetch(`${api}/api/automations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(automation) });
+      if (created.status !== 201) throw new Error(`could not create the bench automation: ${await created.text()}`);
+      // A burst of new client connections can overflow the listen backlog (ECONNRESET); such a post is
+      // retried once and counted, and its latency still runs from the first try.
+      const post = (sent: number): Promise<unknown> => {
+        const once = () =>
+          fetch(`${api}/api/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ event: 'bench.ping', resource: { 'reflex.resource.id': 'bench' }, payload: { sent } }),
+          }).then((r) => r.arrayBuffer());
+        return once().catch(() => {
+          resets += 1;
+          return once();
+        });
+      };
+      // Warm up until the automation is loaded and the path is hot, then let the automations and recorder
+      // consumers finish the outcome events of the phases before, so the run starts on a calm engine.
+      await waitUntil(async () => { await post(Date.now()); return (await receiver.report()).latencies.length > 0; }, 10_000);
+      await waitUntil(async () => {
+        const pending = await Promise.all(
+          [rt.names.consumers.automations, rt.names.consumers.recorder].map(async (durable) => {
+            const info = await rt.bus.jsm.consumers.info(rt.names.streams.events, durable);
+            return info.num_pending + info.num_ack_pending;
+          }),
+        );
+        return pending.every((n) => n === 0);
+      }, 120_000);
+      // A warm-up at the measured rate, discarded: the first seconds of load pay for JIT compilation and
+      // connection set-up in every process; what is measured is the steady state.
+      await paced(RATE * WARMUP_SECONDS, RATE, () => post(Date.now()));
+      await waitUntil(async () => (await receiver.report()).latencies.length >= RATE * WARMUP_SECONDS, 60_000);
+      receiver.reset();
+      const since = new Date();
+      await paced(total, RATE, () => post(Date.now()));
+      await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
+      latencies = (await receiver.report()).latencies.sort((a, b) => a - b);
+      // The share before the webhook service: from the event's ingest to its delivery row being created.
+      const before = await rt.pg.query<{ ms: number }>(
+        `SELECT extract(epoch FROM d.created - e.occurred) * 1000 AS ms FROM webhook_deliveries d JOIN events e ON e.id::text = d.event_id
+         WHERE e.event = 'bench.ping' AND e.occurred >= $1`,
+        [since],
       );
-      return pending.every((n) => n === 0);
-    }, 120_000);
-    // A warm-up at the measured rate, discarded: the first seconds of load pay for JIT compilation and
-    // connection set-up in every process; what is measured is the steady state.
-    await paced(RATE * WARMUP_SECONDS, RATE, () => post(Date.now()));
-    await waitUntil(async () => (await receiver.report()).latencies.length >= RATE * WARMUP_SECONDS, 60_000);
-    receiver.reset();
-    const since = new Date();
-    await paced(total, RATE, () => post(Date.now()));
-    await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
-    const latencies = (await receiver.report()).latencies.sort((a, b) => a - b);
-    // The share before the webhook service: from the event's ingest to its delivery row being created.
-    const before = await rt.pg.query<{ ms: number }>(
-      `SELECT extract(epoch FROM d.created - e.occurred) * 1000 AS ms FROM webhook_deliveries d JOIN events e ON e.id::text = d.event_id
-       WHERE e.event = 'bench.ping' AND e.occurred >= $1`,
-      [since],
-    );
-    const upstream = before.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+      upstream = before.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
+    }
 
     // 4. Deliveries/s, last (its backlog leaves Postgres busy for a while): enqueue faster than the service
     //    drains, then time the drain.

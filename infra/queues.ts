@@ -72,30 +72,42 @@ export class Queues {
     return options.jobId as string;
   }
 
-  /** Validates and adds many jobs to one queue in one round trip. */
-  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A): Promise<void> {
-    if (inputs.length === 0) return;
+  /** Validates and adds many jobs to one queue in one round trip; answers their ids, in order. */
+  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A): Promise<string[]> {
+    if (inputs.length === 0) return [];
     const jobs = inputs.map((input) => {
       const data = parse(kind, input);
       return { name: kind.name(data), data, opts: kind.options(data) };
     });
     await this.queue(kind, ...args).addBulk(jobs);
+    return jobs.map((j) => j.opts.jobId as string);
   }
 
-  /** A worker on the kind's queue, on a connection of its own, with WORKER_LOCKS unless told otherwise. */
+  /**
+   * A worker on the kind's queue, on a connection of its own, with WORKER_LOCKS unless told otherwise.
+   *
+   * `autoPipelining`: the commands the worker issues in one event-loop turn (the moveToFinished of every
+   * job a batched write released together) go to Redis as one pipeline, one socket write and one read
+   * instead of one each; with dozens of jobs finishing together, those writes were ~9 % of the webhook
+   * service's CPU (docs/performance.md). Only the worker's command connection: the blocking connection
+   * BullMQ duplicates from it in the constructor keeps one command at a time.
+   */
   worker<S extends z.ZodType, A extends unknown[], R>(
     kind: JobKind<S, A>,
     args: A,
     processor: (job: Job<z.output<S>>, token?: string) => Promise<R>,
-    options: Omit<WorkerOptions, 'connection' | 'prefix'> & { connectionName: string },
+    options: Omit<WorkerOptions, 'connection' | 'prefix'> & { connectionName: string; autoPipelining?: boolean },
   ): Worker<z.output<S>, R> {
-    const { connectionName, ...rest } = options;
+    const { connectionName, autoPipelining, ...rest } = options;
+    const connection = this.connection(connectionName);
     const w = new Worker<z.output<S>, R>(kind.queue(this.names, ...args), processor as Processor<z.output<S>, R>, {
       ...WORKER_LOCKS,
       ...rest,
-      connection: this.connection(connectionName),
+      connection,
       prefix: this.names.bullPrefix,
     });
+    // Set after the constructor made the blocking duplicate; ioredis reads the option on every command.
+    if (autoPipelining) connection.options.enableAutoPipelining = true;
     this.workers.add(w);
     void w.waitUntilReady().catch(() => {});
     return w;

@@ -20,7 +20,7 @@ export interface Modules {
 export function createModules(rt: Runtime): Modules {
   return {
     runs: createRuns({ pg: rt.pg, redis: rt.redis, names: rt.names, log: rt.log, queues: rt.queues, redisConnection: rt.redisConnection, resumedSuspensionSql }),
-    deliveries: new DeliveryQueue(rt.queues),
+    deliveries: new DeliveryQueue(rt.queues, rt.log),
     secrets: new Secrets(rt.pg, new KeyRing(rt.config.secretsKey, rt.config.secretsPreviousKeys)),
   };
 }

@@ -18,6 +18,8 @@ export class BlockedDestinationError extends ReflexError {
 export class AddressGuard {
   private readonly hosts = new Set<string>();
   private readonly cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+  // One lookup function per host name, not one closure per request (dropped whole when large).
+  private readonly lookups = new Map<string, LookupFunction>();
 
   constructor(allow: string[]) {
     for (const entry of allow.map((e) => e.trim().toLowerCase()).filter(Boolean)) {
@@ -52,6 +54,16 @@ export class AddressGuard {
 
   /** A `lookup` for node:http that resolves, then refuses any blocked address before connecting. */
   guardedLookup(hostname: string): LookupFunction {
+    let fn = this.lookups.get(hostname);
+    if (!fn) {
+      if (this.lookups.size >= 1024) this.lookups.clear();
+      fn = this.lookupFor(hostname);
+      this.lookups.set(hostname, fn);
+    }
+    return fn;
+  }
+
+  private lookupFor(hostname: string): LookupFunction {
     return (host, options, callback) => {
       dnsLookup(host, { ...options, all: true }, (err, addresses) => {
         if (err) return callback(err, '', 0);

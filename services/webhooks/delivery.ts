@@ -12,7 +12,7 @@ import type { ReflexEvent } from '../../schemas/event.ts';
 import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
 import type { AddressGuard } from './address-guard.ts';
 import { HostLimiter } from './host-limiter.ts';
-import { send, type HttpOutcome } from './http.ts';
+import { send, target as targetOf, type HttpOutcome } from './http.ts';
 import { judge, retryDelayMs } from './retry.ts';
 import { scrub, type Filled, type SecretFiller } from './secret-fill.ts';
 import { hasMarkers, maskMarkers } from '../../core/secret-refs.ts';
@@ -94,7 +94,9 @@ export class DeliveryProcessor {
     // Secrets are filled in for this attempt only (as they are now: a rotated value is picked up).
     const filled: Filled = this.filler ? await this.filler.fill(d) : d.secret_refs ? { error: 'this webhook service cannot fill secrets in' } : { job: d, values: [] };
     const target = 'job' in filled ? filled.job : d;
-    const host = safeHost(target.url);
+    // A URL with secret values in it is parsed for this attempt only (never cached).
+    const secretUrl = 'job' in filled && filled.values.length > 0;
+    const host = safeHost(target.url, secretUrl);
     const slot = this.limiter.acquire(host);
     if (slot === false) {
       // This host has its share in flight and its share of waiters: wait without holding a worker slot.
@@ -112,7 +114,7 @@ export class DeliveryProcessor {
           ? { kind: 'error', error: filled.error, latencyMs: 0, permanent: true }
           : headers === null
             ? { kind: 'error', error: 'the signing secret is not a Standard Webhooks secret (whsec_<base64>)', latencyMs: 0, permanent: true }
-            : await send({ url: target.url, method: d.method, headers, body: target.body, timeoutMs: d.timeout_seconds * 1000 }, this.guard);
+            : await send({ url: target.url, secretUrl, method: d.method, headers, body: target.body, timeoutMs: d.timeout_seconds * 1000 }, this.guard);
       if ('job' in filled && filled.values.length) outcome = scrubOutcome(outcome, filled.values);
     } finally {
       this.limiter.release(host);
@@ -161,7 +163,7 @@ export class DeliveryProcessor {
     if (d.event_id) related.push({ 'reflex.resource.id': resourceId('event', d.event_id), 'reflex.resource.role': Roles.triggeringEvent });
     related.push(...chainRelated(d.chain));
     // A URL holding secrets is shown masked; otherwise without its query string (query parameters often carry tokens).
-    const shown = hasMarkers(d.url) ? maskMarkers(d.url) : URL.canParse(d.url) ? `${new URL(d.url).origin}${new URL(d.url).pathname}` : '';
+    const shown = hasMarkers(d.url) ? maskMarkers(d.url) : shownUrl(d.url);
     const event = systemEvent(
       EventNames.webhookDelivery(verdict),
       { 'reflex.resource.id': resourceId('webhook-delivery', d.delivery_id), 'reflex.webhook.host': host },
@@ -190,12 +192,24 @@ function staleReason(d: DeliveryAttemptJob, state: DeliveryState): string | null
   return null;
 }
 
-function safeHost(url: string): string {
+function safeHost(url: string, secretUrl: boolean): string {
   try {
-    return new URL(url).host;
+    return targetOf(url, !secretUrl).host;
   } catch {
-    return url;
+    return URL.canParse(url) ? new URL(url).host : url;
   }
+}
+
+/** The URL without its query string, or '' when it is not a URL. */
+function shownUrl(url: string): string {
+  let u: URL;
+  try {
+    u = targetOf(url).url;
+  } catch {
+    if (!URL.canParse(url)) return '';
+    u = new URL(url);
+  }
+  return `${u.origin}${u.pathname}`;
 }
 
 /** The outcome with every secret value masked (a receiver may echo the request; an error may name the URL). */

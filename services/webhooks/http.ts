@@ -10,6 +10,8 @@ const READ_CAP_BYTES = 64 * 1024;
 
 export interface HttpRequest {
   url: string;
+  /** The URL holds filled-in secret values: not cached. */
+  secretUrl?: boolean;
   method: string;
   headers: Record<string, string>;
   body: string;
@@ -22,6 +24,51 @@ const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
   'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
 };
+
+/** What a request needs from its URL, parsed once per URL rather than once per attempt. */
+export interface Target {
+  url: URL;
+  /** `host[:port]`, the per-host limit's key. */
+  host: string;
+  /** The IP literal of the host, or null for a DNS name (checked in the lookup instead). */
+  literal: string | null;
+  options: http.RequestOptions;
+}
+
+const MAX_TARGETS = 1024;
+// Most deliveries go to a few receivers; the cache is dropped whole when full (cheaper than an LRU, and
+// a URL is only parsed again). URLs with secrets filled in are never cached (see `target`).
+const targets = new Map<string, Target>();
+
+/**
+ * The parsed target of a URL; throws when it is not an http(s) URL. `cache: false` for a URL holding
+ * secret values, which must not outlive the attempt in memory.
+ */
+export function target(href: string, cache = true): Target {
+  const known = targets.get(href);
+  if (known) return known;
+  const url = new URL(href);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
+  const t: Target = {
+    url,
+    host: url.host,
+    literal: literalAddress(url),
+    // What http.request derives from a URL (urlToHttpOptions), once.
+    options: {
+      protocol: url.protocol,
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port === '' ? undefined : Number(url.port),
+      path: `${url.pathname}${url.search}`,
+      auth: url.username || url.password ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
+      agent: agents[url.protocol],
+    },
+  };
+  if (cache) {
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(href, t);
+  }
+  return t;
+}
 
 export type HttpOutcome =
   | { kind: 'response'; status: number; headers: Record<string, string>; body: string; latencyMs: number }
@@ -39,18 +86,16 @@ export function send(request: HttpRequest, guard: AddressGuard): Promise<HttpOut
     const fail = (err: Error, permanent: boolean) => resolve({ kind: 'error', error: err.message, latencyMs: elapsed(), permanent });
     let req: http.ClientRequest;
     try {
-      const url = new URL(request.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
-      const literal = literalAddress(url);
-      if (literal) guard.checkAddress(literal, url.hostname);
-      const transport = url.protocol === 'https:' ? https : http;
+      const t = target(request.url, !request.secretUrl);
+      if (t.literal) guard.checkAddress(t.literal, t.url.hostname);
+      const transport = t.url.protocol === 'https:' ? https : http;
       // Throws before sending when Node refuses the method or a header (a CR or LF in a value).
-      req = transport.request(url, {
+      req = transport.request({
+        ...t.options,
         method: request.method,
         headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
-        lookup: guard.guardedLookup(url.hostname),
+        lookup: guard.guardedLookup(t.url.hostname),
         timeout: request.timeoutMs,
-        agent: agents[url.protocol as 'http:' | 'https:'],
       });
     } catch (err) {
       fail(err as Error, true);

@@ -22,6 +22,7 @@ export function createWebhooksService(rt: Runtime, modules: Modules): Service {
       worker = rt.queues.worker(JOBS.webhookDelivery, [], (job, token) => processor.process(job, token), {
         connectionName: 'webhooks',
         concurrency: webhookWorkerConcurrency,
+        autoPipelining: true,
       });
       worker.on('error', (err) => log.error({ err }, 'webhook worker error'));
       worker.on('failed', (job, err) => log.warn({ job_id: job?.id, err: err.message }, 'delivery job failed'));
