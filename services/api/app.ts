@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { IngestOverloadedError, ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
-import { jsonValueIssues } from '../../core/json.ts';
+import { jsonValueIssues, markStorable } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { asDependencyUnavailable } from '../../infra/unavailable.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
@@ -81,7 +81,11 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
       parseJson(req, body as string, (err, value) => {
         if (err) return done(err);
         const issues = jsonValueIssues(value);
-        if (issues.length === 0) return done(null, value);
+        if (issues.length === 0) {
+          // Ingest then skips the same walk over each event's parts.
+          markStorable(value);
+          return done(null, value);
+        }
         const first = issues[0];
         done(new ValidationError(`invalid JSON body: ${first.path || '(root)'}: ${first.message}`, issues));
       }),
