@@ -10,6 +10,7 @@ import { ErrorResponseSchema } from '../../schemas/common.ts';
 import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
 import { errorBody } from './error-body.ts';
+import { lazyChildLoggerFactory } from './lazy-logger.ts';
 import { apiComponents } from './components.ts';
 import type { ApiApp } from './route-module.ts';
 import { routeModules } from './routes/index.ts';
@@ -52,6 +53,8 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: rt.log.child({ service: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // req.log makes its pino child only when the request logs: most never do.
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: rt.config.maxBodyBytes,
     trustProxy: true,
     // Longer than the idle timeout of common clients and proxies, so a reused connection is never
