@@ -10,6 +10,19 @@ export { storableText };
  * and deep nesting makes recursive code (validation, rendering) overflow its stack.
  */
 
+/** Documents that passed jsonValueIssues whole (the API's body parser), so later checks of their parts can be skipped. */
+const checked = new WeakSet<object>();
+
+/** Records that `value` passed jsonValueIssues (with the default depth) from its root. */
+export function markStorable(value: unknown): void {
+  if (value !== null && typeof value === 'object') checked.add(value);
+}
+
+/** True when `value` itself was marked by markStorable: none of its strings, keys or depths needs checking again. */
+export function isMarkedStorable(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && checked.has(value);
+}
+
 /** Objects and arrays nest at most this deep in any JSON Reflex accepts. */
 export const MAX_JSON_DEPTH = 64;
 

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { startTracing, tracingFromEnv } from '../infra/tracing.ts';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { normalizeEncodedEvents } from '../core/events.ts';
+import { startTracing, trace, tracer, tracingFromEnv } from '../infra/tracing.ts';
+import { ingestPublisher } from '../services/api/ingest-publisher.ts';
 import { createAutomation } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import { Receiver } from './support/receiver.ts';
@@ -69,6 +72,25 @@ describe('one trace per event', () => {
     assert.equal(deliver.attributes['http.response.status_code'], 204);
     assert.equal(deliver.attributes['reflex.webhook_delivery.outcome'], 'succeeded');
     assert.equal(receiver.requestsTo('/traced').length, 1);
+  });
+
+  it('keeps each request its own trace when the ingest publisher writes several requests together', async () => {
+    const publisher = ingestPublisher(t.rt);
+    const sub = t.rt.nats.subscribe(`${t.config.namespace}.events.order.together`, { max: 5 });
+    const spans = Array.from({ length: 5 }, (_, i) => tracer().startSpan(`request ${i}`));
+    // Five requests in one turn of the event loop: one batch, published at the end of the turn.
+    const acks = spans.map((span, i) =>
+      context.with(trace.setSpan(ROOT_CONTEXT, span), () =>
+        publisher.publish(normalizeEncodedEvents({ event: 'order.together', resource: { 'reflex.resource.id': `shop.order.t${i}` }, payload: { i } }, { maxPayloadBytes: 1 << 20 })),
+      ),
+    );
+    await Promise.all(acks);
+    const seen = new Map<number, string | undefined>();
+    for await (const m of sub) seen.set(m.json<{ payload: { i: number } }>().payload.i, m.headers?.get('traceparent'));
+    spans.forEach((span, i) => {
+      span.end();
+      assert.equal(seen.get(i)?.split('-')[2], span.spanContext().spanId, `event ${i} carries the trace of its own request`);
+    });
   });
 
   it('ingest → evaluation → action → job → flow run → its tasks', async () => {

@@ -3,13 +3,14 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { IngestOverloadedError, ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
-import { jsonValueIssues } from '../../core/json.ts';
+import { jsonValueIssues, markStorable } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { asDependencyUnavailable } from '../../infra/unavailable.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
 import type { Modules } from '../modules.ts';
 import { registerApiKeyCheck } from './auth.ts';
 import { errorBody } from './error-body.ts';
+import { lazyChildLoggerFactory } from './lazy-logger.ts';
 import { apiComponents } from './components.ts';
 import type { ApiApp } from './route-module.ts';
 import { routeModules } from './routes/index.ts';
@@ -52,6 +53,8 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: rt.log.child({ service: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // req.log makes its pino child only when the request logs: most never do.
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: rt.config.maxBodyBytes,
     trustProxy: true,
     // Longer than the idle timeout of common clients and proxies, so a reused connection is never
@@ -81,7 +84,11 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
       parseJson(req, body as string, (err, value) => {
         if (err) return done(err);
         const issues = jsonValueIssues(value);
-        if (issues.length === 0) return done(null, value);
+        if (issues.length === 0) {
+          // Ingest then skips the same walk over each event's parts.
+          markStorable(value);
+          return done(null, value);
+        }
         const first = issues[0];
         done(new ValidationError(`invalid JSON body: ${first.path || '(root)'}: ${first.message}`, issues));
       }),

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { ReflexError } from '../../../core/errors.ts';
-import { normalizeEvents } from '../../../core/events.ts';
+import { normalizeEncodedEvents } from '../../../core/events.ts';
+import { isMarkedStorable } from '../../../core/json.ts';
 import { EventInputSchema } from '../../../schemas/event.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
-import { contextFrom, inSpan, SpanKind, traceHeaders } from '../../../infra/tracing.ts';
+import { contextFrom, inSpan, SpanKind, traceHeaders, tracingEnabled } from '../../../infra/tracing.ts';
 import { ingestLag } from '../ingest-lag.ts';
+import { ingestPublisher } from '../ingest-publisher.ts';
 import type { RouteModule } from '../route-module.ts';
 import { documentOnly } from '../schema-compilers.ts';
 
-// The body is one event, a batch, or CloudEvents (structured, batch, binary); normalizeEvents validates each
-// event against EventInputSchema, so a batch is refused whole with the path of every bad field.
+// The body is one event, a batch, or CloudEvents (structured, batch, binary); normalizeEncodedEvents validates
+// each event against EventInputSchema, so a batch is refused whole with the path of every bad field.
 const IngestBodySchema = documentOnly(z.union([EventInputSchema, z.array(EventInputSchema).max(1000)]));
 const ACCEPTED =
   'send application/json, application/cloudevents+json, application/cloudevents-batch+json, or a CloudEvent in binary mode (ce-* headers)';
@@ -36,15 +38,24 @@ export const eventIngestRoutes: RouteModule = (app, { rt }) => {
         throw new ReflexError('unsupported_media_type', `content type "${req.headers['content-type'] ?? ''}" is not accepted: ${ACCEPTED}`);
       }
       const input = cloudEvents ? eventsFromCloudEvents(req) : req.body;
-      const events = normalizeEvents(input, { maxPayloadBytes: rt.config.maxPayloadBytes, maxEventBytes: rt.bus.maxEventBytes });
-      // The root of each event's trace (or a child of the caller's, when it sent a traceparent); every
-      // message published under it carries its context.
-      await inSpan('reflex.ingest', { kind: SpanKind.SERVER, parent: contextFrom(traceHeaders(req.headers)), attributes: { 'reflex.events': events.length } }, async (span) => {
-        span?.setAttribute('reflex.event.ids', events.slice(0, 100).map((e) => e.id)); // the first 100 of a batch
-        await rt.bus.publishMany(events);
+      const events = normalizeEncodedEvents(input, {
+        maxPayloadBytes: rt.config.maxPayloadBytes,
+        maxEventBytes: rt.bus.maxEventBytes,
+        // A JSON body was checked whole by the body parser (services/api/app.ts) for what PostgreSQL cannot store.
+        jsonChecked: isMarkedStorable(input),
       });
+      const publisher = ingestPublisher(rt);
+      if (!tracingEnabled()) await publisher.publish(events);
+      else {
+        // The root of each event's trace (or a child of the caller's, when it sent a traceparent); every
+        // message published under it carries its context.
+        await inSpan('reflex.ingest', { kind: SpanKind.SERVER, parent: contextFrom(traceHeaders(req.headers)), attributes: { 'reflex.events': events.length } }, async (span) => {
+          span?.setAttribute('reflex.event.ids', events.slice(0, 100).map((e) => e.event.id)); // the first 100 of a batch
+          await publisher.publish(events);
+        });
+      }
       rt.metrics.eventsIngested.inc({ source: cloudEvents ? 'cloudevents' : 'api' }, events.length);
-      return reply.code(202).send({ ids: events.map((e) => e.id) });
+      return reply.code(202).send({ ids: events.map((e) => e.event.id) });
     },
   );
 };
