@@ -182,9 +182,9 @@ export class EventBus {
       const info = await this.jsm.consumers.info(stream, durable);
       // A consumer made before the engine's events had a tree of their own read the whole stream: its
       // filter is narrowed in place (it keeps its position; what it no longer reads, the engine consumer does).
-      const filter = options.filter ?? '';
-      if (info.config.ack_wait !== config.ack_wait || (info.config.filter_subject ?? '') !== filter) {
-        await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait, filter_subject: filter });
+      const narrow = options.filter !== undefined && info.config.filter_subject !== options.filter;
+      if (info.config.ack_wait !== config.ack_wait || narrow) {
+        await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait, ...(narrow ? { filter_subject: options.filter } : {}) });
       }
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;

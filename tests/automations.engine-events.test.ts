@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { isConsumerNotFound } from '../infra/nats-errors.ts';
 import { createAutomation, emit, engineSettled, firings, settle, waitFirings } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
@@ -55,6 +56,18 @@ describe('engine events on their own subject tree', () => {
     const subjects = (await t.rt.bus.jsm.streams.info(n.streams.events, { subjects_filter: n.eventTrees.engine })).state.subjects ?? {};
     assert.ok((subjects[n.eventSubject('reflex.automation.triggered')] ?? 0) >= 1, 'the triggered event is on the engine tree');
     await t.api('DELETE', `/api/automations/${id}`);
+  });
+
+  it('a consumer made before the engine tree existed (no filter) is narrowed in place, keeping its position', async () => {
+    const n = t.rt.names;
+    const durable = `${n.namespace}_upgrade`;
+    await t.rt.bus.jsm.consumers.add(n.streams.events, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New });
+    const before = await t.rt.bus.jsm.consumers.info(n.streams.events, durable);
+    await t.rt.bus.consumer(durable, { filter: n.eventTrees.users });
+    const after = await t.rt.bus.jsm.consumers.info(n.streams.events, durable);
+    assert.equal(after.config.filter_subject, n.eventTrees.users);
+    assert.equal(after.created, before.created, 'the same consumer, not a new one');
+    await t.rt.bus.jsm.consumers.delete(n.streams.events, durable);
   });
 
   it('an automation on an engine event sees each one once across two replicas; its consumer goes when it does', async () => {
