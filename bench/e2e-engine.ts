@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../infra/reset.ts';
 import { isConsumerNotFound } from '../infra/nats-errors.ts';
+import { AUTOMATIONS_READS } from './e2e-report.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { hopTimes, type Backlog, type HopTimes } from './e2e-hops.ts';
 import { automation } from './e2e-scenario.ts';
@@ -62,6 +63,16 @@ export async function openProbe(namespace: string, env: Record<string, string>):
       const info = await rt.bus.jsm.streams.info(n.streams.events, { subjects_filter: '>' });
       const out: Record<string, number> = {};
       for (const [subject, count] of Object.entries(info.state.subjects ?? {})) out[n.eventNameFromSubject(subject)] = count;
+      // What the automations service was handed (redeliveries included), next to what the stream holds.
+      let reads = 0;
+      for (const durable of [n.consumers.automations, n.consumers.automationsEngine]) {
+        const c = await rt.bus.jsm.consumers.info(n.streams.events, durable).catch((err: unknown) => {
+          if (durable === n.consumers.automationsEngine && isConsumerNotFound(err)) return null;
+          throw err;
+        });
+        reads += c?.delivered.consumer_seq ?? 0;
+      }
+      out[AUTOMATIONS_READS] = reads;
       return out;
     },
     async close() {
