@@ -62,9 +62,10 @@ type Tally = Map<string, number>;
 const add = (t: Tally, k: string, n = 1) => t.set(k, (t.get(k) ?? 0) + n);
 
 /** What a NATS message is, from its subject and reply subject (the stream's prefix stripped). */
-function natsKind(subject: string, reply: string | undefined, eventsPrefix: string): string {
+function natsKind(subject: string, reply: string | undefined, eventsPrefix: string, enginePrefix: string): string {
   if (reply?.startsWith('$JS.ACK.')) return `delivered to consumer ${reply.split('.')[3]}`;
   if (subject.startsWith(eventsPrefix)) return `published ${subject.slice(eventsPrefix.length)}`;
+  if (subject.startsWith(enginePrefix)) return `published ${subject.slice(enginePrefix.length)}`;
   if (subject.startsWith('$JS.ACK.')) return `ack from ${subject.split('.')[3]}`;
   if (subject.startsWith('$JS.API.CONSUMER.MSG.NEXT.')) return `pull request ${subject.split('.').pop()}`;
   if (subject.startsWith('$JS.API.')) return `JetStream API ${subject.split('.').slice(2, 4).join('.')}`;
@@ -97,9 +98,10 @@ export async function openCounter(rt: Runtime, env: Record<string, string>): Pro
     add(redisTop, script ? `script ${script}` : name);
   });
   const prefix = rt.names.eventSubject('');
+  const enginePrefix = rt.names.eventSubject('reflex.').slice(0, -'reflex.'.length);
   const sub: Subscription = spy.subscribe('>', {
     callback: (_e, m) => {
-      if (counting) add(nats, natsKind(m.subject, m.reply, prefix));
+      if (counting) add(nats, natsKind(m.subject, m.reply, prefix, enginePrefix));
     },
   });
   await spy.flush();

@@ -2,6 +2,8 @@ import { Queue } from 'bullmq';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../infra/reset.ts';
+import { isConsumerNotFound } from '../infra/nats-errors.ts';
+import { AUTOMATIONS_READS } from './e2e-report.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import { hopTimes, type Backlog, type HopTimes } from './e2e-hops.ts';
 import { automation } from './e2e-scenario.ts';
@@ -30,22 +32,27 @@ export async function openProbe(namespace: string, env: Record<string, string>):
   const n = rt.names;
   const queues = [n.queues.webhookDeliveries, n.queues.automationActions].map((q) => new Queue(q, { connection: rt.redis, prefix: n.bullPrefix }));
   const pending = async (durable: string) => {
-    const info = await rt.bus.jsm.consumers.info(n.streams.events, durable);
-    return info.num_pending + info.num_ack_pending;
+    const info = await rt.bus.jsm.consumers.info(n.streams.events, durable).catch((err: unknown) => {
+      // The engine's events consumer exists only while an automation can match one of them.
+      if (durable === n.consumers.automationsEngine && isConsumerNotFound(err)) return null;
+      throw err;
+    });
+    return info ? info.num_pending + info.num_ack_pending : 0;
   };
   return {
     rt,
     async backlog() {
-      const [recorder, automations, jobs] = await Promise.all([
+      const [recorder, users, engine, jobs] = await Promise.all([
         pending(n.consumers.recorder),
         pending(n.consumers.automations),
+        pending(n.consumers.automationsEngine),
         queues[0].getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
       ]);
-      return { recorder, automations, webhook_waiting: jobs.waiting + jobs.prioritized, webhook_delayed: jobs.delayed, webhook_active: jobs.active };
+      return { recorder, automations: users + engine, webhook_waiting: jobs.waiting + jobs.prioritized, webhook_delayed: jobs.delayed, webhook_active: jobs.active };
     },
     hops: (from, to) => hopTimes(rt.pg, from, to),
     async idle() {
-      for (const durable of [n.consumers.recorder, n.consumers.automations]) if ((await pending(durable)) > 0) return false;
+      for (const durable of [n.consumers.recorder, n.consumers.automations, n.consumers.automationsEngine]) if ((await pending(durable)) > 0) return false;
       for (const q of queues) {
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children');
         if (Object.values(counts).some((c) => c > 0)) return false;
@@ -56,6 +63,16 @@ export async function openProbe(namespace: string, env: Record<string, string>):
       const info = await rt.bus.jsm.streams.info(n.streams.events, { subjects_filter: '>' });
       const out: Record<string, number> = {};
       for (const [subject, count] of Object.entries(info.state.subjects ?? {})) out[n.eventNameFromSubject(subject)] = count;
+      // What the automations service was handed (redeliveries included), next to what the stream holds.
+      let reads = 0;
+      for (const durable of [n.consumers.automations, n.consumers.automationsEngine]) {
+        const c = await rt.bus.jsm.consumers.info(n.streams.events, durable).catch((err: unknown) => {
+          if (durable === n.consumers.automationsEngine && isConsumerNotFound(err)) return null;
+          throw err;
+        });
+        reads += c?.delivered.consumer_seq ?? 0;
+      }
+      out[AUTOMATIONS_READS] = reads;
       return out;
     },
     async close() {

@@ -9,8 +9,10 @@ export interface DeploymentRun {
   phases: { reflex?: PhaseResult; baseline: PhaseResult }[];
 }
 
-/** The outcome events the engine publishes onto the stream its own consumers read. */
+/** The outcome events the engine publishes onto the stream (on its own subject tree, `<ns>.engine.`). */
 const OUTCOME_PREFIX = 'reflex.';
+/** The probe's pseudo-subject: messages the automations consumers were handed (not a stream subject). */
+export const AUTOMATIONS_READS = '(delivered to automations)';
 
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? Math.round((a / b) * 100) / 100 : NaN);
 const statuses = (r: PhaseResult) => Object.entries(r.non_202).map(([s, n]) => `${s}:${n}`).join(' ') || '-';
@@ -33,8 +35,8 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
   const ratios: BenchTable = { title: 'Reflex / baseline (same-time baseline)', columns: ['deployment', 'phase', 'p99 ratio', 'webhooks/s ratio', 'accepted/s ratio'], rows: [] };
   const cpuRows: { label: string; phase: string; cpu: Record<string, number>; perEvent: Record<string, number>; machine: number }[] = [];
   const stream: BenchTable = {
-    title: 'Events stream during each phase (what the recorder and automations consumers each read)',
-    columns: ['deployment', 'phase', 'messages', 'per accepted event', 'outcome events %', 'by event name'],
+    title: 'Events stream during each phase (the recorder reads all of it; automations reads: messages handed to the automations consumers)',
+    columns: ['deployment', 'phase', 'messages', 'per accepted event', 'outcome events %', 'automations reads', 'reads per accepted event', 'by event name'],
     rows: [],
   };
   const backlog: BenchTable = {
@@ -70,11 +72,13 @@ export function buildReport(runs: DeploymentRun[], extra: BenchTable[], notes: R
       rows.push({ metric: key(run.deployment, 'webhooks/s / baseline'), value: wh, unit: 'x' });
       rows.push({ metric: key(run.deployment, 'lost'), value: reflex.lost, unit: 'events', target: '0' });
       if (reflex.stream) {
-        const total = Object.values(reflex.stream).reduce((a, b) => a + b, 0);
-        const outcome = Object.entries(reflex.stream).filter(([e]) => e.startsWith(OUTCOME_PREFIX)).reduce((a, [, n]) => a + n, 0);
+        const subjects = Object.entries(reflex.stream).filter(([e]) => e !== AUTOMATIONS_READS);
+        const reads = reflex.stream[AUTOMATIONS_READS] ?? NaN;
+        const total = subjects.reduce((a, [, n]) => a + n, 0);
+        const outcome = subjects.filter(([e]) => e.startsWith(OUTCOME_PREFIX)).reduce((a, [, n]) => a + n, 0);
         const user = total - outcome;
-        const by = Object.entries(reflex.stream).sort((a, b) => b[1] - a[1]).map(([e, n]) => `${e} ${n}`).join(', ');
-        stream.rows.push([run.deployment, reflex.phase, total, ratio(total, user), total > 0 ? Math.round((outcome / total) * 1000) / 10 : NaN, by]);
+        const by = subjects.sort((a, b) => b[1] - a[1]).map(([e, n]) => `${e} ${n}`).join(', ');
+        stream.rows.push([run.deployment, reflex.phase, total, ratio(total, user), total > 0 ? Math.round((outcome / total) * 1000) / 10 : NaN, reads, ratio(reads, user), by]);
       }
     }
   }

@@ -14,18 +14,38 @@ export interface Names {
   /** Prefix given to BullMQ, so its keys are `<ns>:bull:<queue>:...`. */
   readonly bullPrefix: string;
   readonly streams: { readonly events: string };
-  readonly consumers: { readonly recorder: string; readonly automations: string };
+  /**
+   * Durable consumers of the events stream: the recorder reads all of it; `automations` reads the users'
+   * events only (`eventTrees.users`); `automationsEngine` reads the engine's own events (`eventTrees.engine`)
+   * and exists only while some enabled automation can match a `reflex.*` event.
+   */
+  readonly consumers: { readonly recorder: string; readonly automations: string; readonly automationsEngine: string };
   /** BullMQ queue names (BullMQ forbids ':' in them). */
   readonly queues: {
     readonly automationActions: string;
     readonly webhookDeliveries: string;
     readonly workPool: (pool: string) => string;
   };
-  /** `<ns>.events.<event name>`: the dotted event name maps one-to-one onto subject tokens. */
+  /**
+   * The two subject trees of the events stream: users' events on `<ns>.events.<name>`, the engine's own
+   * (`reflex.*`: firings, action outcomes, deliveries, run states) on `<ns>.engine.<name>`. NATS 2.9 gives a
+   * consumer one filter subject: two trees let the automations consumer of users' events skip the outcome
+   * events (most of the stream under load) on the server, while the recorder (no filter) reads both.
+   */
+  readonly eventTrees: { readonly users: string; readonly engine: string };
+  /**
+   * `<ns>.events.<event name>`, or `<ns>.engine.<event name>` for a `reflex.*` name: the dotted event name
+   * maps one-to-one onto subject tokens after the tree's prefix.
+   */
   eventSubject(eventName: string): string;
-  /** Subject filter for an event-name pattern: `order.created`, `order.*` (prefix) or `*` (all). */
-  eventFilterSubject(pattern?: string): string;
-  /** Inverse of eventSubject. */
+  /**
+   * The one subject filter of an event-name pattern that lives in one tree: `order.created`, `order.*`
+   * (prefix), `reflex.flow-run.*`. `*` (every event) spans both trees: use eventFilterSubjects.
+   */
+  eventFilterSubject(pattern: string): string;
+  /** The subject filters covering a pattern: one, or both trees for `*` (all events). */
+  eventFilterSubjects(pattern?: string): string[];
+  /** Inverse of eventSubject (either tree). */
   eventNameFromSubject(subject: string): string;
   /** Postgres LISTEN/NOTIFY channels (a notification wakes the outbox relay right after a commit). */
   readonly pgChannels: { readonly outbox: string };
@@ -91,25 +111,32 @@ export interface RedisKeys {
 
 export function names(namespace: string): Names {
   const subjectPrefix = `${namespace}.events.`;
+  const enginePrefix = `${namespace}.engine.`;
+  const prefixOf = (name: string) => (name.startsWith(ENGINE_EVENT_PREFIX) ? enginePrefix : subjectPrefix);
+  const eventTrees = { users: `${subjectPrefix}>`, engine: `${enginePrefix}>` };
+  const filterOf = (pattern: string) => {
+    if (pattern === '*' || pattern === '') throw new Error('the pattern `*` spans both event subject trees: use eventFilterSubjects');
+    if (pattern.endsWith('.*')) return `${prefixOf(pattern)}${pattern.slice(0, -2)}.>`;
+    return prefixOf(pattern) + pattern;
+  };
   const key = (...parts: string[]) => [namespace, ...parts].join(':');
   return {
     namespace,
     pgSchema: namespace,
     bullPrefix: `${namespace}:bull`,
     streams: { events: `${namespace}_events` },
-    consumers: { recorder: `${namespace}_recorder`, automations: `${namespace}_automations` },
+    consumers: { recorder: `${namespace}_recorder`, automations: `${namespace}_automations`, automationsEngine: `${namespace}_automations_engine` },
     queues: {
       automationActions: 'automation-actions',
       webhookDeliveries: 'webhook-deliveries',
       workPool: (pool: string) => `work-pool-${pool}`,
     },
-    eventSubject: (eventName) => subjectPrefix + eventName,
-    eventFilterSubject(pattern = '*') {
-      if (pattern === '*' || pattern === '') return `${subjectPrefix}>`;
-      if (pattern.endsWith('.*')) return `${subjectPrefix}${pattern.slice(0, -2)}.>`;
-      return subjectPrefix + pattern;
-    },
-    eventNameFromSubject: (subject) => subject.slice(subjectPrefix.length),
+    eventTrees,
+    eventSubject: (eventName) => prefixOf(eventName) + eventName,
+    eventFilterSubject: filterOf,
+    eventFilterSubjects: (pattern = '*') => (pattern === '*' || pattern === '' ? [eventTrees.users, eventTrees.engine] : [filterOf(pattern)]),
+    // Before the engine tree existed, `reflex.*` events were stored under `<ns>.events.`: both parse.
+    eventNameFromSubject: (subject) => subject.slice((subject.startsWith(enginePrefix) ? enginePrefix : subjectPrefix).length),
     pgChannels: { outbox: `${namespace}_outbox` },
     redisPattern: `${namespace}:*`,
     controlSubjects: { automationChanges: `${namespace}.control.automations` },

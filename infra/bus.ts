@@ -34,6 +34,10 @@ export interface ConsumerOptions {
   maxAckPending?: number;
   /** Seconds before an unacknowledged message is redelivered (default ACK_WAIT_SECONDS). */
   ackWaitSeconds?: number;
+  /** The one subject filter (NATS 2.9 takes one); none: the whole stream. An existing consumer's is brought up to date. */
+  filter?: string;
+  /** A new consumer starts at the first message stored at or after this time (overrides `deliver`). */
+  startTime?: Date;
 }
 
 /**
@@ -85,7 +89,7 @@ export class EventBus {
   private async ensureStream(retentionDays: number): Promise<void> {
     const config = {
       name: this.names.streams.events,
-      subjects: [this.names.eventFilterSubject('*')],
+      subjects: this.names.eventFilterSubjects('*'),
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(retentionDays * 24 * 3600 * 1000),
     };
@@ -167,13 +171,21 @@ export class EventBus {
     const config = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      ...(options.startTime
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.startTime.toISOString() }
+        : { deliver_policy: options.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All }),
       max_ack_pending: options.maxAckPending ?? 20_000,
       ack_wait: nanos((options.ackWaitSeconds ?? ACK_WAIT_SECONDS) * 1000),
+      ...(options.filter ? { filter_subject: options.filter } : {}),
     };
     try {
       const info = await this.jsm.consumers.info(stream, durable);
-      if (info.config.ack_wait !== config.ack_wait) await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
+      // A consumer made before the engine's events had a tree of their own read the whole stream: its
+      // filter is narrowed in place (it keeps its position; what it no longer reads, the engine consumer does).
+      const narrow = options.filter !== undefined && info.config.filter_subject !== options.filter;
+      if (info.config.ack_wait !== config.ack_wait || narrow) {
+        await this.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait, ...(narrow ? { filter_subject: options.filter } : {}) });
+      }
     } catch (err) {
       if (!isConsumerNotFound(err)) throw err;
       try {
@@ -190,10 +202,10 @@ export class EventBus {
    * flow waiting for an event reads. Starting at a time covers the events stored before the wait and those
    * arriving after it in one sequence, so there is no gap between a lookup and a subscription.
    */
-  async orderedFrom(subject: string, startTime: Date): Promise<Consumer> {
-    // One subject: NATS before 2.10 takes no list of filter subjects.
+  async orderedFrom(subject: string | undefined, startTime: Date): Promise<Consumer> {
+    // One subject, or none for every event: NATS before 2.10 takes no list of filter subjects.
     return this.js.consumers.get(this.names.streams.events, {
-      filter_subjects: subject,
+      ...(subject ? { filter_subjects: subject } : {}),
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: startTime.toISOString(),
     });

@@ -97,16 +97,19 @@ export async function waitForEvent(spec: EventWaitSpec, options: EventWaitOption
   }
 }
 
-/** The JetStream subject to read: the name's own subject for one plain name or prefix, else every event (matched here). */
-function subjectsOf(n: { eventFilterSubject(pattern?: string): string }, names: string[]): string {
+/**
+ * The JetStream subject to read: the name's own subject for one plain name or prefix, else none: every
+ * event (matched here; the stream holds two subject trees, and NATS 2.9 takes one filter subject).
+ */
+function subjectsOf(n: { eventFilterSubject(pattern: string): string }, names: string[]): string | undefined {
   const [only] = names;
   const simple = names.length === 1 && !only.startsWith('!') && (!only.includes('*') || (only.endsWith('.*') && !only.slice(0, -2).includes('*')));
-  return n.eventFilterSubject(simple ? only : '*');
+  return simple ? n.eventFilterSubject(only) : undefined;
 }
 
 async function scan(
   bus: import('../infra/bus.ts').EventBus,
-  subject: string,
+  subject: string | undefined,
   start: Date,
   deadline: number,
   matches: (e: ReflexEvent) => boolean,

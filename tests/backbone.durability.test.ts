@@ -36,7 +36,7 @@ describe('start-up durability warnings', { skip: skipWithout.redis }, () => {
     const n = names(config.namespace);
     const nc = await connectNats(config.natsUrl, 3000);
     // The stream exists before the engine starts, kept in memory, as a hand-made one might be.
-    await (await jetstreamManager(nc)).streams.add({ name: n.streams.events, subjects: [n.eventFilterSubject('*')], storage: StorageType.Memory });
+    await (await jetstreamManager(nc)).streams.add({ name: n.streams.events, subjects: n.eventFilterSubjects('*'), storage: StorageType.Memory });
     await nc.close();
     const r = await connectRedis(redis.url, 3000);
     await r.config('SET', 'appendonly', 'no');
@@ -66,7 +66,7 @@ describe('start-up durability warnings', { skip: skipWithout.redis }, () => {
     await rt.redis.config('SET', 'maxmemory-policy', 'noeviction');
     const stream = rt.names.streams.events;
     await rt.bus.jsm.streams.delete(stream);
-    await rt.bus.jsm.streams.add({ name: stream, subjects: [rt.names.eventFilterSubject('*')], storage: StorageType.File });
+    await rt.bus.jsm.streams.add({ name: stream, subjects: rt.names.eventFilterSubjects('*'), storage: StorageType.File });
     assert.deepEqual(await checkDurability(rt.redis, rt.bus), []);
   });
 });

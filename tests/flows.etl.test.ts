@@ -14,11 +14,14 @@ const events: ReflexEvent[] = [];
 
 before(async () => {
   t = await startTestEngine({ services: ['outbox', 'api', 'worker'], config: { flowsModule: 'flows/index.ts' } });
-  t.rt.nats.subscribe(t.rt.names.eventFilterSubject('*'), {
-    callback: (_e: Error | null, msg: Msg) => {
-      events.push(msg.json<ReflexEvent>());
-    },
-  });
+  // Every event: users' and the engine's subject trees.
+  for (const subject of t.rt.names.eventFilterSubjects('*')) {
+    t.rt.nats.subscribe(subject, {
+      callback: (_e: Error | null, msg: Msg) => {
+        events.push(msg.json<ReflexEvent>());
+      },
+    });
+  }
 });
 after(async () => {
   await t?.cleanup();

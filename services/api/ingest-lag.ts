@@ -1,4 +1,5 @@
 import { IngestOverloadedError } from '../../core/errors.ts';
+import { isConsumerNotFound } from '../../infra/nats-errors.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 
 /** How old a lag reading may be before the next request refreshes it (in the background). */
@@ -9,6 +10,7 @@ export interface LagReading {
   /** Events the slower of the recorder and automations consumers has not yet acknowledged. */
   lag: number;
   recorder: number;
+  /** Of the users' events consumer plus the engine's events consumer (while it exists). */
   automations: number;
   /** REFLEX_INGEST_MAX_LAG (0: ingest never refuses). */
   bound: number;
@@ -17,8 +19,8 @@ export interface LagReading {
 }
 
 /**
- * The engine's lag as ingest sees it: pending plus unacknowledged messages of the two consumers of the
- * events stream, read from JetStream at most every 250 ms. A request never waits for the reading: it uses
+ * The engine's lag as ingest sees it: pending plus unacknowledged messages of the consumers of the
+ * events stream (the recorder; the automations service's, users' and engine's events), read from JetStream at most every 250 ms. A request never waits for the reading: it uses
  * the last one and starts a refresh when that is stale, so the check adds no round trip to ingest.
  * An unreadable lag (JetStream down, the consumer not yet created) never refuses: publishing says why.
  */
@@ -74,7 +76,13 @@ export class IngestLag {
           const info = await this.rt.bus.jsm.consumers.info(n.streams.events, durable);
           return info.num_pending + info.num_ack_pending;
         };
-        const [recorder, automations] = await Promise.all([pending(n.consumers.recorder), pending(n.consumers.automations)]);
+        // The engine's events have a consumer only while an automation can match one (services/automations).
+        const engine = () => pending(n.consumers.automationsEngine).catch((err: unknown) => {
+          if (isConsumerNotFound(err)) return 0;
+          throw err;
+        });
+        const [recorder, users, engineLag] = await Promise.all([pending(n.consumers.recorder), pending(n.consumers.automations), engine()]);
+        const automations = users + engineLag;
         const lag = Math.max(recorder, automations);
         const bound = this.rt.config.ingestMaxLag;
         this.reading = { lag, recorder, automations, bound, overloaded: bound > 0 && lag > bound, read_at: new Date().toISOString() };

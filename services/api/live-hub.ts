@@ -11,7 +11,7 @@ const EVENTS_ONLY: readonly string[] = [LiveKind.events];
  * The NATS core subscriptions of one API process, shared by all its dashboard streams: a thousand open
  * dashboards cost two subscriptions, not a thousand. One on the engine's own events (`reflex.*`), decoded
  * into topics (live-topics.ts), while anyone listens; one on every subject, only while a listener wants
- * the `events` topic (the events page): business events are never decoded, and while no events page is
+ * the `events` topic (the events page), on the users' subject tree: business events are never decoded, and while no events page is
  * open they do not reach the API at all, however busy the stream.
  */
 export class LiveHub {
@@ -39,9 +39,11 @@ export class LiveHub {
       },
     });
     if (options.events) {
-      this.all ??= nats.subscribe(names.eventFilterSubject('*'), {
+      // Users' events only: the engine's (their own subject tree) reach the listeners through the other
+      // subscription, with their topics.
+      this.all ??= nats.subscribe(names.eventTrees.users, {
         callback: (err, msg) => {
-          // The engine's events reach the listeners through the other subscription, with their topics.
+          // A replica of an older version publishes the engine's events on the users' tree.
           if (err || names.eventNameFromSubject(msg.subject).startsWith(ENGINE_EVENT_PREFIX)) return;
           for (const [l, o] of this.listeners) if (o.events) l(EVENTS_ONLY);
         },

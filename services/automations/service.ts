@@ -3,6 +3,7 @@ import type { Config } from '../../core/config.ts';
 import { isEventShape } from '../../core/events.ts';
 import { ENGINE_EVENT_PREFIX } from '../../core/names.ts';
 import { BatchConsumer } from '../../infra/batch-consumer.ts';
+import { isConsumerNotFound } from '../../infra/nats-errors.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { evaluationSpans } from './tracing.ts';
 import { announceAutomationChange, applyAutomationFiles, eventOps, Evaluator, parseBucketStateKey, parseFlowStateKey, RedisStateStore, type Computed, type Op } from '../../modules/automations/index.ts';
@@ -18,6 +19,17 @@ import { VariableCache } from '../../modules/variables/index.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;
+
+/**
+ * A new engine-events consumer starts this long before the earliest save of the automations that watch
+ * engine events (allowance for the Postgres and NATS clocks), and no earlier than ENGINE_REPLAY_MAX_MS
+ * before now: an automation enabled again long after its last edit sees what comes after its enabling, as
+ * it would have on the one consumer (events evaluated once the replica loaded it).
+ */
+const ENGINE_START_MARGIN_MS = 2000;
+const ENGINE_REPLAY_MAX_MS = 10_000;
+
+const CONSUMER_OPTIONS = { maxBatch: 2000, prefetch: 4000, minBatchIntervalMs: 3 };
 
 export interface AutomationsOptions {
   /** How often each replica looks for due proactive deadlines. */
@@ -39,6 +51,11 @@ export class AutomationsService implements Service {
   private readonly executor: ActionExecutor;
   private readonly cache: AutomationCache;
   private consumer: BatchConsumer | undefined;
+  /** The consumer of the engine's events, while some automation can match one (see syncEngineConsumer). */
+  private engineConsumer: BatchConsumer | undefined;
+  /** Whether this replica has made sure no engine consumer is left while none is needed. */
+  private engineAbsent = false;
+  private engineSync: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
   private nextWake: { at: number; handle: NodeJS.Timeout } | null = null;
@@ -89,6 +106,8 @@ export class AutomationsService implements Service {
     this.cache = new AutomationCache({ pg: rt.pg, nats: rt.nats, changes: rt.names.controlSubjects.automationChanges, log: this.log }, async (added) => {
       const now = Date.now();
       for (const plan of added) await this.evaluator.arm(plan, now);
+      // A failure is logged; the sweep tries again (the users' events must not wait for the engine's).
+      await this.syncEngineConsumer().catch(() => {});
     });
   }
 
@@ -101,8 +120,10 @@ export class AutomationsService implements Service {
     }
     await this.cache.start();
     this.executor.start();
-    const durable = await this.rt.bus.consumer(this.rt.names.consumers.automations);
-    this.consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, { maxBatch: 2000, prefetch: 4000, minBatchIntervalMs: 3 });
+    // Users' events only: the engine's outcome events (most of the stream under load) never reach this
+    // consumer; the engine consumer reads them while an automation can match one.
+    const durable = await this.rt.bus.consumer(this.rt.names.consumers.automations, { filter: this.rt.names.eventTrees.users });
+    this.consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, CONSUMER_OPTIONS);
     await this.consumer.start();
     this.timers.push(setInterval(() => void this.tick(), this.options.timerPollMs ?? 200));
     this.timers.push(setInterval(() => void this.sweep(), 1000));
@@ -126,7 +147,8 @@ export class AutomationsService implements Service {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.nextWake) clearTimeout(this.nextWake.handle);
-    await this.consumer?.stop();
+    await this.engineSync.catch(() => {});
+    await Promise.all([this.consumer?.stop(), this.engineConsumer?.stop()]);
     await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
     await this.executor.stop();
@@ -143,6 +165,54 @@ export class AutomationsService implements Service {
   }
 
   private lookup = (id: string) => this.cache.index.plans.get(id)?.automation;
+
+  /**
+   * Reads the engine's subject tree while some enabled automation can match an engine event, and not
+   * otherwise (then the outcome events cost this service nothing). Every replica reconciles after each
+   * reload, and on its sweep after a failure. The durable consumer is shared by the replicas (each
+   * message is evaluated by one) and kept across restarts; it is made, when missing, at the save of the
+   * earliest watching automation (bounded, see ENGINE_REPLAY_MAX_MS), and deleted when none is left. A
+   * replica with an older view may delete it just after another made it, or make one just before another
+   * deletes it: the next reload puts it right, and messages read twice are applied once (stream sequences
+   * marked applied in the commit, firing and action ids derived from the firing key).
+   */
+  private syncEngineConsumer(): Promise<void> {
+    const run = async () => {
+      if (this.stopped) return;
+      const watchers = this.cache.index.engineWatchers;
+      const n = this.rt.names;
+      if (watchers.length > 0) {
+        if (this.engineConsumer) return;
+        const saved = Math.min(...watchers.map((p) => Date.parse(p.automation.updated)));
+        const start = new Date(Math.max(saved, Date.now() - ENGINE_REPLAY_MAX_MS) - ENGINE_START_MARGIN_MS);
+        const durable = await this.rt.bus.consumer(n.consumers.automationsEngine, { filter: n.eventTrees.engine, startTime: start });
+        const consumer = new BatchConsumer(durable, (batch) => this.handle(batch), this.log, CONSUMER_OPTIONS);
+        await consumer.start();
+        this.engineConsumer = consumer;
+        this.engineAbsent = false;
+        this.log.info({ automations: watchers.map((p) => p.automation.id), start: start.toISOString() }, 'reading the engine events: an automation can match them');
+        return;
+      }
+      if (this.engineAbsent) return;
+      const consumer = this.engineConsumer;
+      this.engineConsumer = undefined;
+      await consumer?.stop();
+      await this.rt.bus.jsm.consumers.delete(n.streams.events, n.consumers.automationsEngine).catch((err: unknown) => {
+        if (!isConsumerNotFound(err)) throw err;
+      });
+      this.engineAbsent = true;
+      if (consumer) this.log.info('no longer reading the engine events: no automation can match them');
+    };
+    const next = this.engineSync.then(run);
+    this.engineSync = next.catch((err) => this.log.error({ err }, 'could not set up the engine events consumer; retrying'));
+    return next;
+  }
+
+  /** True when the engine consumer is not in the state the loaded automations need (a failed sync). */
+  private engineOutOfSync(): boolean {
+    const needed = this.cache.index.engineWatchers.length > 0;
+    return needed ? !this.engineConsumer : !this.engineAbsent;
+  }
 
   /** One consumer batch: evaluate, commit state, dispatch firings, then ack (after this returns). */
   private async handle(batch: JsMsg[]): Promise<{ settled: Promise<void> }> {
@@ -293,6 +363,7 @@ export class AutomationsService implements Service {
   private async sweep(): Promise<void> {
     if (this.sweeping || this.stopped) return;
     this.sweeping = true;
+    if (this.engineOutOfSync()) void this.syncEngineConsumer().catch(() => {});
     try {
       const stale = await this.store.stalePending(this.options.pendingGraceMs ?? 10_000);
       if (stale.length > 0) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { AutomationsService } from '../../services/automations/service.ts';
+import { isConsumerNotFound } from '../../infra/nats-errors.ts';
 import { waitFor, type TestEngine } from './harness.ts';
 
 /** Helpers for automation tests: create through the API, emit events, read firings and queued jobs. */
@@ -82,7 +83,26 @@ export async function settle(t: TestEngine, engines: TestEngine[] = [t]): Promis
   const id = await createAutomation(t, { name, trigger: { type: 'event', expect: [name] } }, engines);
   await emit(t, [{ event: name }]);
   await waitFirings(t, id, 1, 'sentinel firing');
+  await engineSettled(t);
   await t.api('DELETE', `/api/automations/${id}`);
+}
+
+/**
+ * The engine's own events (`reflex.*`) have a consumer of their own (while an automation can match one),
+ * not ordered with the users' events: the sentinel proves nothing about it. It has evaluated every engine
+ * event stored so far once nothing it was handed is unacknowledged and it was handed the last one (or
+ * has nothing left).
+ */
+export async function engineSettled(t: TestEngine): Promise<void> {
+  const n = t.rt.names;
+  const last = (await t.rt.bus.jsm.streams.info(n.streams.events)).state.last_seq;
+  await waitFor(async () => {
+    const info = await t.rt.bus.jsm.consumers.info(n.streams.events, n.consumers.automationsEngine).catch((err: unknown) => {
+      if (isConsumerNotFound(err)) return null;
+      throw err;
+    });
+    return !info || (info.num_ack_pending === 0 && (info.num_pending === 0 || info.delivered.stream_seq >= last));
+  }, { what: 'the engine events consumer caught up' });
 }
 
 export function queue(t: TestEngine, name: string): Queue {

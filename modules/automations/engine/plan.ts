@@ -92,23 +92,29 @@ export class PlanIndex {
   private readonly wildcard: LeafRef[] = [];
   private readonly wildcardEngine: LeafRef[] = [];
   readonly plans: Map<string, AutomationPlan>;
+  /** The plans with a leaf that can match an engine event (`reflex.*`): while none, no one reads the engine's subject tree. */
+  readonly engineWatchers: AutomationPlan[] = [];
 
   constructor(plans: AutomationPlan[]) {
     this.plans = new Map(plans.map((p) => [p.automation.id, p]));
     for (const plan of plans) {
+      let watches = false;
       for (const leaf of plan.leaves) {
         const names = leaf.compiled.exactNames;
         if (!names) {
           this.wildcard.push({ plan, leaf });
           if (leaf.compiled.namesEngineEvents) this.wildcardEngine.push({ plan, leaf });
+          watches ||= leaf.compiled.namesEngineEvents;
           continue;
         }
+        watches ||= names.some((n) => n.startsWith(ENGINE_EVENT_PREFIX));
         for (const n of names) {
           let list = this.exact.get(n);
           if (!list) this.exact.set(n, (list = []));
           list.push({ plan, leaf });
         }
       }
+      if (watches) this.engineWatchers.push(plan);
     }
   }
 

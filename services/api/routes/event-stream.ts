@@ -89,9 +89,10 @@ export const eventStreamRoutes: RouteModule = (app, { rt }) => {
       // the socket and its buffer would stay for as long as the client keeps the connection.
       if (res.writableLength > MAX_BUFFERED_BYTES) close('drop');
     };
+    // `*` is two subscriptions (users' and engine's subject trees, disjoint): an event arrives on one.
     patterns.forEach((pattern, index) => {
-      subs.push(
-        rt.nats.subscribe(rt.names.eventFilterSubject(pattern), {
+      for (const subject of rt.names.eventFilterSubjects(pattern)) subs.push(
+        rt.nats.subscribe(subject, {
           callback: (err, msg) => {
             if (err) return close('drop');
             let event;
