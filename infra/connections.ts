@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { DependencyRejectedError, DependencyUnavailableError } from '../core/errors.ts';
 import { isPgAuthError } from './pg-errors.ts';
+// Stops nats.js building an Error per answered request (see the file): side effect on import.
+import './nats-request-patch.ts';
 
 const HINT = {
   nats:
