@@ -6,6 +6,8 @@ import type { Pool } from '../../infra/db.ts';
  * that holds one anyway is invalid JSON, and its extra piece fails the count check below.
  */
 const SEPARATOR = '\u0001';
+/** SEPARATOR's byte in UTF-8. */
+const SEPARATOR_BYTE = 0x01;
 
 /**
  * Inserts raw event JSON documents in one statement; Postgres extracts the columns, so the recorder never
@@ -34,5 +36,26 @@ const INSERT_EVENTS = `
 export async function insertEventDocuments(pool: Pool, documents: string[]): Promise<number> {
   if (documents.length === 0) return 0;
   const res = await pool.query(INSERT_EVENTS, [documents.join(SEPARATOR), documents.length]);
+  return res.rowCount ?? 0;
+}
+
+/**
+ * insertEventDocuments for messages as they came off the bus: their bytes are joined into one buffer
+ * and sent as the text parameter's binary form (its UTF-8 bytes), so no message is decoded into a
+ * JavaScript string and encoded back. PostgreSQL checks the bytes are valid UTF-8: a message that is
+ * not fails the statement as a data error (22021), like any other document no insert can store.
+ */
+export async function insertEventMessages(pool: Pool, messages: readonly Uint8Array[]): Promise<number> {
+  if (messages.length === 0) return 0;
+  let size = messages.length - 1;
+  for (const m of messages) size += m.byteLength;
+  const joined = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const m of messages) {
+    if (at > 0) joined[at++] = SEPARATOR_BYTE;
+    joined.set(m, at);
+    at += m.byteLength;
+  }
+  const res = await pool.query(INSERT_EVENTS, [joined, messages.length]);
   return res.rowCount ?? 0;
 }

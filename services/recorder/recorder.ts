@@ -5,7 +5,7 @@ import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Metrics } from '../../infra/metrics.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
-import { insertDeadLetter, insertEventDocuments } from '../../modules/events/index.ts';
+import { insertDeadLetter, insertEventMessages } from '../../modules/events/index.ts';
 import type { Service } from '../service.ts';
 
 export interface RecorderDeps {
@@ -27,7 +27,6 @@ export class Recorder implements Service {
   readonly name = 'recorder';
   private consumer: BatchConsumer | undefined;
   private readonly log: Logger;
-  private readonly decoder = new TextDecoder();
 
   constructor(private readonly deps: RecorderDeps) {
     this.log = deps.log.child({ service: 'recorder' });
@@ -49,9 +48,9 @@ export class Recorder implements Service {
   }
 
   private async record(batch: JsMsg[]): Promise<void> {
-    const docs = batch.map((m) => this.decoder.decode(m.data));
     try {
-      await insertEventDocuments(this.deps.pg, docs);
+      // The messages' bytes as they are: Postgres extracts the columns (no decoding, no parsing here).
+      await insertEventMessages(this.deps.pg, batch.map((m) => m.data));
       for (const m of batch) m.ack();
       this.deps.metrics?.eventsRecorded.inc(batch.length);
     } catch (err) {
