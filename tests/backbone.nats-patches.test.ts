@@ -4,12 +4,13 @@ import { errors, RequestError, TimeoutError, type NatsConnection } from '@nats-i
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { loadConfig } from '../core/config.ts';
 import { connectNats } from '../infra/connections.ts';
-import { patchNatsRequests } from '../infra/nats-request-patch.ts';
+import { patchNatsFlush, patchNatsRequests } from '../infra/nats-patches.ts';
 import { testNamespace } from './support/harness.ts';
 
 /**
- * infra/nats-request-patch.ts: an answered request (every JetStream publish) no longer builds an Error,
- * and a request that fails still rejects with the library's own, useful error.
+ * infra/nats-patches.ts: an answered request (every JetStream publish) no longer builds an Error, and a
+ * request that fails still rejects with the library's own, useful error; what is sent in one turn of the
+ * event loop goes in one socket write, and all of it arrives.
  */
 
 /** Counts RequestError constructions: its constructor assigns `this.name`, which reaches a setter here. */
@@ -49,6 +50,43 @@ describe('NATS requests', () => {
   it('is patched, once, on the shape the pinned nats.js has', () => {
     assert.equal(patchNatsRequests(), true);
     assert.equal(patchNatsRequests(), true);
+    assert.equal(patchNatsFlush(), true);
+    assert.equal(patchNatsFlush(), true);
+  });
+
+  it('writes what is published across awaits of one turn in one socket write, and delivers all of it in order', async () => {
+    const receiver = await connectNats(config.natsUrl, 5000, 'test-receiver');
+    try {
+      const got: string[] = [];
+      const sub = receiver.subscribe(`${plain}.burst`, { callback: (_err, m) => void got.push(m.string()) });
+      await receiver.flush();
+      const transport = (nc as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } }).protocol.transport;
+      const send = transport.send;
+      let writes = 0;
+      transport.send = function (this: unknown, frame: Uint8Array) {
+        writes++;
+        return send.call(this, frame);
+      };
+      try {
+        // 100 publishes separated by awaits, as 100 handlers of one turn's I/O would send them.
+        for (let i = 0; i < 100; i++) {
+          nc.publish(`${plain}.burst`, String(i));
+          await Promise.resolve();
+        }
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        transport.send = send;
+      }
+      assert.equal(writes, 1, 'socket writes for 100 publishes of one turn');
+      await nc.flush();
+      await receiver.flush();
+      const deadline = Date.now() + 5000;
+      while (got.length < 100 && Date.now() < deadline) await receiver.flush();
+      assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => String(i)));
+      sub.unsubscribe();
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('publishes to JetStream without building a RequestError per publish', async () => {
