@@ -53,7 +53,9 @@ export function patchNatsRequests(): boolean {
 interface PatchedProtocol {
   outbound: { length(): number; size(): number; fill(data: Uint8Array, ...payloads: Uint8Array[]): void };
   pendingLimit: number;
+  _closed?: boolean;
   flushPending(): void;
+  close(err?: Error): Promise<void>;
   sendCommand(cmd: string | Uint8Array, ...payloads: Uint8Array[]): void;
 }
 
@@ -68,12 +70,13 @@ const encoder = new TextEncoder();
  * write waits for `setImmediate`, the end of the current turn of the event loop: everything sent in that
  * turn (every request the turn's I/O callbacks handled) goes in one write, at most one turn later. The
  * threshold that writes at once when the buffer is large (`pendingLimit`) is kept, as is `flush()` (a
- * PING written at once).
+ * PING written at once). `close()` writes what is buffered first: a publish (an ack) just before a close
+ * is sent, as the microtask sent it before.
  */
 export function patchNatsFlush(): boolean {
   const proto = ProtocolHandler.prototype as unknown as PatchedProtocol & { [FLUSH_PATCHED]?: true };
   if (proto[FLUSH_PATCHED]) return true;
-  if (typeof proto.sendCommand !== 'function' || typeof proto.flushPending !== 'function') return false;
+  if (typeof proto.sendCommand !== 'function' || typeof proto.flushPending !== 'function' || typeof proto.close !== 'function') return false;
   // The library's own method, so a shape change an upgrade brings shows here, not as lost writes.
   if (!/queueMicrotask\(\(\) => \{\s*this\.flushPending\(\);\s*\}\)/.test(proto.sendCommand.toString())) return false;
   proto.sendCommand = function (this: PatchedProtocol, cmd: string | Uint8Array, ...payloads: Uint8Array[]): void {
@@ -81,6 +84,11 @@ export function patchNatsFlush(): boolean {
     this.outbound.fill(typeof cmd === 'string' ? encoder.encode(cmd) : cmd, ...payloads);
     if (len === 0) setImmediate(() => this.flushPending());
     else if (this.outbound.size() >= this.pendingLimit) this.flushPending();
+  };
+  const close = proto.close;
+  proto.close = function (this: PatchedProtocol, err?: Error): Promise<void> {
+    if (!this._closed) this.flushPending();
+    return close.call(this, err);
   };
   proto[FLUSH_PATCHED] = true;
   return true;

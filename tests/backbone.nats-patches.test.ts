@@ -101,6 +101,20 @@ describe('NATS requests', () => {
     }
   });
 
+  it('sends what was published just before a close', async () => {
+    const got: string[] = [];
+    const sub = nc.subscribe(`${plain}.last`, { callback: (_err, m) => void got.push(m.string()) });
+    await nc.flush();
+    const sender = await connectNats(config.natsUrl, 5000, 'test-sender');
+    sender.publish(`${plain}.last`, 'one');
+    sender.publish(`${plain}.last`, 'two');
+    await sender.close();
+    const deadline = Date.now() + 5000;
+    while (got.length < 2 && Date.now() < deadline) await nc.flush();
+    sub.unsubscribe();
+    assert.deepEqual(got, ['one', 'two']);
+  });
+
   it('still rejects a request nobody answers with the library error, which says why', async () => {
     const counter = countRequestErrors();
     try {
