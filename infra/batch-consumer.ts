@@ -57,8 +57,10 @@ export class BatchConsumer {
   async start(): Promise<void> {
     const ackWait = (await this.consumer.info(true)).config.ack_wait;
     const ackWaitMs = ackWait === undefined ? ACK_WAIT_SECONDS * 1000 : millis(ackWait);
-    this.messages = await this.consumer.consume({ max_messages: this.options.prefetch ?? 2000 });
-    this.loops = [this.receive(this.messages), this.process()];
+    // A callback rather than `for await`: each message is queued synchronously as the client parses it,
+    // not through an async-generator step (a promise and a microtask per message).
+    this.messages = await this.consumer.consume({ max_messages: this.options.prefetch ?? 2000, callback: (m) => this.receive(m) });
+    this.loops = [this.untilClosed(this.messages), this.process()];
     this.progressTimer = setInterval(() => this.signalProgress(), Math.max(250, ackWaitMs / 4));
     this.progressTimer.unref();
   }
@@ -83,12 +85,16 @@ export class BatchConsumer {
     }
   }
 
-  private async receive(messages: ConsumerMessages): Promise<void> {
+  private receive(m: JsMsg): void {
+    this.pending.push(m);
+    this.wake?.();
+  }
+
+  /** Resolves when the consumer stops (closed, or failed: the error is logged). */
+  private async untilClosed(messages: ConsumerMessages): Promise<void> {
     try {
-      for await (const m of messages) {
-        this.pending.push(m);
-        this.wake?.();
-      }
+      const err = await messages.closed();
+      if (err) this.log.error({ err }, 'event consumer stopped');
     } catch (err) {
       this.log.error({ err }, 'event consumer stopped');
     } finally {

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { DependencyRejectedError, DependencyUnavailableError } from '../core/errors.ts';
 import { isPgAuthError } from './pg-errors.ts';
+// Two fixes of nats.js costs on every publish (see the file): applied on import.
+import './nats-patches.ts';
 
 const HINT = {
   nats:

@@ -86,6 +86,21 @@ describe('hostile events', () => {
     for (const e of bad) await t.rt.bus.js.publish(subject, enc.encode(JSON.stringify(e)), { msgID: e.id });
     await t.rt.bus.js.publish(subject, enc.encode('not json at all'));
     await t.rt.bus.js.publish(subject, enc.encode(JSON.stringify(base({ payload: { s: 'a\u0000b' } }))));
+    // Messages that are not one JSON document each: the recorder inserts many messages in one statement,
+    // and none of these may become two events, nor vanish.
+    const glued = [base(), base(), base(), base()];
+    await t.rt.bus.js.publish(subject, enc.encode(`${JSON.stringify(glued[0])},${JSON.stringify(glued[1])}`));
+    await t.rt.bus.js.publish(subject, enc.encode(`${JSON.stringify(glued[2])}\u0001${JSON.stringify(glued[3])}`));
+    await t.rt.bus.js.publish(subject, enc.encode(''));
+    // The recorder hands Postgres the messages' bytes: text beyond ASCII is stored as it is, and bytes
+    // that are not UTF-8 are a dead letter (kept whole), not stored with replacement characters.
+    const unicodeNote = 'café ✓ 😀 \u2028';
+    const unicode = base({ occurred: new Date().toISOString(), payload: { note: unicodeNote } });
+    await t.rt.bus.js.publish(subject, enc.encode(JSON.stringify(unicode)), { msgID: unicode.id });
+    const latin1 = base();
+    const latin1Bytes = enc.encode(JSON.stringify({ ...latin1, payload: { note: 'XX' } }));
+    latin1Bytes.set([0xe9, 0x20], latin1Bytes.indexOf(0x58));
+    await t.rt.bus.js.publish(subject, latin1Bytes);
     const good = [base(), base(), base(), base(), base()];
     assert.equal((await post(good)).status, 202);
     await waitFor(async () => (await stored(good.map((e) => e.id))) === 5, { timeoutMs: 15_000, what: 'the valid events to be stored despite the bad ones before them' });
@@ -93,10 +108,15 @@ describe('hostile events', () => {
     const letters = await waitFor(
       async () => {
         const page = await t.api('GET', '/api/dead-letters?limit=500');
-        return page.body.items.length === 302 ? page.body.items : null;
+        return page.body.items.length === 306 ? page.body.items : null;
       },
-      { timeoutMs: 15_000, what: '302 dead letters' },
+      { timeoutMs: 15_000, what: '306 dead letters' },
     );
+    assert.equal(await stored(glued.map((e) => e.id)), 0, 'no event of a message holding two was stored');
+    assert.equal(await stored([latin1.id]), 0, 'a message that is not UTF-8 is not stored');
+    const note = await t.rt.pg.query<{ note: string }>(`SELECT payload->>'note' AS note FROM events WHERE id = $1`, [unicode.id]);
+    assert.equal(note.rows[0]?.note, unicodeNote);
+    assert.ok(letters.some((l: { reason: string }) => /not one JSON document per message: 2 pieces in 1 messages/.test(l.reason)), 'the reason says what was wrong');
     assert.ok(letters.every((l: { consumer: string; reason: string }) => l.consumer === 'recorder' && l.reason.length > 0));
     // Nothing is left pending or comes back: the consumers acknowledged (or terminated) every message.
     for (const durable of [t.rt.names.consumers.recorder, t.rt.names.consumers.automations]) {
@@ -104,7 +124,8 @@ describe('hostile events', () => {
       assert.equal((await t.rt.bus.jsm.consumers.info(t.rt.names.streams.events, durable)).num_redelivered, 0, `${durable} redelivered nothing`);
     }
 
-    const one = letters.find((l: { subject: string; size_bytes: number }) => l.size_bytes < 300 && l.subject === subject);
+    // One of the `bad` events (they all encode to the same length): its data is an event to correct.
+    const one = letters.find((l: { subject: string; size_bytes: number }) => l.size_bytes === enc.encode(JSON.stringify(bad[0])).length && l.subject === subject);
     const detail = await t.api('GET', `/api/dead-letters/${one.id}`);
     assert.equal(detail.status, 200);
     assert.ok(Buffer.from(detail.body.data_base64, 'base64').length === one.size_bytes);

@@ -4,5 +4,5 @@
  * only what this file exports.
  */
 export { queryEvents, streamStoredEvents, getEvent, countEventsBy, type EventQuery, type EventPage, type EventOrder } from './event-table.ts';
-export { insertEventDocuments } from './event-inserts.ts';
+export { insertEventDocuments, insertEventMessages } from './event-inserts.ts';
 export { insertDeadLetter, listDeadLetters, getDeadLetter, countDeadLetters, markReplayed, deleteDeadLetter, type DeadLetter, type DeadLetterDetail } from './dead-letters.ts';

@@ -5,7 +5,7 @@ import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
 import type { Metrics } from '../../infra/metrics.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
-import { insertDeadLetter, insertEventDocuments } from '../../modules/events/index.ts';
+import { insertDeadLetter, insertEventMessages } from '../../modules/events/index.ts';
 import type { Service } from '../service.ts';
 
 export interface RecorderDeps {
@@ -27,7 +27,6 @@ export class Recorder implements Service {
   readonly name = 'recorder';
   private consumer: BatchConsumer | undefined;
   private readonly log: Logger;
-  private readonly decoder = new TextDecoder();
 
   constructor(private readonly deps: RecorderDeps) {
     this.log = deps.log.child({ service: 'recorder' });
@@ -35,8 +34,11 @@ export class Recorder implements Service {
 
   async start(): Promise<void> {
     const durable = await this.deps.bus.consumer(this.deps.durable);
-    // A 5 ms linger: at a steady trickle, one insert and one ack flush per few events instead of per event.
-    this.consumer = new BatchConsumer(durable, (batch) => this.record(batch), this.log, { maxBatch: 1000, prefetch: 4000, minBatchIntervalMs: 5 });
+    // A 20 ms linger: under a steady stream, one insert and one ack write per 20 ms of events (150 at
+    // 3,000 events/s in) instead of per few; each costs a round trip and two socket writes whatever its
+    // size. The recorder is on no path a user waits for (automations and flows read the stream), and an
+    // event after a quiet spell is still stored at once.
+    this.consumer = new BatchConsumer(durable, (batch) => this.record(batch), this.log, { maxBatch: 1000, prefetch: 4000, minBatchIntervalMs: 20 });
     await this.consumer.start();
   }
 
@@ -49,9 +51,9 @@ export class Recorder implements Service {
   }
 
   private async record(batch: JsMsg[]): Promise<void> {
-    const docs = batch.map((m) => this.decoder.decode(m.data));
     try {
-      await insertEventDocuments(this.deps.pg, docs);
+      // The messages' bytes as they are: Postgres extracts the columns (no decoding, no parsing here).
+      await insertEventMessages(this.deps.pg, batch.map((m) => m.data));
       for (const m of batch) m.ack();
       this.deps.metrics?.eventsRecorded.inc(batch.length);
     } catch (err) {
