@@ -1,4 +1,4 @@
-import { ENGINE_COMMAND_NAMES, projectRoot, runCli, type Loaders, type Register } from './program.ts';
+import { ENGINE_COMMAND_MODULES, ENGINE_COMMAND_NAMES, projectRoot, runCli, type Loaders, type Register } from './program.ts';
 
 /**
  * Entry of the compiled `reflex` binary (built by scripts/build-cli.mjs into dist/cli/, never committed).
@@ -6,16 +6,6 @@ import { ENGINE_COMMAND_NAMES, projectRoot, runCli, type Loaders, type Register 
  * flows among it), so they register tsx in this process first and import their sources: one process
  * either way, and a command that only reads the API pays for neither tsx nor the engine.
  */
-const EXPORTS: Record<(typeof ENGINE_COMMAND_NAMES)[number], [file: string, name: string]> = {
-  start: ['start.ts', 'registerStart'],
-  reset: ['reset.ts', 'registerReset'],
-  automation: ['automation.ts', 'registerAutomation'],
-  deploy: ['deploy.ts', 'registerDeploy'],
-  'concurrency-limit': ['deploy.ts', 'registerDeploy'],
-  worker: ['worker.ts', 'registerWorker'],
-  secret: ['secret.ts', 'registerSecret'],
-  variable: ['variable.ts', 'registerVariable'],
-};
 
 let tsx: Promise<unknown> | undefined;
 const engine: Loaders = Object.fromEntries(
@@ -24,7 +14,7 @@ const engine: Loaders = Object.fromEntries(
     async (): Promise<Register> => {
       tsx ??= import('tsx/esm/api').then((m) => m.register());
       await tsx;
-      const [file, exported] = EXPORTS[name];
+      const [file, exported] = ENGINE_COMMAND_MODULES[name];
       const mod = (await import(new URL(`cli/commands/${file}`, projectRoot()).href)) as Record<string, Register>;
       return mod[exported];
     },

@@ -22,6 +22,20 @@ export const CLIENT_COMMANDS: Loaders = {
 /** Commands that run the engine or open its connections (start, worker, reset, deploy, automation apply). */
 export const ENGINE_COMMAND_NAMES = ['start', 'reset', 'automation', 'deploy', 'concurrency-limit', 'worker', 'secret', 'variable'] as const;
 
+/** Where each engine command is registered: its file in cli/commands/ and the function it exports. */
+export const ENGINE_COMMAND_MODULES: Record<(typeof ENGINE_COMMAND_NAMES)[number], [file: string, name: string]> = {
+  start: ['start.ts', 'registerStart'],
+  reset: ['reset.ts', 'registerReset'],
+  automation: ['automation.ts', 'registerAutomation'],
+  // Registers 'concurrency-limit' too.
+  deploy: ['deploy.ts', 'registerDeploy'],
+  'concurrency-limit': ['deploy.ts', 'registerDeploy'],
+  worker: ['worker.ts', 'registerWorker'],
+  // Secrets and variables (issue 13).
+  secret: ['secret.ts', 'registerSecret'],
+  variable: ['variable.ts', 'registerVariable'],
+};
+
 /**
  * What `reflex --help` says of each engine command without loading it: loading one registers tsx and
  * imports the engine (seconds), which a list of commands does not need. `reflex <command> --help` and
