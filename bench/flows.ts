@@ -38,6 +38,9 @@ const PARTS = new Set((process.env.BENCH_PARTS ?? 'raw,runs,latency,tasks,rss').
 
 export async function run(): Promise<BenchResult> {
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
+  // The task-overhead flow runs in this process through the SDK, which connects from REFLEX_*: without
+  // this it would record into the default namespace (or, with no tables there, not at all) and time nothing.
+  process.env.REFLEX_NAMESPACE = namespace;
   const config = loadConfig(process.env, { namespace, port: 0, logLevel: 'silent', automationsDir: '', flowsModule: 'bench/flows-module.ts', workerConcurrency: CONCURRENCY });
   const engine = await startEngine(config, { services: ['automations', 'outbox', 'scheduler', 'api'], log: createLogger({ level: 'silent' }) });
   const rows: BenchRow[] = [];
