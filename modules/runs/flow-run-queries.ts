@@ -55,14 +55,30 @@ export interface FlowRunDetail extends FlowRun {
   task_runs: TaskRun[];
 }
 
+/**
+ * One run with its state history and task runs, read in one snapshot (a read-only REPEATABLE READ
+ * transaction): three reads on three pooled connections could see a run CANCELLED whose history still
+ * ended at CANCELLING, the commit landing between them.
+ */
 export async function getFlowRunDetail(pg: Pool, id: string): Promise<FlowRunDetail | null> {
   if (!isUuid(id)) return null;
-  const [run, states, tasks] = await Promise.all([
-    pg.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = $1`, [id]),
-    pg.query('SELECT type, name, timestamp, message, scheduled_time, error FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [id]),
-    pg.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.flow_run_id = $1 ORDER BY t.id`, [id]),
-  ]);
-  if (!run.rows[0]) return null;
+  const client = await pg.connect();
+  let run, states, tasks;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    run = await client.query(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = $1`, [id]);
+    if (run.rows[0]) {
+      states = await client.query('SELECT type, name, timestamp, message, scheduled_time, error FROM flow_run_states WHERE flow_run_id = $1 ORDER BY id', [id]);
+      tasks = await client.query(`SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.flow_run_id = $1 ORDER BY t.id`, [id]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release(err as Error);
+    throw err;
+  }
+  client.release();
+  if (!run.rows[0] || !states || !tasks) return null;
   return {
     ...publicFlowRun(flowRunFromRow(run.rows[0])),
     state_history: states.rows.map(stateFromHistoryRow),
