@@ -53,7 +53,7 @@ export async function sweepCrashedRuns(deps: CrashSweepDeps, options: CrashSweep
       if (r.accepted) result.cancelled.push(row.id);
       continue;
     }
-    const paused = row.state_type === 'PAUSED' ? ' while it was paused (a crash retry pauses again on the same wait)' : '';
+    const paused = row.state_type === 'PAUSED' ? ' while it was paused' : '';
     const crashed = await store.setFlowRunState(row.id, { type: 'CRASHED', message: `the process running it stopped${paused}: no heartbeat for ${silentFor} (killed, out of memory or lost)` });
     if (!crashed.accepted) continue;
     result.crashed.push(row.id);
