@@ -85,16 +85,6 @@ export function currentTraceparent(ctx: Context = context.active()): string | un
   return carrier.traceparent;
 }
 
-/** The active context while tracing (to run deferred work under it with `withContext`), else undefined: free when off. */
-export function activeContext(): Context | undefined {
-  return enabled ? context.active() : undefined;
-}
-
-/** Runs `fn` under `ctx` (from activeContext), or as is without one. */
-export function withContext<T>(ctx: Context | undefined, fn: () => T): T {
-  return ctx ? context.with(ctx, fn) : fn();
-}
-
 /** A context whose parent is the remote span of a `traceparent` (ROOT_CONTEXT when absent or invalid). */
 export function contextFrom(carrier: { traceparent?: string | undefined; tracestate?: string | undefined } | undefined): Context {
   if (!carrier?.traceparent) return ROOT_CONTEXT;

@@ -6,7 +6,6 @@ import { EventInputSchema } from '../../../schemas/event.ts';
 import { eventsFromCloudEvents, isCloudEventRequest } from '../cloudevents.ts';
 import { contextFrom, inSpan, SpanKind, traceHeaders, tracingEnabled } from '../../../infra/tracing.ts';
 import { ingestLag } from '../ingest-lag.ts';
-import { ingestPublisher } from '../ingest-publisher.ts';
 import type { RouteModule } from '../route-module.ts';
 import { documentOnly } from '../schema-compilers.ts';
 
@@ -44,14 +43,16 @@ export const eventIngestRoutes: RouteModule = (app, { rt }) => {
         // A JSON body was checked whole by the body parser (services/api/app.ts) for what PostgreSQL cannot store.
         jsonChecked: isMarkedStorable(input),
       });
-      const publisher = ingestPublisher(rt);
-      if (!tracingEnabled()) await publisher.publish(events);
+      // One publish per event; the bus writes what a turn of the event loop publishes in one socket write
+      // (infra/nats-patches.ts), so concurrent requests share writes without a batcher of their own.
+      const publish = () => Promise.all(events.map(({ event, json }) => rt.bus.publishSerialized(event.event, event.id, json)));
+      if (!tracingEnabled()) await publish();
       else {
         // The root of each event's trace (or a child of the caller's, when it sent a traceparent); every
         // message published under it carries its context.
         await inSpan('reflex.ingest', { kind: SpanKind.SERVER, parent: contextFrom(traceHeaders(req.headers)), attributes: { 'reflex.events': events.length } }, async (span) => {
           span?.setAttribute('reflex.event.ids', events.slice(0, 100).map((e) => e.event.id)); // the first 100 of a batch
-          await publisher.publish(events);
+          await publish();
         });
       }
       rt.metrics.eventsIngested.inc({ source: cloudEvents ? 'cloudevents' : 'api' }, events.length);
