@@ -53,6 +53,8 @@ export const SETTINGS = {
   webhookAllowHosts: { env: 'REFLEX_WEBHOOK_ALLOW_HOSTS', schema: list.default([]) },
   webhookHostConcurrency: { env: 'REFLEX_WEBHOOK_HOST_CONCURRENCY', schema: int().positive().default(10) },
   webhookWorkerConcurrency: { env: 'REFLEX_WEBHOOK_WORKER_CONCURRENCY', schema: int().positive().default(100) },
+  /** The automations service makes a delivery's first attempt itself when its host is healthy (no queue hop). */
+  webhookDirect: { env: 'REFLEX_WEBHOOK_DIRECT', schema: bool.default(true) },
   /** A SCHEDULED run not started this long after its time is marked Late. */
   lateAfterSeconds: { env: 'REFLEX_LATE_AFTER_SECONDS', schema: z.coerce.number().min(0).default(15) },
   /** How often the scheduler creates upcoming runs and marks Late ones. */

@@ -16,7 +16,9 @@ import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts'
 
 let t: TestEngine;
 before(async () => {
-  t = await startTestEngine({ services: ['recorder', 'automations', 'api'] });
+  // Deliveries queued, as they are with REFLEX_WEBHOOK_DIRECT=false: these tests read the jobs
+  // (tests/webhooks.direct.test.ts covers the direct first attempts).
+  t = await startTestEngine({ services: ['recorder', 'automations', 'api'], config: { webhookDirect: false } });
 });
 after(async () => {
   await t?.cleanup();

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
-import { HostLimiter } from '../services/webhooks/host-limiter.ts';
+import { HostLimiter } from '../modules/webhooks/host-limiter.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('per-host limit: jobs over it wait in process', () => {

@@ -51,6 +51,7 @@ describe('hot statements use the index on tables whose statistics are stale', ()
         jobs.map((j) =>
           log.recordAttempt({
             deliveryId: j.delivery_id,
+            job: j,
             attempt: { series: 1, attempt: 1, started: new Date().toISOString(), status_code: 204, latency_ms: 1, response_headers: {}, response_body: '', error: null, outcome: 'succeeded' },
             status: 'succeeded',
             nextAttemptAt: null,
@@ -58,7 +59,7 @@ describe('hot statements use the index on tables whose statistics are stale', ()
         ),
       );
       // A begin of a delivery that exists reads its row (the stale check) through the same index.
-      assert.deepEqual(await log.begin(jobs[0]), { fresh: false, series: 1, status: 'succeeded' });
+      assert.deepEqual(await log.begin(jobs[0]), { fresh: false, series: 1, status: 'succeeded', claimed: false });
       const { rows } = await pool.query<{ attempt_count: number }>('SELECT attempt_count FROM webhook_deliveries WHERE id = $1', [jobs[1].delivery_id]);
       assert.equal(rows[0].attempt_count, 1);
     };

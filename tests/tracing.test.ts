@@ -50,7 +50,7 @@ describe('one trace per event', () => {
     await tracing.shutdown();
   });
 
-  it('ingest → evaluation → action → job → webhook delivery', async () => {
+  it('ingest → evaluation → action → webhook delivery (a direct first attempt)', async () => {
     await createAutomation(t, { name: 'traced', trigger: { type: 'event', expect: ['order.traced'] }, actions: [{ type: 'call-webhook', url: `${receiver.url}/traced` }] });
     const caller = traceparent();
     const res = await t.api('POST', '/api/events', { event: 'order.traced', resource: { 'reflex.resource.id': 'shop.order.1' } }, { traceparent: caller.header });
@@ -66,8 +66,9 @@ describe('one trace per event', () => {
     assert.equal(evaluate.attributes['reflex.event.id'], res.body.ids[0]);
     assert.equal(evaluate.attributes['reflex.automation.triggers_matched'], 1);
     const action = child(spans, 'reflex.automation.action call-webhook', evaluate.spanContext().spanId);
-    const job = child(spans, 'reflex.job.enqueue webhook-deliveries', action.spanContext().spanId);
-    const deliver = child(spans, 'reflex.webhook.deliver', job.spanContext().spanId);
+    // No job between them: the automations service made the first attempt itself (a retry is a job again).
+    const deliver = child(spans, 'reflex.webhook.deliver', action.spanContext().spanId);
+    assert.equal(deliver.attributes['reflex.webhook_delivery.direct'], true);
     assert.equal(deliver.attributes['http.response.status_code'], 204);
     assert.equal(deliver.attributes['reflex.webhook_delivery.outcome'], 'succeeded');
     assert.equal(receiver.requestsTo('/traced').length, 1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressGuard, literalAddress } from '../services/webhooks/address-guard.ts';
-import { parseRetryAfter, retryDelayMs, judge } from '../services/webhooks/retry.ts';
+import { AddressGuard, literalAddress } from '../modules/webhooks/address-guard.ts';
+import { parseRetryAfter, retryDelayMs, judge } from '../modules/webhooks/retry.ts';
 
 const blocked = (guard: AddressGuard, url: string) => {
   const u = new URL(url);

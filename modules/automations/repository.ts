@@ -102,8 +102,10 @@ export async function recordFirings(db: Db, writes: FiringWrite[]): Promise<void
     if (!row) rows.set(firing.key, (row = { ...firing, events: undefined, actions: actionTypes.map((type, index): ActionOutcome => ({ index, type, status: 'pending' })) }));
     if (outcome) row.actions[outcome.index] = { ...outcome, updated };
   }
-  await db.query(
-    `INSERT INTO automation_firings AS f (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
+  // Prepared (parsed and planned once per connection): it reaches the table only through ON CONFLICT.
+  await db.query({
+    name: 'reflex_record_firings',
+    text: `INSERT INTO automation_firings AS f (id, firing_key, automation_id, state, fired_at, trigger_path, bucket_key,
         triggering_labels, triggering_event, count, window_start, window_end, actions, flow_control)
      SELECT r.id, r.key, r.automation_id, r.state, r.fired_at, r.trigger_path, r.bucket_key,
         r.triggering_labels, r.triggering_event, r.count, r.window_start, r.window_end, r.actions, r.flow_control
@@ -114,8 +116,8 @@ export async function recordFirings(db: Db, writes: FiringWrite[]): Promise<void
        SELECT jsonb_agg(CASE WHEN n.elem->>'status' = 'pending' THEN coalesce(o.elem, n.elem) ELSE n.elem END ORDER BY n.i)
        FROM jsonb_array_elements(EXCLUDED.actions) WITH ORDINALITY AS n(elem, i)
        LEFT JOIN jsonb_array_elements(f.actions) WITH ORDINALITY AS o(elem, i) ON o.i = n.i)`,
-    [JSON.stringify([...rows.values()])],
-  );
+    values: [JSON.stringify([...rows.values()])],
+  });
 }
 
 export interface FiringRecord {

@@ -136,7 +136,7 @@ export async function listDeliveries(pg: Pool, f: DeliveryFilter): Promise<Deliv
 /** Starts a new attempt series for a replay; returns the job to enqueue (with the stored secret). */
 export async function startReplay(pg: Pool, id: string): Promise<{ job: WebhookDeliveryJob; series: number } | null> {
   const res = await pg.query(
-    `UPDATE webhook_deliveries SET series = series + 1, status = 'pending', next_attempt_at = NULL, updated = now()
+    `UPDATE webhook_deliveries SET series = series + 1, status = 'pending', next_attempt_at = NULL, claimed_until = NULL, updated = now()
      WHERE id = $1 RETURNING *`,
     [id],
   );

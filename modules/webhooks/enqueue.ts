@@ -37,6 +37,14 @@ export class DeliveryQueue {
     return this.batch.push(input);
   }
 
+  /**
+   * Queues one attempt of a delivery as it is (series and attempt given), after `delayMs`: a direct
+   * delivery's retry, or a delivery whose claim ran out. Same job id as the delivery's first job.
+   */
+  enqueueAttempt(job: AttemptInput, delayMs = 0): Promise<string> {
+    return this.queues.add(JOBS.webhookDelivery, job, [], delayMs > 0 ? { delay: Math.ceil(delayMs) } : undefined);
+  }
+
   /** The queue itself (job states, counts). */
   queue() {
     return this.queues.queue(JOBS.webhookDelivery);

@@ -5,7 +5,13 @@
  * receives. Services use only what this file exports.
  */
 export { DeliveryQueue } from './enqueue.ts';
-export { DeliveryLog, type DeliveryState, type AttemptWrite } from './delivery-log.ts';
+export { DeliveryLog, expiredClaims, releaseClaims, type DeliveryState, type AttemptWrite, type BeginOptions, type ExpiredClaim } from './delivery-log.ts';
+// Sending (the webhook service's jobs, and the automations service's direct first attempts).
+export { WebhookSender, type PreparedAttempt, type RecordedAttempt } from './sender.ts';
+export { AddressGuard, BlockedDestinationError } from './address-guard.ts';
+export { HostLimiter } from './host-limiter.ts';
+export { SecretFiller, type SecretSource, type Filled } from './secret-fill.ts';
+export type { HttpOutcome } from './http.ts';
 export {
   getDelivery,
   listDeliveries,

@@ -8,6 +8,7 @@ import { ActionFailure, announceAutomationChange, setAutomationEnabled, type Act
 import type { Runs } from '../../modules/runs/index.ts';
 import type { DeliveryQueue } from '../../modules/webhooks/index.ts';
 import type { VariableCache } from '../../modules/variables/index.ts';
+import type { DirectDeliveries } from './direct-deliveries.ts';
 
 export interface LiveActionsDeps {
   pg: Pool;
@@ -17,6 +18,8 @@ export interface LiveActionsDeps {
   log: Logger;
   commands: Runs['commands'];
   deliveries: DeliveryQueue;
+  /** First attempts made here when the host is healthy (REFLEX_WEBHOOK_DIRECT); absent: every delivery is queued. */
+  direct?: DirectDeliveries;
   maxPayloadBytes: number;
   /** Variables for templates (issue 13), through a short cache; the public URL notifications link runs to. */
   variables?: VariableCache;
@@ -27,6 +30,8 @@ export interface LiveActionsDeps {
 export function liveActionDeps(d: LiveActionsDeps): ActionDeps {
   return {
     async deliver(data) {
+      // 'direct': this process makes the first attempt (services/automations/direct-deliveries.ts).
+      if (d.direct) return (await d.direct.deliver(data)) === 'direct' ? 'direct' : d.names.queues.webhookDeliveries;
       await d.deliveries.enqueue(data);
       return d.names.queues.webhookDeliveries;
     },

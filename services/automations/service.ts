@@ -14,8 +14,10 @@ import { AutomationCache } from './cache.ts';
 import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
 import { ActionExecutor } from './executor.ts';
 import { liveActionDeps } from './live-actions.ts';
+import { DIRECT_HOST_WAITING, DirectDeliveries } from './direct-deliveries.ts';
 import { MetricMonitor } from './metrics.ts';
 import { VariableCache } from '../../modules/variables/index.ts';
+import { AddressGuard, DeliveryLog, WebhookSender } from '../../modules/webhooks/index.ts';
 
 /** Batches whose firings may be dispatching while the next batch is evaluated. */
 const MAX_DISPATCHES_IN_FLIGHT = 2;
@@ -66,6 +68,7 @@ export class AutomationsService implements Service {
   private readonly decoder = new TextDecoder();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly dispatchDeps: DispatchDeps;
+  private readonly direct: DirectDeliveries | undefined;
 
   private readonly config: Pick<Config, 'automationsDir' | 'metricLoopSeconds'>;
   /** Metric triggers (issue 15), evaluated on a loop of their own. */
@@ -81,6 +84,16 @@ export class AutomationsService implements Service {
     this.config = rt.config;
     this.store = new RedisStateStore(rt.redis, rt.names);
     this.evaluator = new Evaluator(this.store);
+    this.direct = rt.config.webhookDirect
+      ? new DirectDeliveries(
+          new WebhookSender(rt.bus, new AddressGuard(rt.config.webhookAllowHosts), new DeliveryLog(rt.pg, this.log), this.log, rt.metrics, modules.deliverySecrets),
+          modules.deliveries,
+          this.log,
+          rt.config.webhookHostConcurrency,
+          // A burst waits here rather than fall to the queue, whose path costs more per delivery.
+          DIRECT_HOST_WAITING,
+        )
+      : undefined;
     const actions = liveActionDeps({
       pg: rt.pg,
       bus: rt.bus,
@@ -89,6 +102,7 @@ export class AutomationsService implements Service {
       log: this.log,
       commands: modules.runs.commands,
       deliveries: modules.deliveries,
+      direct: this.direct,
       maxPayloadBytes: rt.config.maxPayloadBytes,
       variables: new VariableCache(rt.pg, rt.config.variablesCacheSeconds * 1000),
       publicUrl: rt.config.publicUrl,
@@ -152,6 +166,7 @@ export class AutomationsService implements Service {
     await Promise.allSettled([...this.inFlight]);
     await this.cache.stop();
     await this.executor.stop();
+    await this.direct?.stop();
   }
 
   describe(): string {

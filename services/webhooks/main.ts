@@ -1,20 +1,25 @@
 import type { Worker } from 'bullmq';
 import { JOBS } from '../../core/jobs.ts';
 import type { Runtime } from '../../infra/runtime.ts';
-import { DeliveryLog } from '../../modules/webhooks/index.ts';
+import { AddressGuard, DeliveryLog, WebhookSender } from '../../modules/webhooks/index.ts';
 import type { Modules } from '../modules.ts';
 import type { Service } from '../service.ts';
-import { AddressGuard } from './address-guard.ts';
 import { DeliveryProcessor } from './delivery.ts';
-import { SecretFiller } from './secret-fill.ts';
+import { ClaimSweeper } from './claim-sweeper.ts';
 
-/** The webhook service: delivers the jobs of the webhook-deliveries queue. Any number of replicas. */
+/**
+ * The webhook service: delivers the jobs of the webhook-deliveries queue (retries, replays, deliveries
+ * whose host was busy or unhealthy for a direct attempt), and queues the direct deliveries whose claim ran
+ * out (their automations process died mid-attempt). Any number of replicas.
+ */
 export function createWebhooksService(rt: Runtime, modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
   // One host may hold at most half the worker slots (in flight plus waiting), so the others keep flowing.
   const hostWaiting = Math.max(0, Math.floor(webhookWorkerConcurrency / 2) - webhookHostConcurrency);
-  const processor = new DeliveryProcessor(rt.bus, webhookHostConcurrency, hostWaiting, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics, new SecretFiller(rt.pg, modules.secrets));
+  const sender = new WebhookSender(rt.bus, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics, modules.deliverySecrets);
+  const processor = new DeliveryProcessor(sender, webhookHostConcurrency, hostWaiting, log);
+  const sweeper = new ClaimSweeper(rt.pg, modules.deliveries, log);
   let worker: Worker | undefined;
   return {
     name: 'webhooks',
@@ -26,8 +31,10 @@ export function createWebhooksService(rt: Runtime, modules: Modules): Service {
       });
       worker.on('error', (err) => log.error({ err }, 'webhook worker error'));
       worker.on('failed', (job, err) => log.warn({ job_id: job?.id, err: err.message }, 'delivery job failed'));
+      sweeper.start();
     },
     async stop() {
+      await sweeper.stop();
       await worker?.close();
     },
     describe: () =>

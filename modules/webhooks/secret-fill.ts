@@ -1,9 +1,16 @@
 import { ReflexError } from '../../core/errors.ts';
 import { fillSecrets, markedSecrets, MASK, maskMarkers } from '../../core/secret-refs.ts';
-import type { Pool } from '../../infra/db.ts';
-import { getAutomation } from '../../modules/automations/index.ts';
-import { automationRequester, type Secrets } from '../../modules/secrets/index.ts';
 import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
+
+/**
+ * What filling needs from the modules that own automations and secrets (services/modules.ts wires them):
+ * the automation's name (null when it is gone), and the values of the named secrets as that automation
+ * may read them (throws `secret_access_denied` or `secrets_not_configured` when it may not).
+ */
+export interface SecretSource {
+  automationName(id: string): Promise<string | null>;
+  resolve(names: string[], automation: { id: string; name: string | null }): Promise<Map<string, string>>;
+}
 
 /**
  * Fills the secret markers of a delivery in at send time, for the automation that made it (its grants
@@ -14,10 +21,7 @@ import type { DeliveryAttemptJob } from '../../schemas/jobs.ts';
 export type Filled = { job: DeliveryAttemptJob; values: string[] } | { error: string };
 
 export class SecretFiller {
-  constructor(
-    private readonly pg: Pool,
-    private readonly secrets: Secrets,
-  ) {}
+  constructor(private readonly source: SecretSource) {}
 
   async fill(d: DeliveryAttemptJob): Promise<Filled> {
     // The job contract lets a URL with markers through unparsed; one whose markers are not ours (text
@@ -29,13 +33,10 @@ export class SecretFiller {
     const names = [...new Set(texts.flatMap((t) => markedSecrets(t, nonce)))];
     if (names.length === 0) return unfilled();
     if (!d.automation_id) return { error: 'a delivery that uses secrets must come from an automation' };
-    const automation = await getAutomation(this.pg, d.automation_id).catch((err) => {
-      if (err instanceof ReflexError && err.code === 'not_found') return null;
-      throw err;
-    });
+    const name = await this.source.automationName(d.automation_id);
     let values: Map<string, string>;
     try {
-      values = await this.secrets.resolve(names, automationRequester({ id: d.automation_id, name: automation?.name ?? null }));
+      values = await this.source.resolve(names, { id: d.automation_id, name });
     } catch (err) {
       if (err instanceof ReflexError && (err.code === 'secret_access_denied' || err.code === 'secrets_not_configured')) return { error: err.message };
       throw err;
