@@ -1,6 +1,7 @@
 import { maskMarkers } from '../../core/secret-refs.ts';
 import type { z } from 'zod';
 import type { Pool } from '../../infra/db.ts';
+import type { QueryResultRow } from 'pg';
 import type { AttemptWithRequest, FailingReceiver } from '../../schemas/dashboard.ts';
 import type { WebhookDeliveryJob } from '../../schemas/jobs.ts';
 import type { DeliveryStatus, WebhookAttemptSchema, WebhookDeliverySchema } from '../../schemas/webhook.ts';
@@ -144,24 +145,28 @@ export async function startReplay(pg: Pool, id: string): Promise<{ job: WebhookD
   if (!r) return null;
   return {
     series: r.series,
-    job: {
-      delivery_id: r.id,
-      idempotency_key: r.idempotency_key,
-      url: r.url,
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-      secret: r.secret ?? undefined,
-      // Markers of secrets are filled in again at send time (the values as they are now).
-      secret_refs: r.secret_refs ?? undefined,
-      timeout_seconds: r.timeout_seconds,
-      retry: r.retry,
-      format: r.format,
-      automation_id: r.automation_id,
-      firing_id: r.firing_id,
-      event_id: r.event_id,
-      // A replay is an operator's act, outside any automation's causal chain.
-      chain: [],
-    },
+    // A replay is an operator's act, outside any automation's causal chain.
+    job: deliveryJobFromRow(r, []),
+  };
+}
+
+/** The delivery's job as its row holds it (with the stored secret; markers are filled in again at send time). */
+export function deliveryJobFromRow(r: QueryResultRow, chain: string[]): WebhookDeliveryJob {
+  return {
+    delivery_id: r.id,
+    idempotency_key: r.idempotency_key,
+    url: r.url,
+    method: r.method,
+    headers: r.headers,
+    body: r.body,
+    secret: r.secret ?? undefined,
+    secret_refs: r.secret_refs ?? undefined,
+    timeout_seconds: r.timeout_seconds,
+    retry: r.retry,
+    format: r.format,
+    automation_id: r.automation_id,
+    firing_id: r.firing_id,
+    event_id: r.event_id,
+    chain,
   };
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../../core/log.ts';
 import type { DeliveryAttemptJob, WebhookDeliveryJob } from '../../schemas/jobs.ts';
 import { Batcher, ItemFailure } from '../../infra/batcher.ts';
 import { storableText } from '../../core/json.ts';
-import type { AttemptRecord, DeliveryStatus } from './deliveries.ts';
+import { deliveryJobFromRow, type AttemptRecord, type DeliveryStatus } from './deliveries.ts';
 
 /** What the delivery log holds for a delivery when a job of it starts. */
 export interface DeliveryState {
@@ -227,25 +227,7 @@ export async function expiredClaims(pg: Pool, limit: number): Promise<ExpiredCla
   );
   return res.rows.map((r) => ({
     claimedUntil: r.claimed_until,
-    job: {
-      delivery_id: r.id,
-      idempotency_key: r.idempotency_key,
-      url: r.url,
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-      secret: r.secret ?? undefined,
-      secret_refs: r.secret_refs ?? undefined,
-      timeout_seconds: r.timeout_seconds,
-      retry: r.retry,
-      format: r.format,
-      automation_id: r.automation_id,
-      firing_id: r.firing_id,
-      event_id: r.event_id,
-      chain: r.chain ?? [],
-      series: r.series,
-      attempt: r.attempt_count + 1,
-    },
+    job: { ...deliveryJobFromRow(r, r.chain ?? []), series: r.series, attempt: r.attempt_count + 1 },
   }));
 }
 

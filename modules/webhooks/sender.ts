@@ -90,7 +90,7 @@ export class WebhookSender {
   }
 
   /**
-   * Records the attempt and moves the delivery to its new status. `claimRetryFor`: a retry stays claimed
+   * Records the attempt and moves the delivery to its new status. `claimRetryForMs`: a retry stays claimed
    * this long past its due time (the caller queues it; the sweeper does, should the caller not).
    */
   async record(p: PreparedAttempt, started: Date, outcome: HttpOutcome, options: { claimRetryForMs?: number } = {}): Promise<RecordedAttempt> {
