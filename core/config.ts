@@ -51,7 +51,7 @@ export const SETTINGS = {
   /** Running flow runs refresh a heartbeat this often; one silent for 3 intervals is marked CRASHED. */
   workerHeartbeatSeconds: { env: 'REFLEX_WORKER_HEARTBEAT_SECONDS', schema: positive().default(5) },
   webhookAllowHosts: { env: 'REFLEX_WEBHOOK_ALLOW_HOSTS', schema: list.default([]) },
-  webhookHostConcurrency: { env: 'REFLEX_WEBHOOK_HOST_CONCURRENCY', schema: int().positive().default(10) },
+  webhookHostConcurrency: { env: 'REFLEX_WEBHOOK_HOST_CONCURRENCY', schema: int().positive().default(64) },
   webhookWorkerConcurrency: { env: 'REFLEX_WEBHOOK_WORKER_CONCURRENCY', schema: int().positive().default(100) },
   /** The automations service makes a delivery's first attempt itself when its host is healthy (no queue hop). */
   webhookDirect: { env: 'REFLEX_WEBHOOK_DIRECT', schema: bool.default(true) },

@@ -1,4 +1,4 @@
-import { uuidv7 } from 'uuidv7';
+import { newId } from './ids.ts';
 import { z } from 'zod';
 import { EVENT_LIMITS, EVENT_NAME_PATTERN, EventInputSchema, EventNameSchema, type EventInput, type ReflexEvent } from '../schemas/event.ts';
 import { formatPath, PayloadTooLargeError, toFieldIssues, ValidationError, type FieldIssue } from './errors.ts';
@@ -83,7 +83,7 @@ export function normalizeEncodedEvents(input: unknown, options: NormalizeOptions
       continue;
     }
     const event: ReflexEvent = {
-      id: e.id ? e.id.toLowerCase() : uuidv7(),
+      id: e.id ? e.id.toLowerCase() : newId(),
       occurred: occurred ? occurred.toISOString() : (now ??= (options.now ?? new Date()).toISOString()),
       event: e.event,
       resource: e.resource,
@@ -226,7 +226,7 @@ export function systemEvent(
   options: { related?: Record<string, string>[]; payload?: Record<string, unknown>; id?: string; occurred?: string; follows?: string } = {},
 ): ReflexEvent {
   const e: ReflexEvent = {
-    id: options.id ?? uuidv7(),
+    id: options.id ?? newId(),
     occurred: options.occurred ?? new Date().toISOString(),
     event,
     resource,

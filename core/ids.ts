@@ -1,4 +1,30 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
+import { V7Generator } from 'uuidv7';
+
+/**
+ * Random 32-bit values from a pool of 1 KiB of crypto randomness. The uuidv7 package refills a pool of
+ * eight values per call into the crypto binding, once every eight ids: 1.5 % of the API's and the
+ * automations service's CPU at 3,000 events/s, one native call per 256 ids here.
+ */
+class PooledRandom {
+  private readonly pool = new Uint32Array(256);
+  private cursor = this.pool.length;
+
+  nextUint32(): number {
+    if (this.cursor >= this.pool.length) {
+      randomFillSync(this.pool);
+      this.cursor = 0;
+    }
+    return this.pool[this.cursor++];
+  }
+}
+
+const v7 = new V7Generator(new PooledRandom());
+
+/** A new UUIDv7 (time-ordered, so rows inserted together sit together in their indexes): every generated id. */
+export function newId(): string {
+  return v7.generate().toString();
+}
 
 /**
  * A UUID (version-8 layout) derived from text, so the same input computed anywhere, by any replica, gets

@@ -28,6 +28,11 @@ export class Metrics {
   readonly automationFirings = this.counter('reflex_automation_firings_total', 'Automation firings dispatched, by firing state', ['state']);
   readonly automationActions = this.counter('reflex_automation_actions_total', 'Automation action outcomes, by action type and outcome (executed, failed; retry = queued after an outage)', ['type', 'outcome']);
   readonly deliveries = this.counter('reflex_webhook_delivery_attempts_total', 'Webhook delivery attempts, by result (succeeded, failed, retrying)', ['status']);
+  readonly directDeliveries = this.counter(
+    'reflex_webhook_direct_deliveries_total',
+    'First attempts the automations service made itself (way=direct) or handed to the queue, by reason (cooling, host_full, waited, stuck, busy, duplicate, stopping)',
+    ['way'],
+  );
   readonly deliveryLatency = this.histogram(
     'reflex_webhook_delivery_duration_seconds',
     'Time from sending a webhook to its answer (or error), by result',

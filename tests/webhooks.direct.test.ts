@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createLogger } from '../core/log.ts';
-import { DeliveryLog } from '../modules/webhooks/index.ts';
+import { Metrics } from '../infra/metrics.ts';
+import { AddressGuard, DeliveryLog, WebhookSender } from '../modules/webhooks/index.ts';
+import { DirectDeliveries, type DirectDeliveryOptions } from '../services/automations/direct-deliveries.ts';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
 import { createAutomation, emit, queue, waitOutcomes } from './support/automations.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
@@ -125,5 +129,99 @@ describe('direct deliveries', () => {
     assert.equal(done.attempt_count, 1);
     assert.equal(fast.requestsTo('/orphan')[0].body, '{"orphan":true}');
     assert.equal(fast.requestsTo('/orphan').length, 1, 'sent once');
+  });
+});
+
+/**
+ * Overload and hung hosts (issue 12): past its bound of deliveries a process waits for room instead of
+ * queueing (the queue's path costs more CPU, and falling to it made an overloaded machine fall further
+ * behind), and a host that stops answering has its waiting deliveries queued within about a second.
+ */
+describe('direct deliveries: room and hung hosts', () => {
+  const log = createLogger({ level: 'silent' });
+  let t: TestEngine;
+  let gate: Server;
+  let gateUrl = '';
+  const held: ServerResponse[] = [];
+  const open: DirectDeliveries[] = [];
+
+  before(async () => {
+    gate = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => held.push(res));
+    });
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+    gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`;
+    t = await startTestEngine({ services: ['webhooks'], config: { webhookAllowHosts: ['127.0.0.1'] } });
+  });
+  after(async () => {
+    release(held.length);
+    await Promise.all(open.map((d) => d.stop(1000)));
+    // Whatever the webhook service still has at the receiver ends now, so that it stops at once.
+    gate.closeAllConnections();
+    await t?.cleanup();
+    await new Promise<void>((resolve) => gate.close(() => resolve()));
+  });
+
+  const release = (n: number) => {
+    for (const res of held.splice(0, n)) res.writeHead(204).end();
+  };
+  const direct = (options: Omit<DirectDeliveryOptions, 'metrics'>) => {
+    const metrics = new Metrics();
+    const d = new DirectDeliveries(new WebhookSender(t.rt.bus, new AddressGuard(['127.0.0.1']), new DeliveryLog(t.rt.pg, log), log), t.modules.deliveries, log, { ...options, metrics });
+    open.push(d);
+    const ways = async () => Object.fromEntries((await metrics.directDeliveries.get()).values.map((v) => [String(v.labels.way), v.value]));
+    return { d, ways };
+  };
+  const job = (path: string) => {
+    const id = randomUUID();
+    return WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${gateUrl}${path}`, body: '{}' });
+  };
+  const status = async (id: string) => (await t.rt.pg.query<{ status: string }>('SELECT status FROM webhook_deliveries WHERE id = $1', [id])).rows[0]?.status;
+
+  it('waits for room once it holds its bound of deliveries, and lets the next one in when one ends', async () => {
+    const { d, ways } = direct({ hostConcurrency: 2, maxInFlight: 2, maxWaitMs: 20_000 });
+    const jobs = [job('/room/1'), job('/room/2'), job('/room/3')];
+    assert.equal(await d.deliver(jobs[0]), 'direct');
+    assert.equal(await d.deliver(jobs[1]), 'direct');
+    let third: string | undefined;
+    const waiting = d.deliver(jobs[2]).then((way) => (third = way));
+    await waitFor(() => held.length === 2, { what: 'both requests at the receiver' });
+    assert.equal(await status(jobs[2].delivery_id), undefined, 'the third waits at the door: not even its row is written');
+    assert.equal(third, undefined);
+    release(1);
+    await waiting;
+    assert.equal(third, 'direct', 'let in once one attempt ended, not queued');
+    await waitFor(() => held.length === 2, { what: 'the third request' });
+    release(2);
+    for (const j of jobs) await waitFor(async () => (await status(j.delivery_id)) === 'succeeded', { what: `delivery ${j.url} recorded` });
+    assert.deepEqual(await ways(), { direct: 3 });
+  });
+
+  it('queues a delivery that waited its longest for room (the webhook service sends it)', async () => {
+    const { d, ways } = direct({ hostConcurrency: 2, maxInFlight: 1, maxWaitMs: 300 });
+    const first = job('/busy/1');
+    const second = job('/busy/2');
+    assert.equal(await d.deliver(first), 'direct');
+    await waitFor(() => held.length === 1, { what: 'the first request at the receiver' });
+    assert.equal(await d.deliver(second), 'queued');
+    await waitFor(() => held.length === 2, { what: 'the queued delivery sent by the webhook service' });
+    release(2);
+    for (const j of [first, second]) await waitFor(async () => (await status(j.delivery_id)) === 'succeeded', { what: `delivery ${j.url} recorded` });
+    assert.deepEqual(await ways(), { direct: 1, busy: 1 });
+  });
+
+  it('queues the deliveries waiting for a host that stopped answering, within about a second, and the next ones too', async () => {
+    const { d, ways } = direct({ hostConcurrency: 1, maxInFlight: 10, maxWaitMs: 20_000 });
+    const started = Date.now();
+    const jobs = [job('/hung/1'), job('/hung/2'), job('/hung/3')];
+    for (const j of jobs) assert.equal(await d.deliver(j), 'direct');
+    await waitFor(async () => (await ways()).stuck === 2, { what: 'the two waiting deliveries queued', timeoutMs: 10_000 });
+    assert.ok(Date.now() - started < 10_000, 'well before their wait for a slot ran out (20 s)');
+    assert.equal(await d.deliver(job('/hung/4')), 'queued', 'the host is cooling down: the next one is queued at once');
+    assert.deepEqual(await ways(), { direct: 3, stuck: 2, cooling: 1 });
+    // The queued ones reach the receiver through the webhook service (which holds its own slots).
+    await waitFor(() => held.length >= 2, { what: 'the webhook service sending the queued deliveries' });
+    release(held.length);
   });
 });

@@ -1,7 +1,6 @@
-import { uuidv7 } from 'uuidv7';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { systemEvent } from '../../core/events.ts';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import { EventNames, resourceId, Roles } from '../../core/names.ts';
 import type { EventBus } from '../../infra/bus.ts';
 import type { Pool } from '../../infra/db.ts';
@@ -53,7 +52,7 @@ export class Artifacts {
     }
     const res = await this.pg.query(
       `INSERT INTO artifacts (id, key, type, description, data, flow_run_id, task_run_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
-      [uuidv7(), key, input.content.type, description, JSON.stringify(data), input.flow_run_id ?? null, input.task_run_id ?? null],
+      [newId(), key, input.content.type, description, JSON.stringify(data), input.flow_run_id ?? null, input.task_run_id ?? null],
     );
     const artifact = fromRow(res.rows[0]);
     await this.bus?.publish(artifactEvent(artifact));

@@ -1,6 +1,5 @@
-import { uuidv7 } from 'uuidv7';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import type { Pool, PoolClient } from '../../infra/db.ts';
 import { isUniqueViolation } from '../../infra/pg-errors.ts';
 import type { Automation, AutomationDocument } from '../../schemas/automation.ts';
@@ -50,7 +49,7 @@ export async function insertAutomation(db: Db, doc: AutomationDocument): Promise
   try {
     const res = await db.query<AutomationRow>(
       `INSERT INTO automations (id, name, enabled, document) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-      [uuidv7(), doc.name, doc.enabled, JSON.stringify(doc)],
+      [newId(), doc.name, doc.enabled, JSON.stringify(doc)],
     );
     return toAutomation(res.rows[0]);
   } catch (err) {

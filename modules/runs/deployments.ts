@@ -1,6 +1,5 @@
-import { uuidv7 } from 'uuidv7';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import { canonicalJson } from '../../core/json.ts';
 import { inTransaction, type Pool, type PoolClient } from '../../infra/db.ts';
 import { isUniqueViolation } from '../../infra/pg-errors.ts';
@@ -62,7 +61,7 @@ async function insertDeployment(db: Db, d: NewDeployment): Promise<Deployment> {
     const res = await db.query(
       `INSERT INTO deployments (id, name, flow_name, description, parameters, parameter_schema, work_pool, schedules, tags, concurrency_limit, paused, concurrency, priority, slas)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *`,
-      [uuidv7(), d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused, ...runControlValues(d)],
+      [newId(), d.name, d.flow, d.description, d.parameters, d.parameter_schema === null ? null : JSON.stringify(d.parameter_schema), d.work_pool, JSON.stringify(d.schedules), d.tags, d.concurrency_limit, d.paused, ...runControlValues(d)],
     );
     return fromRow(res.rows[0]);
   } catch (err) {

@@ -1,6 +1,5 @@
-import { uuidv7 } from 'uuidv7';
 import { ValidationError } from '../../core/errors.ts';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Names } from '../../core/names.ts';
 import { coalesced } from '../../infra/coalesce.ts';
@@ -174,7 +173,7 @@ export class RunStore implements Orchestration {
 }
 
 function checkedId(id: string | undefined): string {
-  if (id === undefined) return uuidv7();
+  if (id === undefined) return newId();
   if (!isUuid(id)) throw new ValidationError(`run id must be a UUID, got "${id}"`, [{ path: 'id', message: 'must be a UUID' }]);
   return id;
 }

@@ -1,5 +1,4 @@
-import { uuidv7 } from 'uuidv7';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../infra/db.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../core/errors.ts';
@@ -189,7 +188,7 @@ export class StateWriter {
     const byKey = new Map(rowsOf.byKey.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
     for (const op of flowCreates) {
       if (inserted.has(op.run.id)) {
-        const stateId = uuidv7();
+        const stateId = newId();
         flows.set(op.run.id, op.run);
         flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
         outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
@@ -201,7 +200,7 @@ export class StateWriter {
     }
     // New task runs are inserted by the write below, in the state this batch leaves them in.
     for (const op of taskCreates) {
-      const stateId = uuidv7();
+      const stateId = newId();
       tasks.set(op.run.id, op.run);
       taskStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
       outbox.push({ run_id: op.run.id, event: taskRunStateEvent(stateId, op.run, null) });
@@ -317,5 +316,5 @@ function transition<T extends FlowRunRecord | TaskRunRecord>(
   if (!('total_run_time_seconds' in run)) delete (next as Partial<FlowRunRecord>).total_run_time_seconds;
   if (options.result !== undefined) next.result = options.result;
   runs.set(id, next);
-  return { accepted: true, stateId: uuidv7(), previous: run.state, result: { accepted: true, state: decision.state, run: next } };
+  return { accepted: true, stateId: newId(), previous: run.state, result: { accepted: true, state: decision.state, run: next } };
 }

@@ -11,7 +11,7 @@
  */
 export class HostLimiter {
   private readonly inFlight = new Map<string, number>();
-  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly waiting = new Map<string, ((handedOver: boolean) => void)[]>();
 
   constructor(
     private readonly limit: number,
@@ -19,19 +19,34 @@ export class HostLimiter {
   ) {}
 
   /**
-   * A slot of `host` now (`true`), a promise of one handed over when a request to the host ends, or
-   * `false` when the host already has `maxWaiting` jobs waiting (the caller delays the job instead).
+   * A slot of `host` now (`true`), a promise of one handed over when a request to the host ends (it
+   * resolves `true`; `false` when `drop` turned the waiter away), or `false` when the host already has
+   * `maxWaiting` jobs waiting (the caller delays the job instead). `maxWaiting` overrides the bound.
    */
-  acquire(host: string): true | false | Promise<void> {
+  acquire(host: string, maxWaiting = this.maxWaiting): true | false | Promise<boolean> {
     const n = this.inFlight.get(host) ?? 0;
     if (n < this.limit) {
       this.inFlight.set(host, n + 1);
       return true;
     }
     const queue = this.waiting.get(host) ?? [];
-    if (queue.length >= this.maxWaiting) return false;
+    if (queue.length >= maxWaiting) return false;
     this.waiting.set(host, queue);
-    return new Promise<void>((resolve) => queue.push(resolve));
+    return new Promise<boolean>((resolve) => queue.push(resolve));
+  }
+
+  /** Turns every job waiting for `host` away (their promises resolve `false`); returns how many. */
+  drop(host: string): number {
+    const queue = this.waiting.get(host);
+    if (!queue) return 0;
+    this.waiting.delete(host);
+    for (const resolve of queue) resolve(false);
+    return queue.length;
+  }
+
+  /** The hosts some job is waiting for. */
+  waitingHosts(): string[] {
+    return [...this.waiting.keys()];
   }
 
   /** Ends a request to `host`: its slot goes to the host's first waiting job, if any (the count is unchanged). */
@@ -40,7 +55,7 @@ export class HostLimiter {
     const next = queue?.shift();
     if (queue && queue.length === 0) this.waiting.delete(host);
     if (next) {
-      next();
+      next(true);
       return;
     }
     const n = (this.inFlight.get(host) ?? 1) - 1;

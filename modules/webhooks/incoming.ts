@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { uuidv7 } from 'uuidv7';
 import type { Pool } from '../../infra/db.ts';
 import { ConflictError, ReflexError, ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { normalizeEvents } from '../../core/events.ts';
-import { isUuid } from '../../core/ids.ts';
+import { isUuid, newId } from '../../core/ids.ts';
 import { storableJson, storableText } from '../../core/json.ts';
 import { createSandboxedLiquid } from '../../core/liquid.ts';
 import type { FailingEndpoint } from '../../schemas/dashboard.ts';
@@ -107,7 +106,7 @@ export async function createEndpoint(pg: Pool, input: NewEndpoint): Promise<Endp
     const { rows } = await pg.query<EndpointRecord>(
       `INSERT INTO webhook_endpoints (id, name, slug, template, secret, verification) VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, name, slug, template, secret, verification, created`,
-      [uuidv7(), input.name, newSlug(), input.template ?? null, input.secret ?? null, input.verification],
+      [newId(), input.name, newSlug(), input.template ?? null, input.secret ?? null, input.verification],
     );
     return toRecord(rows[0]);
   } catch (err) {
@@ -154,7 +153,7 @@ export async function recordFailedRequest(pg: Pool, endpointId: string, req: Inc
   const note = cut ? ` (body cut to its first ${KEPT_FAILED_BODY_BYTES} of ${req.rawBody.length} bytes)` : '';
   await pg.query(
     `INSERT INTO webhook_failed_requests (id, endpoint_id, method, headers, query, body, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [uuidv7(), endpointId, req.method, JSON.stringify(storableJson(req.headers)), JSON.stringify(storableJson(req.query)), body, storableText(reason) + note],
+    [newId(), endpointId, req.method, JSON.stringify(storableJson(req.headers)), JSON.stringify(storableJson(req.query)), body, storableText(reason) + note],
   );
 }
 

@@ -14,7 +14,7 @@ import { AutomationCache } from './cache.ts';
 import { dispatchFirings, type DispatchDeps } from './dispatch.ts';
 import { ActionExecutor } from './executor.ts';
 import { liveActionDeps } from './live-actions.ts';
-import { DIRECT_HOST_WAITING, DirectDeliveries } from './direct-deliveries.ts';
+import { DirectDeliveries } from './direct-deliveries.ts';
 import { MetricMonitor } from './metrics.ts';
 import { VariableCache } from '../../modules/variables/index.ts';
 import { AddressGuard, DeliveryLog, WebhookSender } from '../../modules/webhooks/index.ts';
@@ -89,9 +89,7 @@ export class AutomationsService implements Service {
           new WebhookSender(rt.bus, new AddressGuard(rt.config.webhookAllowHosts), new DeliveryLog(rt.pg, this.log), this.log, rt.metrics, modules.deliverySecrets),
           modules.deliveries,
           this.log,
-          rt.config.webhookHostConcurrency,
-          // A burst waits here rather than fall to the queue, whose path costs more per delivery.
-          DIRECT_HOST_WAITING,
+          { hostConcurrency: rt.config.webhookHostConcurrency, metrics: rt.metrics },
         )
       : undefined;
     const actions = liveActionDeps({

@@ -77,7 +77,11 @@ export class DeliveryProcessor {
       throw new DelayedError();
     }
     // Over the limit but within the waiting bound: the slot is handed over when a request to the host ends.
-    if (slot !== true) await slot;
+    if (slot !== true && !(await slot)) {
+      // Turned away while waiting (this service never drops its waiters; the direct path does): delay it.
+      await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
+      throw new DelayedError();
+    }
     const started = new Date();
     let outcome;
     try {
