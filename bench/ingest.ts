@@ -9,13 +9,15 @@ import { createLogger } from '../core/log.ts';
 import { resetNamespace } from '../infra/reset.ts';
 import { openRuntime, type Runtime } from '../infra/runtime.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
+import { startReflexProcess, type ReflexProcess } from './processes.ts';
 import { percentile, type BenchResult } from './report.ts';
 
 /**
  * `npm run bench -- ingest`, in one run and one namespace of its own (reset at the end):
  *  (a) the ceiling: raw JetStream async publish of N events to a stream configured like the events stream;
- *  (b) Reflex: HTTP batch ingest of the same N events to `reflex start api recorder` (a child process, so
- *      the engine does not share an event loop with this client), timed until every row is in Postgres;
+ *  (b) Reflex: HTTP batch ingest of the same N events to `reflex start api` and `reflex start recorder`,
+ *      each a child process as `npm start` runs them (so neither shares an event loop with this client,
+ *      nor the API's with the recorder's inserts), timed until every row is in Postgres;
  *  (c) single-event POST /api/events latency at a steady 1,000 events/s (open loop: requests are sent on
  *      schedule whether or not earlier ones have answered, so a stall shows up in the tail), next to the
  *      latency of a raw JetStream publish at the same rate, the floor it cannot beat on this machine.
@@ -58,8 +60,8 @@ async function rawPublish(rt: Runtime): Promise<number> {
   return N / ((performance.now() - started) / 1000);
 }
 
-function startEngine(namespace: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', 'api', 'recorder'], {
+function startApi(namespace: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', 'api'], {
     cwd: new URL('..', import.meta.url).pathname,
     env: { ...process.env, REFLEX_NAMESPACE: namespace, REFLEX_PORT: '0', REFLEX_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -146,9 +148,11 @@ export async function run(): Promise<BenchResult> {
   const config = loadConfig(process.env, { namespace, logLevel: 'warn' });
   const rt = await openRuntime(config, createLogger({ level: 'warn' }));
   let engine: ChildProcess | undefined;
+  let recorder: ReflexProcess | undefined;
   try {
     const raw = await rawPublish(rt);
-    const started = await startEngine(namespace);
+    recorder = await startReflexProcess(['start', 'recorder'], { REFLEX_NAMESPACE: namespace }, 'Press Ctrl-C');
+    const started = await startApi(namespace);
     engine = started.child;
     const ingest = await httpIngest(rt, started.url);
     // The same steady rate straight to JetStream first: the floor the HTTP latency sits on, on this machine now.
@@ -170,7 +174,7 @@ export async function run(): Promise<BenchResult> {
         events: N,
         batch: `${BATCH} events, ${CONCURRENT_BATCHES} requests in flight`,
         latency: `${RATE}/s for ${LATENCY_SECONDS} s, open loop`,
-        engine: 'child process `reflex start api recorder`',
+        engine: 'child processes `reflex start api` and `reflex start recorder` (as npm start runs them)',
         cpus: availableParallelism(),
       },
     };
@@ -181,6 +185,7 @@ export async function run(): Promise<BenchResult> {
       engine.kill('SIGTERM');
       await exited;
     }
+    await recorder?.stop();
     await rt.bus.jsm.streams.delete(benchStream(rt).name).catch(() => {});
     await resetNamespace(rt).catch(() => {});
     await rt.close();

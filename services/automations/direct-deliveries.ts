@@ -14,21 +14,23 @@ const SLOW_MS = 1000;
 const COOL_DOWN_MS = 30_000;
 /**
  * Direct deliveries this process holds (writing their row, sending, or waiting for a slot of their host),
- * all hosts together. Past that, `deliver` waits (first come, first served) for one to finish: the automations consumer slows
- * down and the backlog stays in JetStream, where ingest's lag bound sees it, instead of falling to the
- * queue, whose path costs more CPU per delivery and so made an overloaded machine fall further behind
- * (issue 12: at 3,000 events/s most deliveries went to the queue and webhooks/s dropped by a third).
+ * all hosts together. Past that, `deliver` waits (first come, first served) for one to finish: the
+ * automations consumer slows down and the backlog stays in JetStream, where ingest's lag bound sees it,
+ * instead of falling to the queue, whose path costs more CPU per delivery and so made an overloaded
+ * machine fall further behind (issue 12: at 3,000 events/s most deliveries went to the queue and
+ * webhooks/s dropped by a third). 1,000 instead of 256 cost 7 % more of this process's CPU at 3,000/s (GC).
  */
-const MAX_IN_FLIGHT = 1000;
+const MAX_IN_FLIGHT = 256;
 /** The longest a delivery waits, for room in this process or for a slot of its host; then it is queued. */
 const MAX_WAIT_MS = 5000;
 /**
- * Deliveries of a host that is not keeping up (see `keepsUp`) that may wait for its slots: half of
- * MAX_IN_FLIGHT, so a host that hangs leaves the other half to the others. A host that keeps up has no
- * bound of its own: its slots come back within milliseconds, and what holds them is this process's own
- * loop under load, which queueing would only make worse.
+ * Deliveries of a host that is not keeping up (see `keepsUp`) that may wait for its slots: a quarter of
+ * MAX_IN_FLIGHT, so a host that hangs holds at most half of the room with its slots (64 by default) while
+ * it is found out (about a second). A host that keeps up has no bound of its own: its slots come back
+ * within milliseconds, and what holds them is this process's own loop under load, which queueing would
+ * only make worse.
  */
-export const DIRECT_HOST_WAITING = MAX_IN_FLIGHT / 2;
+export const DIRECT_HOST_WAITING = MAX_IN_FLIGHT / 4;
 /** A host keeps up when one of its requests ended within SLOW_MS and its recent ones took under this on average. */
 const KEEPS_UP_MS = 250;
 /** How often hosts with deliveries waiting are checked for having stopped answering. */
@@ -61,7 +63,7 @@ export interface DirectDeliveryOptions {
  *   waited 5 s, when its row already existed (the firing dispatched twice: the queued job's check of the
  *   delivery log decides), or when this process is stopping.
  * - **Overload slows evaluation down** rather than moving work to the costlier queue: past `maxInFlight`
- *   (1,000) deliveries in this process, `deliver` waits for room (at most 5 s, then it queues).
+ *   (256) deliveries in this process, `deliver` waits for room (at most 5 s, then it queues).
  * - **Retries go to the queue**, as a delayed job of the delivery's own id: the webhook service makes them.
  * - **A process that dies mid-attempt** leaves its delivery claimed (`claimed_until`: the attempt's timeout,
  *   the longest wait for a slot and 15 s); the webhook service's sweeper queues it once the claim runs
