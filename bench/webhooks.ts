@@ -213,7 +213,7 @@ export async function run(): Promise<BenchResult> {
       ],
       notes: {
         concurrency: config.webhookWorkerConcurrency,
-        per_host_limit: `${config.webhookHostConcurrency} (one receiver; the default of 10 caps one host, see docs/webhooks.md)`,
+        per_host_limit: `${config.webhookHostConcurrency} (one receiver; REFLEX_WEBHOOK_HOST_CONCURRENCY, default 64, see docs/webhooks.md)`,
         deliveries: DELIVERIES,
         cpu_us_per_delivery: cpuPerDelivery,
         latency_events: latencies.length,

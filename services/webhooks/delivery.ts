@@ -71,14 +71,10 @@ export class DeliveryProcessor {
     const prepared = await this.sender.prepare(d);
     const host = prepared.host;
     const slot = this.limiter.acquire(host);
-    if (slot === false) {
-      // This host has its share in flight and its share of waiters: wait without holding a worker slot.
-      await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
-      throw new DelayedError();
-    }
-    // Over the limit but within the waiting bound: the slot is handed over when a request to the host ends.
-    if (slot !== true && !(await slot)) {
-      // Turned away while waiting (this service never drops its waiters; the direct path does): delay it.
+    // Over the limit but within the waiting bound, the slot is handed over when a request to the host
+    // ends (this service never turns its waiters away). Past the bound, this host has its share in flight
+    // and its share of waiters: the job waits in the delayed set without holding a worker slot.
+    if (slot === false || (slot !== true && !(await slot))) {
       await job.moveToDelayed(Date.now() + 50 + Math.random() * 100, token);
       throw new DelayedError();
     }
