@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { WebhookDeliveryJobSchema } from '../schemas/jobs.ts';
+import { LoopDelay } from '../infra/loop-delay.ts';
 import { HostLimiter } from '../modules/webhooks/host-limiter.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
@@ -32,6 +33,47 @@ describe('per-host limit: jobs over it wait in process', () => {
     // Every slot returned: the limit is whole again.
     assert.equal(l.acquire('a'), true);
     assert.ok(l.acquire('a') instanceof Promise);
+  });
+
+  it('drop turns every waiter of a host away (false), and leaves the slots and other hosts as they were', async () => {
+    const l = new HostLimiter(1, 10);
+    assert.equal(l.acquire('a'), true);
+    assert.equal(l.acquire('b'), true);
+    const waiters = [l.acquire('a'), l.acquire('a'), l.acquire('b')];
+    assert.deepEqual(l.waitingHosts().sort(), ['a', 'b']);
+    assert.equal(l.drop('a'), 2);
+    assert.deepEqual(await Promise.all(waiters.slice(0, 2)), [false, false]);
+    assert.deepEqual(l.waitingHosts(), ['b']);
+    l.release('b');
+    assert.equal(await waiters[2], true, 'the other host still hands its slot over');
+    // Its slot is still taken; a bound given to acquire overrides the limiter's own.
+    assert.equal(l.acquire('a', 0), false);
+    assert.ok(l.acquire('a', Number.POSITIVE_INFINITY) instanceof Promise);
+  });
+
+  it('the loop delay it reads includes a loop that was blocked', async () => {
+    const loop = new LoopDelay();
+    try {
+      assert.ok(loop.recentMaxMs() < 100, 'an idle loop is not late');
+      const block = () => {
+        const until = performance.now() + 150;
+        while (performance.now() < until) {
+          // Busy: the loop cannot turn.
+        }
+      };
+      // The histogram records a delay when its timer fires late, and not on its first firing: block until
+      // a block shows (the second at the latest).
+      await waitFor(
+        () => {
+          if (loop.recentMaxMs() >= 100) return true;
+          block();
+          return false;
+        },
+        { what: 'a 150 ms block in the reading', timeoutMs: 5000 },
+      );
+    } finally {
+      loop.stop();
+    }
   });
 
   it('with no waiting allowed it refuses at once (the delayed-set fallback)', () => {
