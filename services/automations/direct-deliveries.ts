@@ -18,7 +18,8 @@ const COOL_DOWN_MS = 30_000;
  * automations consumer slows down and the backlog stays in JetStream, where ingest's lag bound sees it,
  * instead of falling to the queue, whose path costs more CPU per delivery and so made an overloaded
  * machine fall further behind (issue 12: at 3,000 events/s most deliveries went to the queue and
- * webhooks/s dropped by a third). 1,000 instead of 256 cost 7 % more of this process's CPU at 3,000/s (GC).
+ * webhooks/s dropped by a third). 1,000 instead of 256 cost 4-7 % more of this process's CPU at
+ * 3,000/s (GC), for the same throughput.
  */
 const MAX_IN_FLIGHT = 256;
 /** The longest a delivery waits, for room in this process or for a slot of its host; then it is queued. */
