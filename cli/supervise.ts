@@ -51,20 +51,37 @@ export interface Supervisor {
 }
 
 /**
- * Starts each group as a child process (`reflex start <group>` with REFLEX_PROCESSES=single) running the
+ * The metrics port of each group without the API (the API's group serves /metrics on the API's port):
+ * `base`, `base + 1`, … in group order, so that every process's counters can be scraped (when they all
+ * wanted one port, only the first got it); all 0 when `base` is 0 (no listener).
+ */
+export function metricsPorts(base: number, groups: readonly (readonly ServiceName[])[] = PROCESS_GROUPS): Map<readonly ServiceName[], number> {
+  const ports = new Map<readonly ServiceName[], number>();
+  let next = base;
+  for (const g of groups) {
+    if (g.includes('api')) continue;
+    ports.set(g, base === 0 ? 0 : next++);
+  }
+  return ports;
+}
+
+/**
+ * Starts each group as a child process (`reflex start <group>` with REFLEX_PROCESSES=single and its own
+ * REFLEX_METRICS_PORT, see metricsPorts) running the
  * same node flags as this one (tsx's loader, `--cpu-prof`), sharing this process's stdout and stderr: one
  * log stream. The API's group starts first (it applies the migrations and creates the stream), the rest
  * together. A child that fails before it is ready fails the start (the caller exits with its code, its
  * own one-line error already printed); one that exits later is restarted with backoff.
  */
-export async function supervise(log: Logger, groups = PROCESS_GROUPS): Promise<Supervisor> {
+export async function supervise(log: Logger, metricsPort: number, groups = PROCESS_GROUPS): Promise<Supervisor> {
   const children: Child[] = [];
   let stopping: Promise<void> | undefined;
+  const ports = metricsPorts(metricsPort, groups);
 
   const spawnChild = (services: readonly ServiceName[]): ChildProcess =>
     fork(MAIN, ['start', ...services], {
       execArgv: CHILD_EXEC_ARGV,
-      env: { ...process.env, REFLEX_PROCESSES: 'single' },
+      env: { ...process.env, REFLEX_PROCESSES: 'single', REFLEX_METRICS_PORT: String(ports.get(services) ?? 0) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { PROCESS_GROUPS } from '../cli/supervise.ts';
+import { metricsPorts, PROCESS_GROUPS } from '../cli/supervise.ts';
 import { SERVICE_NAMES } from '../services/registry.ts';
 import { testNamespace, waitFor } from './support/harness.ts';
 
@@ -44,10 +44,21 @@ describe('reflex start: a supervised process per service group', () => {
     assert.deepEqual([...PROCESS_GROUPS.flat()].sort(), [...SERVICE_NAMES].sort());
   });
 
+  it('gives each group without the API a metrics port of its own (none when the port is 0)', () => {
+    const ports = metricsPorts(9464);
+    assert.deepEqual(
+      PROCESS_GROUPS.map((g) => ports.get(g)),
+      PROCESS_GROUPS.map((g, i) => (g.includes('api') ? undefined : 9464 + i - 1)),
+    );
+    assert.deepEqual(new Set(metricsPorts(0).values()), new Set([0]));
+  });
+
   it('runs the groups as children, restarts a killed one, and one SIGINT stops them all', async () => {
+    // A base of our own: other test files run engines (and their metrics listeners) at the same time.
+    const metricsBase = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
       cwd: ROOT,
-      env: { ...process.env, REFLEX_NAMESPACE: ns, REFLEX_PORT: '0', REFLEX_LOG_LEVEL: 'warn', REFLEX_AUTOMATIONS_DIR: '', REFLEX_PROCESSES: 'multi' },
+      env: { ...process.env, REFLEX_NAMESPACE: ns, REFLEX_PORT: '0', REFLEX_LOG_LEVEL: 'warn', REFLEX_AUTOMATIONS_DIR: '', REFLEX_PROCESSES: 'multi', REFLEX_METRICS_PORT: String(metricsBase) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -59,6 +70,10 @@ describe('reflex start: a supervised process per service group', () => {
       for (const s of SERVICE_NAMES) assert.match(output, new RegExp(`\\n  ${s} `), `the banner names ${s}`);
       const url = /API: (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(output)?.[1];
       assert.ok(url, output);
+      // Every process's counters can be scraped: the automations process's on its own port.
+      const automationsPort = metricsPorts(metricsBase).get(PROCESS_GROUPS.find((g) => g.includes('automations'))!);
+      assert.match(output, new RegExp(`automations :${automationsPort}`), 'the banner says where');
+      assert.match(await (await fetch(`http://127.0.0.1:${automationsPort}/metrics`)).text(), /reflex_webhook_direct_deliveries_total/);
 
       const kids = children(child.pid as number);
       assert.equal(kids.length, PROCESS_GROUPS.length, `one process per group: ${JSON.stringify(kids)}`);

@@ -6,7 +6,7 @@ import { startTracing, tracingFromEnv } from '../../infra/tracing.ts';
 import type { ApiService } from '../../services/api/main.ts';
 import type { ServiceName } from '../../services/registry.ts';
 import { fail } from '../output.ts';
-import { ChildStartError, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
+import { ChildStartError, metricsPorts, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
 
 /** A second stop signal this soon after the first is the wrappers' copy of it (see shutdown). */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -30,7 +30,7 @@ export function registerStart(program: Command): void {
       const local = supervised
         ? undefined
         : await startLocalServers({ env: process.env, dataDir: config.localDir, say: (line) => process.stdout.write(`${line}\n`) });
-      if (requested.length === 0 && config.processes === 'multi') return startSupervised(log, config.namespace, config.publicUrl, local);
+      if (requested.length === 0 && config.processes === 'multi') return startSupervised(log, config.namespace, config.publicUrl, config.metricsPort, local);
       // Traces: off unless the standard OTEL_* variables ask for them (docs/operations.md); each process exports its own spans.
       const tracingOptions = tracingFromEnv(process.env);
       const tracing = tracingOptions ? startTracing(tracingOptions) : undefined;
@@ -85,11 +85,11 @@ export function registerStart(program: Command): void {
 }
 
 /** Every service, a supervised child process per group (cli/supervise.ts); this process only supervises. */
-async function startSupervised(log: ReturnType<typeof createLogger>, namespace: string, publicUrl: string, local: LocalServers | undefined): Promise<void> {
+async function startSupervised(log: ReturnType<typeof createLogger>, namespace: string, publicUrl: string, metricsPort: number, local: LocalServers | undefined): Promise<void> {
   const out = process.stdout;
   let sup;
   try {
-    sup = await supervise(log.child({ service: 'supervisor' }));
+    sup = await supervise(log.child({ service: 'supervisor' }), metricsPort);
   } catch (err) {
     await local?.stop();
     // The child printed its own one-line reason (an unreachable dependency, a bad setting).
@@ -102,6 +102,10 @@ async function startSupervised(log: ReturnType<typeof createLogger>, namespace: 
   const apiUrl = supervisor.ready.find((r) => r.apiUrl)?.apiUrl;
   const url = process.env.REFLEX_PUBLIC_URL ? publicUrl : (apiUrl ?? publicUrl);
   if (apiUrl) out.write(`\n  Dashboard: ${url}/\n  API: ${url}/api  (health: ${url}/api/health)\n`);
+  if (metricsPort !== 0) {
+    const others = [...metricsPorts(metricsPort)].map(([g, port]) => `${g.join('+')} :${port}`).join(', ');
+    out.write(`  Metrics: ${apiUrl ? `${url}/metrics (api), ` : ''}each other process on its own port: ${others}\n`);
+  }
   const tracing = tracingFromEnv(process.env);
   if (tracing) out.write(`  Traces: exported (${process.env.OTEL_TRACES_EXPORTER || 'otlp'}) by each process as service "${tracing.serviceName}"\n`);
   out.write('Press Ctrl-C to stop.\n');

@@ -15,10 +15,13 @@ import { ClaimSweeper } from './claim-sweeper.ts';
 export function createWebhooksService(rt: Runtime, modules: Modules): Service {
   const log = rt.log.child({ service: 'webhooks' });
   const { webhookAllowHosts, webhookHostConcurrency, webhookWorkerConcurrency } = rt.config;
-  // One host may hold at most half the worker slots (in flight plus waiting), so the others keep flowing.
-  const hostWaiting = Math.max(0, Math.floor(webhookWorkerConcurrency / 2) - webhookHostConcurrency);
+  // One host may hold at most half the worker slots (in flight plus waiting), so the others keep flowing:
+  // a per-host limit above that (64 by default against 100 slots) is held to it here.
+  const hostShare = Math.max(1, Math.floor(webhookWorkerConcurrency / 2));
+  const hostLimit = Math.min(webhookHostConcurrency, hostShare);
+  const hostWaiting = hostShare - hostLimit;
   const sender = new WebhookSender(rt.bus, new AddressGuard(webhookAllowHosts), new DeliveryLog(rt.pg, log), log, rt.metrics, modules.deliverySecrets);
-  const processor = new DeliveryProcessor(sender, webhookHostConcurrency, hostWaiting, log);
+  const processor = new DeliveryProcessor(sender, hostLimit, hostWaiting, log);
   const sweeper = new ClaimSweeper(rt.pg, modules.deliveries, log);
   let worker: Worker | undefined;
   return {
@@ -38,6 +41,6 @@ export function createWebhooksService(rt: Runtime, modules: Modules): Service {
       await worker?.close();
     },
     describe: () =>
-      `delivering webhooks (${webhookWorkerConcurrency} at once, ${webhookHostConcurrency} per host, ${hostWaiting} more waiting; allow list: ${webhookAllowHosts.join(', ') || 'none'})`,
+      `delivering webhooks (${webhookWorkerConcurrency} at once, ${hostLimit} per host, ${hostWaiting} more waiting; allow list: ${webhookAllowHosts.join(', ') || 'none'})`,
   };
 }
