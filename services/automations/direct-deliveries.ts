@@ -31,7 +31,7 @@ const MAX_WAIT_MS = 5000;
  * within milliseconds, and what holds them is this process's own loop under load, which queueing would
  * only make worse.
  */
-export const DIRECT_HOST_WAITING = MAX_IN_FLIGHT / 4;
+const DIRECT_HOST_WAITING = MAX_IN_FLIGHT / 4;
 /** A host keeps up when one of its requests ended within SLOW_MS and its recent ones took under this on average. */
 const KEEPS_UP_MS = 250;
 /** How often hosts with deliveries waiting are checked for having stopped answering. */
