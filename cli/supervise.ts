@@ -53,14 +53,16 @@ export interface Supervisor {
 /**
  * The metrics port of each group without the API (the API's group serves /metrics on the API's port):
  * `base`, `base + 1`, … in group order, so that every process's counters can be scraped (when they all
- * wanted one port, only the first got it); all 0 when `base` is 0 (no listener).
+ * wanted one port, only the first got it); all 0 when `base` is 0 (no listener), and 0 past 65535.
  */
 export function metricsPorts(base: number, groups: readonly (readonly ServiceName[])[] = PROCESS_GROUPS): Map<readonly ServiceName[], number> {
   const ports = new Map<readonly ServiceName[], number>();
   let next = base;
   for (const g of groups) {
     if (g.includes('api')) continue;
-    ports.set(g, base === 0 ? 0 : next++);
+    // Past the last port (a base near 65535) a group has no listener rather than a start that fails.
+    ports.set(g, base === 0 || next > 65_535 ? 0 : next);
+    next += 1;
   }
   return ports;
 }

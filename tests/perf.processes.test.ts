@@ -51,6 +51,8 @@ describe('reflex start: a supervised process per service group', () => {
       PROCESS_GROUPS.map((g, i) => (g.includes('api') ? undefined : 9464 + i - 1)),
     );
     assert.deepEqual(new Set(metricsPorts(0).values()), new Set([0]));
+    // A base at the top of the range: the groups past 65535 get no listener, not a port that cannot exist.
+    assert.deepEqual([...metricsPorts(65_534).values()], [65_534, 65_535, 0, 0]);
   });
 
   it('runs the groups as children, restarts a killed one, and one SIGINT stops them all', async () => {
