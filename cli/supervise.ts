@@ -44,6 +44,8 @@ interface Child {
 export interface Supervisor {
   /** Every child's ready message, in PROCESS_GROUPS order. */
   ready: ChildReady[];
+  /** The metrics port given to each group without the API (0: no listener). */
+  metricsPorts: Map<readonly ServiceName[], number>;
   /** SIGTERM to every child (each drains), resolved once all have exited. Safe to call twice. */
   stop(): Promise<void>;
   /** SIGKILL to every child (a second Ctrl-C). */
@@ -69,9 +71,8 @@ export function metricsPorts(base: number, groups: readonly (readonly ServiceNam
 
 /**
  * Starts each group as a child process (`reflex start <group>` with REFLEX_PROCESSES=single and its own
- * REFLEX_METRICS_PORT, see metricsPorts) running the
- * same node flags as this one (tsx's loader, `--cpu-prof`), sharing this process's stdout and stderr: one
- * log stream. The API's group starts first (it applies the migrations and creates the stream), the rest
+ * REFLEX_METRICS_PORT, see metricsPorts) running the same node flags as this one (tsx's loader,
+ * `--cpu-prof`), sharing this process's stdout and stderr: one log stream. The API's group starts first (it applies the migrations and creates the stream), the rest
  * together. A child that fails before it is ready fails the start (the caller exits with its code, its
  * own one-line error already printed); one that exits later is restarted with backoff.
  */
@@ -153,7 +154,7 @@ export async function supervise(log: Logger, metricsPort: number, groups = PROCE
     const ready = [await start(first)];
     ready.push(...(await Promise.all(rest.map(start))));
     for (const c of children) watch(c);
-    return { ready, stop, kill };
+    return { ready, metricsPorts: ports, stop, kill };
   } catch (err) {
     await stop();
     throw err;

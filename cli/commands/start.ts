@@ -6,7 +6,7 @@ import { startTracing, tracingFromEnv } from '../../infra/tracing.ts';
 import type { ApiService } from '../../services/api/main.ts';
 import type { ServiceName } from '../../services/registry.ts';
 import { fail } from '../output.ts';
-import { ChildStartError, metricsPorts, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
+import { ChildStartError, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
 
 /** A second stop signal this soon after the first is the wrappers' copy of it (see shutdown). */
 const DUPLICATE_SIGNAL_MS = 1000;
@@ -103,7 +103,7 @@ async function startSupervised(log: ReturnType<typeof createLogger>, namespace: 
   const url = process.env.REFLEX_PUBLIC_URL ? publicUrl : (apiUrl ?? publicUrl);
   if (apiUrl) out.write(`\n  Dashboard: ${url}/\n  API: ${url}/api  (health: ${url}/api/health)\n`);
   if (metricsPort !== 0) {
-    const others = [...metricsPorts(metricsPort)].map(([g, port]) => `${g.join('+')} :${port}`).join(', ');
+    const others = [...supervisor.metricsPorts].map(([g, port]) => `${g.join('+')} :${port}`).join(', ');
     out.write(`  Metrics: ${apiUrl ? `${url}/metrics (api), ` : ''}each other process on its own port: ${others}\n`);
   }
   const tracing = tracingFromEnv(process.env);

@@ -40,8 +40,6 @@ const STUCK_CHECK_MS = 250;
 export interface DirectDeliveryOptions {
   /** Requests in flight per host from this process (REFLEX_WEBHOOK_HOST_CONCURRENCY). */
   hostConcurrency: number;
-  /** Deliveries that may wait for the slots of a host that does not keep up (DIRECT_HOST_WAITING). */
-  hostWaiting?: number;
   /** Deliveries this process holds before `deliver` waits for room (MAX_IN_FLIGHT; tests lower it). */
   maxInFlight?: number;
   /** The longest wait for room or for a slot before the delivery is queued (MAX_WAIT_MS). */
@@ -60,7 +58,7 @@ export interface DirectDeliveryOptions {
  * - **Only healthy hosts.** A delivery goes to the queue instead when a direct attempt to its host failed
  *   or took over a second in the last 30 s, when the host stopped answering (its slots full and none back
  *   for a second: its waiting deliveries are queued too), when the host does not keep up and already has
- *   `hostConcurrency` requests in flight here and `hostWaiting` deliveries waiting for one, when one has
+ *   `hostConcurrency` requests in flight here and DIRECT_HOST_WAITING deliveries waiting for one, when one has
  *   waited 5 s, when its row already existed (the firing dispatched twice: the queued job's check of the
  *   delivery log decides), or when this process is stopping.
  * - **Overload slows evaluation down** rather than moving work to the costlier queue: past `maxInFlight`
@@ -85,7 +83,6 @@ export class DirectDeliveries {
   private stuckTimer: NodeJS.Timeout | undefined;
   /** Timings here include this loop's own delay, which says nothing of the receiver: it is taken off. */
   private readonly loop = new LoopDelay();
-  private readonly hostWaiting: number;
   private readonly maxInFlight: number;
   private readonly maxWaitMs: number;
   private readonly metrics: Metrics | undefined;
@@ -97,11 +94,10 @@ export class DirectDeliveries {
     private readonly log: Logger,
     options: DirectDeliveryOptions,
   ) {
-    this.hostWaiting = options.hostWaiting ?? DIRECT_HOST_WAITING;
     this.maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT;
     this.maxWaitMs = options.maxWaitMs ?? MAX_WAIT_MS;
     this.metrics = options.metrics;
-    this.limiter = new HostLimiter(options.hostConcurrency, this.hostWaiting);
+    this.limiter = new HostLimiter(options.hostConcurrency, DIRECT_HOST_WAITING);
   }
 
   /** Sends `data` directly, or queues it; resolves once it is durable, answering which way it went. */
@@ -149,7 +145,7 @@ export class DirectDeliveries {
       return this.enqueue(data, 'duplicate');
     }
     // The slot covers the request only, not the delivery-log write before it (as in the webhook service).
-    const slot = this.limiter.acquire(host, this.keepsUp(host) ? Number.POSITIVE_INFINITY : this.hostWaiting);
+    const slot = this.limiter.acquire(host, this.keepsUp(host) ? Number.POSITIVE_INFINITY : DIRECT_HOST_WAITING);
     if (slot === false) {
       // Its host does not keep up and has its share in flight and waiting: the queue sends it (the job ignores the claim).
       await this.queue.enqueueAttempt(job);
