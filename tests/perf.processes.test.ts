@@ -57,7 +57,7 @@ describe('reflex start: a supervised process per service group', () => {
 
   it('runs the groups as children, restarts a killed one, and one SIGINT stops them all', async () => {
     // A base of our own: other test files run engines (and their metrics listeners) at the same time.
-    const metricsBase = 20_000 + Math.floor(Math.random() * 20_000);
+    const metricsBase = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral range (32768-), which client sockets use
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
       cwd: ROOT,
       env: { ...process.env, REFLEX_NAMESPACE: ns, REFLEX_PORT: '0', REFLEX_LOG_LEVEL: 'warn', REFLEX_AUTOMATIONS_DIR: '', REFLEX_PROCESSES: 'multi', REFLEX_METRICS_PORT: String(metricsBase) },
