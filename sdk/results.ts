@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../core/ids.ts';
 import { scrubRevealed } from './revealed.ts';
 
 /**
@@ -78,7 +78,7 @@ export function isStoredInFull(value: unknown): boolean {
 
 /** A stable hash of a call's inputs: object keys are sorted, so `{a, b}` and `{b, a}` hash alike. */
 export function hashInputs(args: readonly unknown[]): string {
-  return createHash('sha256').update(stableStringify(toJsonValue(args))).digest('hex').slice(0, 32);
+  return sha256Hex(stableStringify(toJsonValue(args))).slice(0, 32);
 }
 
 function stableStringify(value: unknown): string {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../core/ids.ts';
 import type { Redis } from 'ioredis';
 import { ValidationError, type FieldIssue } from '../../core/errors.ts';
 import { createSandboxedLiquid } from '../../core/liquid.ts';
@@ -59,7 +59,7 @@ export async function renderRunKey(c: DeploymentConcurrency, scope: { parameters
 
 /** Redis keys hold a digest of the rendered key: bounded length, no separator characters from user text. */
 export function runKeyHash(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return sha256Hex(key).slice(0, 32);
 }
 
 /** What the worker should do with a run after asking for its key's slot. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../../core/ids.ts';
 import { chainOf, chainRelated } from '../../../core/events.ts';
 import { resourceId, Roles } from '../../../core/names.ts';
 import type { Action, Automation } from '../../../schemas/automation.ts';
@@ -10,11 +10,11 @@ import type { Firing } from '../../../schemas/jobs.ts';
 export type { Firing, ActionJobData } from '../../../schemas/jobs.ts';
 
 export function firingKey(parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return sha256Hex(parts.join('\u0000'));
 }
 
 export function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return sha256Hex(text).slice(0, 16);
 }
 
 /**

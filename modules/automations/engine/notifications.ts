@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../../core/ids.ts';
 import { hasMarkers } from '../../../core/secret-refs.ts';
 import type { Action, NotificationDestination, SecretRef } from '../../../schemas/automation.ts';
 import type { FlowRun } from '../../../schemas/flow-run.ts';
@@ -37,7 +37,7 @@ interface Content {
  */
 export function pagerDutyDedupKey(automationId: string, bucketKey: string): string {
   const key = `reflex-${automationId}${bucketKey ? `-${bucketKey}` : ''}`;
-  return key.length <= 255 ? key : `reflex-${createHash('sha256').update(key).digest('hex')}`;
+  return key.length <= 255 ? key : `reflex-${sha256Hex(key)}`;
 }
 
 async function content(a: SendNotification, job: ActionJobData, ctx: TemplateContext, publicUrl: string): Promise<Content> {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../../core/ids.ts';
 import { compileFlowControl, type FlowPlan } from './flow-control.ts';
 import type { Automation, EventTrigger, Trigger } from '../../../schemas/automation.ts';
 import { ENGINE_EVENT_PREFIX, resourceId } from '../../../core/names.ts';
@@ -44,7 +44,7 @@ export interface AutomationPlan {
 }
 
 export function triggerHash(trigger: Trigger): string {
-  return createHash('sha256').update(JSON.stringify(trigger)).digest('hex').slice(0, 12);
+  return sha256Hex(JSON.stringify(trigger)).slice(0, 12);
 }
 
 export function compilePlan(automation: Automation): AutomationPlan {
