@@ -1,3 +1,4 @@
+import { probeMachine } from './machine.ts';
 import { printResult, type BenchResult } from './report.ts';
 
 /**
@@ -15,6 +16,9 @@ if (!name || !(BENCHMARKS as readonly string[]).includes(name)) {
 }
 const mod = (await import(`./${name}.ts`)) as { run: (opts: { json: boolean; args: string[] }) => Promise<BenchResult> };
 const rest = args.filter((a, i) => a !== '--json' && i !== args.indexOf(name));
+// Before the bench, while the machine is quiet: what a hop between two processes costs here.
+const machine = await probeMachine();
 const result = await mod.run({ json, args: rest });
+result.notes = { ...result.notes, machine };
 printResult(result, json);
 process.exit(0);
