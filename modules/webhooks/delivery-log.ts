@@ -52,6 +52,12 @@ type LogWrite = { begin: WebhookDeliveryJob; claimSeconds?: number } | { attempt
  */
 export class DeliveryLog {
   private readonly writes: Batcher<LogWrite, DeliveryState | undefined>;
+  /**
+   * Each delivery's columns as the statement takes them (JSON, open at the end), made once per job: its
+   * begin and its attempt both carry them (the attempt's upsert needs the full row), and serialising the
+   * body twice was most of what the log cost the sending process.
+   */
+  private readonly columnsText = new WeakMap<WebhookDeliveryJob, string>();
 
   constructor(
     private readonly pg: Pool,
@@ -96,11 +102,15 @@ export class DeliveryLog {
 
   private async writeOnce(items: LogWrite[]): Promise<Array<DeliveryState | undefined | ItemFailure>> {
     const now = Date.now();
-    const begins: Record<string, unknown>[] = [];
-    const rows: Record<string, unknown>[] = [];
+    const begins: string[] = [];
+    const beginIds: string[] = [];
+    const rows: string[] = [];
     for (const item of items) {
-      if ('begin' in item) begins.push(deliveryRow(item.begin, item.claimSeconds === undefined ? null : new Date(now + item.claimSeconds * 1000).toISOString()));
-      else rows.push(attemptRow(item.attempt));
+      if ('begin' in item) {
+        const claimedUntil = item.claimSeconds === undefined ? null : new Date(now + item.claimSeconds * 1000).toISOString();
+        begins.push(`${this.columns(item.begin)},"claimed_until":${JSON.stringify(claimedUntil)}}`);
+        beginIds.push(item.begin.delivery_id);
+      } else rows.push(`${this.columns(item.attempt.job)},${JSON.stringify(attemptFields(item.attempt)).slice(1)}`);
     }
     // The statement reaches the table only through ON CONFLICT (the primary key's index, whatever the
     // planner thinks of the table), which makes it safe to keep prepared: a named statement is planned
@@ -142,10 +152,10 @@ export class DeliveryLog {
            claimed_until = CASE WHEN d.series = EXCLUDED.series THEN EXCLUDED.claimed_until ELSE d.claimed_until END,
            updated = now())
        SELECT id, series, status, claimed FROM ins`,
-      values: [JSON.stringify(begins), JSON.stringify(rows)],
+      values: [`[${begins.join(',')}]`, `[${rows.join(',')}]`],
     });
     const byId = new Map<string, { series: number; status: DeliveryStatus; claimed: boolean; fresh: boolean }>(res.rows.map((r) => [r.id, { ...r, fresh: true }]));
-    const existing = begins.map((b) => b.id as string).filter((id) => !byId.has(id));
+    const existing = beginIds.filter((id) => !byId.has(id));
     if (existing.length > 0) {
       // Unnamed (planned for these ids, at the table's size now): a job run again, a retry, a redelivery.
       const found = await this.pg.query<{ id: string; series: number; status: DeliveryStatus; claimed: boolean }>(
@@ -162,14 +172,24 @@ export class DeliveryLog {
       return { fresh: row.fresh, series: row.series, status: row.status, claimed: row.claimed };
     });
   }
+
+  /** The job's delivery columns, except claimed_until: a JSON object without its closing brace. */
+  private columns(job: WebhookDeliveryJob): string {
+    let text = this.columnsText.get(job);
+    if (text === undefined) {
+      text = JSON.stringify(deliveryColumns(job)).slice(0, -1);
+      this.columnsText.set(job, text);
+    }
+    return text;
+  }
 }
 
 const DELIVERY_COLUMNS = `id text, idempotency_key text, automation_id text, firing_id text, event_id text, url text, method text,
   headers jsonb, body text, secret text, format text, timeout_seconds float8, retry jsonb, secret_refs jsonb, chain jsonb, claimed_until timestamptz`;
 const DELIVERY_NAMES = DELIVERY_COLUMNS.split(',').map((c) => c.trim().split(/\s+/)[0]).join(', ');
 
-/** A delivery's row as the statement's recordsets take it. */
-function deliveryRow(j: WebhookDeliveryJob, claimedUntil: string | null): Record<string, unknown> {
+/** A delivery's row as the statement's recordsets take it, but for claimed_until (set per write). */
+function deliveryColumns(j: WebhookDeliveryJob): Record<string, unknown> {
   return {
     id: j.delivery_id,
     idempotency_key: j.idempotency_key,
@@ -186,13 +206,13 @@ function deliveryRow(j: WebhookDeliveryJob, claimedUntil: string | null): Record
     retry: j.retry,
     secret_refs: j.secret_refs ?? null,
     chain: j.chain.length ? j.chain : null,
-    claimed_until: claimedUntil,
   };
 }
 
-function attemptRow({ job, attempt: a, status, nextAttemptAt, claimUntil }: AttemptWrite): Record<string, unknown> {
+/** What an attempt's row adds to its delivery's columns. */
+function attemptFields({ attempt: a, status, nextAttemptAt, claimUntil }: AttemptWrite): Record<string, unknown> {
   return {
-    ...deliveryRow(job, claimUntil?.toISOString() ?? null),
+    claimed_until: claimUntil?.toISOString() ?? null,
     series: a.series,
     attempt: a.attempt,
     started: a.started,
