@@ -10,7 +10,7 @@ import { firingKey } from '../modules/automations/engine/firing.ts';
 describe('ids: digests and derived ids', () => {
   it('sha256Hex is SHA-256 in hex, as createHash gives it', () => {
     assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    for (const text of ['', 'é\u0000😀', 'x'.repeat(10_000)]) assert.equal(sha256Hex(text), createHash('sha256').update(text).digest('hex'));
+    for (const text of ['', 'é\u0000😀', 'lone \ud800 and \udc00 surrogates', 'x'.repeat(10_000)]) assert.equal(sha256Hex(text), createHash('sha256').update(text).digest('hex'));
   });
 
   it('derived ids and firing keys are the values the earlier code stored', () => {

@@ -54,8 +54,8 @@ export class DeliveryLog {
   private readonly writes: Batcher<LogWrite, DeliveryState | undefined>;
   /**
    * Each delivery's columns as the statement takes them (JSON, open at the end), made once per job: its
-   * begin and its attempt both carry them (the attempt's upsert needs the full row), and serialising the
-   * body twice was most of what the log cost the sending process.
+   * begin and its attempt both carry them (the attempt's upsert needs the full row), and each used to put
+   * the body through JSON.stringify and the storable-text check again.
    */
   private readonly columnsText = new WeakMap<WebhookDeliveryJob, string>();
 
