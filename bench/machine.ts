@@ -6,8 +6,8 @@ import net from 'node:net';
  * this process and a child, after a warm-up. Every stage of Reflex is a process talking to others over
  * loopback (the API, NATS, the recorder, the automations service, Postgres, Redis, the receiver), so this is
  * the unit its figures are made of, and it differs between machines of the same size: on one 2-core VM a
- * round trip took 50–80 µs and about 40 µs of CPU at each end, several times what bare metal takes (each
- * write that wakes a sleeping peer crosses the hypervisor). Printed with every bench, so that figures from
+ * round trip took 53–119 µs and 92–155 µs of CPU at its two ends together, several times what bare metal
+ * takes (each write that wakes a sleeping peer crosses the hypervisor). Printed with every bench, so that figures from
  * two machines, or two days, can be told apart from a change in the code.
  */
 export interface MachineProbe {

@@ -27,7 +27,7 @@ export function newId(): string {
 }
 
 /**
- * The SHA-256 of text, in hex: every digest Reflex derives a key or an id from. `crypto.hash` is one
+ * The SHA-256 of text, in hex: what firing keys, derived ids and run keys are made from. `crypto.hash` is one
  * call, where `createHash().update().digest()` builds a Hash object per digest: 1.2 µs against 3.0 µs
  * here, and a firing derives several (its key, its id, its events' and deliveries' ids).
  */
