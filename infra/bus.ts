@@ -3,6 +3,7 @@ import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/nat
 import type { ReflexEvent } from '../schemas/event.ts';
 import { DependencyUnavailableError } from '../core/errors.ts';
 import type { Names } from '../core/names.ts';
+import { JetStreamPublisher } from './js-publish.ts';
 import { isAlreadyCreated, isConsumerNotFound, isStreamNotFound } from './nats-errors.ts';
 import { currentTraceparent, tracingEnabled } from './tracing.ts';
 import { isNatsOutage, RETRY_HINT } from './unavailable.ts';
@@ -50,6 +51,8 @@ export class EventBus {
   private readonly decoder = new TextDecoder();
   /** False from a disconnect to the reconnect: a publish then fails at once instead of timing out. */
   private connected = true;
+  /** Every event publish goes through it (not `js.publish`, see infra/js-publish.ts). */
+  private readonly publisher: JetStreamPublisher;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -57,6 +60,7 @@ export class EventBus {
     readonly jsm: JetStreamManager,
     readonly names: Names,
   ) {
+    this.publisher = new JetStreamPublisher(nc);
     void this.watchConnection();
   }
 
@@ -150,7 +154,7 @@ export class EventBus {
         headers = natsHeaders();
         headers.set('traceparent', traceparent);
       }
-      const ack = await this.js.publish(subject, data, headers ? { msgID: id, headers } : { msgID: id });
+      const ack = await this.publisher.publish(subject, data, id, headers);
       return { id, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       throw isNatsOutage(err) ? this.unavailable(err) : err;
