@@ -3,6 +3,9 @@ import { describe, it } from 'node:test';
 import { AutomationInputSchema } from '../schemas/automation.ts';
 import type { ReflexEvent } from '../schemas/event.ts';
 import { dryRun } from '../modules/automations/engine/dry-run.ts';
+import { eventOps, Evaluator } from '../modules/automations/engine/evaluator.ts';
+import { compilePlan, PlanIndex } from '../modules/automations/engine/plan.ts';
+import { MemoryStateStore } from '../modules/automations/engine/state-store.ts';
 import { bucketOf, compileEventTrigger, labelListTest, resourceTest } from '../modules/automations/engine/match.ts';
 import { validateAutomation } from '../modules/automations/engine/validate.ts';
 
@@ -171,4 +174,34 @@ describe('composite', () => {
       assert.equal((await fire(seq, names.map((nm, i) => ev(nm, i)))).firings.length, expected);
     });
   }
+});
+
+describe('pending firings', () => {
+  // A stateful trigger's firings are committed as pending copies (the sweep finishes a dispatch that
+  // died), a stateless one's are not: its dispatch has no copy to clear, so it sends Redis nothing.
+  async function evaluate(trigger: unknown, events: ReflexEvent[]) {
+    const doc = validateAutomation({ name: 'pending', trigger, actions: [{ type: 'do-nothing' }] });
+    const stamp = new Date(T0).toISOString();
+    const index = new PlanIndex([compilePlan({ ...doc, id: '00000000-0000-4000-8000-0000000000bb', created: stamp, updated: stamp })]);
+    const store = new MemoryStateStore();
+    const evaluator = new Evaluator(store);
+    const results = [];
+    for (const [i, e] of events.entries()) results.push(await evaluator.run(eventOps(index, [e], [i + 1]), Date.parse(e.occurred), { messages: [i + 1] }));
+    return { results, pendingKeys: (await store.stalePending(-1)).map((f) => f.key) };
+  }
+
+  it('a stateless trigger fires with nothing pending', async () => {
+    const { results, pendingKeys } = await evaluate({ type: 'event', expect: ['p.a'] }, [ev('p.a', 0)]);
+    assert.equal(results[0].firings.length, 1);
+    assert.equal(results[0].pending, false);
+    assert.deepEqual(pendingKeys, []);
+  });
+
+  it('a threshold trigger fires with its firing pending', async () => {
+    const { results, pendingKeys } = await evaluate({ type: 'event', expect: ['p.a'], threshold: 2, within: 60 }, [ev('p.a', 0), ev('p.a', 1)]);
+    assert.equal(results[0].firings.length, 0);
+    assert.equal(results[1].firings.length, 1);
+    assert.equal(results[1].pending, true);
+    assert.deepEqual(pendingKeys, [results[1].firings[0].key]);
+  });
 });

@@ -48,7 +48,12 @@ export interface DispatchDeps {
  * key), so running this twice for a firing is safe: that is how a crashed replica's firings are finished
  * by another. The pending copies in Redis are forgotten last.
  */
-export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], options: { again?: boolean; traceOf?: (eventId: string) => Context | undefined } = {}): Promise<void> {
+export async function dispatchFirings(
+  deps: DispatchDeps,
+  firings: Firing[],
+  // `pending: false`: the firings have no pending copy in Redis (Computed.pending), so none is cleared.
+  options: { again?: boolean; pending?: boolean; traceOf?: (eventId: string) => Context | undefined } = {},
+): Promise<void> {
   if (firings.length === 0) return;
   const known = firings.filter((f) => deps.automations(f.automation_id));
   // A firing dispatched again (its first dispatch died) skips the actions whose outcome was recorded.
@@ -122,5 +127,6 @@ export async function dispatchFirings(deps: DispatchDeps, firings: Firing[], opt
     });
   }
   // Not awaited: a pending copy left behind is only dispatched again, idempotently, by the sweep.
+  if (options.pending === false) return;
   deps.store.clearPending(firings.map((f) => f.key)).catch((err) => deps.log.warn({ err }, 'could not clear pending firings'));
 }

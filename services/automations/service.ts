@@ -272,7 +272,7 @@ export class AutomationsService implements Service {
     const result = await this.evaluator.run(ops, Date.now(), { messages: seqs, redelivered });
     this.wake(result);
     // Dispatch overlaps the evaluation of the next batch (state is already committed); acks wait for it.
-    const done = dispatchFirings(this.dispatchDeps, result.firings, { traceOf: spans?.contextOf }).finally(() => spans?.end()).then(
+    const done = dispatchFirings(this.dispatchDeps, result.firings, { pending: result.pending, traceOf: spans?.contextOf }).finally(() => spans?.end()).then(
       () => {
         for (const m of good) m.ack();
       },
@@ -330,7 +330,7 @@ export class AutomationsService implements Service {
       if (ops.length > 0) this.rt.metrics.automationEvaluations.inc({ kind: 'deadline' }, ops.length);
       const result = await this.evaluator.run(ops, now);
       this.wake(result);
-      await dispatchFirings(this.dispatchDeps, result.firings);
+      await dispatchFirings(this.dispatchDeps, result.firings, { pending: result.pending });
     } catch (err) {
       failed = true;
       this.log.error({ err }, 'proactive timer evaluation failed; retrying');

@@ -39,6 +39,11 @@ export interface Computed {
   notes: Note[];
   /** What flow control did with each firing (only with `notes`). */
   decisions: FlowDecision[];
+  /**
+   * Set by Evaluator.run: the firings were committed as pending in the state store (a stateful trigger),
+   * so their dispatch clears them there; a stateless trigger's firings never were (no Redis call for them).
+   */
+  pending?: boolean;
 }
 
 export function bucketStateKey(plan: AutomationPlan, leaf: LeafPlan, bucketKey: string): string {
@@ -293,14 +298,14 @@ export class Evaluator {
       }
       const result = mergeFlow(triggers, computeFlow(gates, flowTicks, flowLoaded, now, { notes: batch.notes }));
       const stateful = result.writes.some((w) => w.value !== undefined);
-      if (!stateful && result.timers.length === 0) return result;
+      if (!stateful && result.timers.length === 0) return { ...result, pending: false };
       const ok = await this.store.commit({
         writes: result.writes,
         timers: result.timers,
         pending: stateful ? result.firings : [],
         messages: stateful ? messages.filter((m) => !applied.has(m)) : [],
       });
-      if (ok) return result;
+      if (ok) return { ...result, pending: stateful && result.firings.length > 0 };
       // A state read that was not loaded (a flow key only known once a firing exists) is loaded next time.
       if (result.writes.some((w) => !loaded.has(w.key))) keys = [...new Set([...keys, ...result.writes.map((w) => w.key)])];
       if (attempt >= this.maxAttempts) throw new Error(`trigger state stayed contended after ${attempt} attempts`);
