@@ -30,11 +30,11 @@ interface PubAckAnswer {
  * nats.js 3.3 makes each `js.publish` a generic request: a request object with a timer of its own (a
  * `setTimeout` per publish), a copy of the options, a deferred, and the answer parsed by the API path that
  * serves every JetStream call. On the paths that publish once per event (ingest, the automations
- * service's outcome events, the webhooks' delivery events) that was a fifth of a publish's CPU and the
- * largest source of the automations service's garbage (docs/performance.md, round 7). This sends the
- * same protocol (an HPUB with `Nats-Msg-Id`; JetStream's PubAck JSON on the reply subject), with one
- * wildcard subscription for all the answers, a map from reply token to waiter, and one timer that fails
- * the publishes that were not answered in time.
+ * service's outcome events, the webhooks' delivery events) that was a quarter to a third of a publish's
+ * CPU, and the publishes held a quarter of the automations service's allocations (docs/performance.md,
+ * round 7). This sends the same protocol (an HPUB with `Nats-Msg-Id`; JetStream's PubAck JSON on the
+ * reply subject), with one wildcard subscription for all the answers, a map from reply token to waiter,
+ * and one timer that fails the publishes that were not answered in time.
  *
  * Errors are the library's own, so callers tell an outage from a refusal as before: TimeoutError (no
  * answer in time: stored or not, publish again with the same id), NoRespondersError (no stream takes
