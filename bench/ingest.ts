@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -60,21 +59,15 @@ async function rawPublish(rt: Runtime): Promise<number> {
   return N / ((performance.now() - started) / 1000);
 }
 
-function startApi(namespace: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start', 'api'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, REFLEX_NAMESPACE: namespace, REFLEX_PORT: '0', REFLEX_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const url = /API: (http:\/\/[^/\s]+)\/api/.exec(out)?.[1];
-      if (url && out.includes('Press Ctrl-C')) resolve({ child, url });
-    });
-    child.on('exit', (code) => reject(new Error(`engine exited with ${code}: ${out}`)));
-  });
+/** `reflex start api` in a process of its own (bench/processes.ts, which BENCH_CHILD_NODE_ARGS profiles), and its URL. */
+async function startApi(namespace: string): Promise<{ api: ReflexProcess; url: string }> {
+  const api = await startReflexProcess(['start', 'api'], { REFLEX_NAMESPACE: namespace, REFLEX_PORT: '0' }, 'Press Ctrl-C');
+  const url = /API: (http:\/\/[^/\s]+)\/api/.exec(api.output)?.[1];
+  if (!url) {
+    await api.stop();
+    throw new Error(`the API printed no URL: ${api.output}`);
+  }
+  return { api, url };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -147,13 +140,13 @@ export async function run(): Promise<BenchResult> {
   const namespace = `bench_${randomBytes(4).toString('hex')}`;
   const config = loadConfig(process.env, { namespace, logLevel: 'warn' });
   const rt = await openRuntime(config, createLogger({ level: 'warn' }));
-  let engine: ChildProcess | undefined;
+  let engine: ReflexProcess | undefined;
   let recorder: ReflexProcess | undefined;
   try {
     const raw = await rawPublish(rt);
     recorder = await startReflexProcess(['start', 'recorder'], { REFLEX_NAMESPACE: namespace }, 'Press Ctrl-C');
     const started = await startApi(namespace);
-    engine = started.child;
+    engine = started.api;
     const ingest = await httpIngest(rt, started.url);
     // The same steady rate straight to JetStream first: the floor the HTTP latency sits on, on this machine now.
     const rawSamples = await latency(rawSingle(rt));
@@ -180,11 +173,7 @@ export async function run(): Promise<BenchResult> {
     };
   } finally {
     agent.destroy();
-    if (engine && engine.exitCode === null) {
-      const exited = new Promise((r) => engine!.once('exit', r));
-      engine.kill('SIGTERM');
-      await exited;
-    }
+    await engine?.stop();
     await recorder?.stop();
     await rt.bus.jsm.streams.delete(benchStream(rt).name).catch(() => {});
     await resetNamespace(rt).catch(() => {});

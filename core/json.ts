@@ -55,38 +55,100 @@ export function stringProblem(s: string): string | null {
   return null;
 }
 
+/** A step of the path to a value, linked to its parent's: a path is only written out for a value with an issue. */
+interface PathStep {
+  parent: PathStep | undefined;
+  key: PropertyKey;
+}
+
+function pathText(prefix: ReadonlyArray<PropertyKey>, step: PathStep | undefined, last?: PropertyKey): string {
+  const keys: PropertyKey[] = last === undefined ? [] : [last];
+  for (let s = step; s; s = s.parent) keys.push(s.key);
+  keys.push(...[...prefix].reverse());
+  return formatPath(keys.reverse());
+}
+
+/** A container being walked: its keys (objects) and the next child to visit. */
+interface Frame {
+  value: object;
+  keys: string[] | undefined;
+  next: number;
+  step: PathStep | undefined;
+  depth: number;
+}
+
 /**
  * Every problem of a JSON value (first `max` of them), with the path of the offending value or key.
- * Iterative, so a hostile document nested thousands deep is reported, not a stack overflow.
+ * Iterative, so a hostile document nested thousands deep is reported, not a stack overflow. Depth first,
+ * in document order (an object's bad keys before its values); it allocates one frame per container and
+ * nothing per string or number, since the API runs it on every body it accepts.
  */
 export function jsonValueIssues(value: unknown, options: { prefix?: ReadonlyArray<PropertyKey>; maxDepth?: number; max?: number } = {}): FieldIssue[] {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
   const max = options.max ?? 10;
+  const prefix = options.prefix ?? [];
   const issues: FieldIssue[] = [];
-  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: value, path: [...(options.prefix ?? [])], depth: 0 }];
-  while (stack.length > 0 && issues.length < max) {
-    const { v, path, depth } = stack.pop()!;
+  const stack: Frame[] = [];
+  // Checks one value at `depth`; a container within the depth becomes the frame walked next.
+  const visit = (v: unknown, step: PathStep | undefined, key: PropertyKey | undefined, depth: number): void => {
     if (typeof v === 'string') {
       const problem = stringProblem(v);
-      if (problem) issues.push({ path: formatPath(path), message: problem });
-      continue;
+      if (problem) issues.push({ path: pathText(prefix, step, key), message: problem });
+      return;
     }
-    if (v === null || typeof v !== 'object') continue;
+    if (v === null || typeof v !== 'object') return;
     if (depth >= maxDepth) {
-      issues.push({ path: formatPath(path), message: `nests deeper than ${maxDepth} levels` });
+      issues.push({ path: pathText(prefix, step, key), message: `nests deeper than ${maxDepth} levels` });
+      return;
+    }
+    const own = key === undefined ? step : { parent: step, key };
+    const keys = Array.isArray(v) ? undefined : Object.keys(v);
+    if (keys) {
+      // Reported as the walk always did: an object's bad keys, last first, before anything inside it.
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const problem = stringProblem(keys[i]);
+        if (problem) issues.push({ path: pathText(prefix, own, keys[i]), message: `key ${problem}` });
+      }
+    }
+    stack.push({ value: v, keys, next: 0, step: own, depth });
+  };
+  visit(value, undefined, undefined, 0);
+  while (stack.length > 0 && issues.length < max) {
+    const frame = stack[stack.length - 1];
+    const { value: container, keys } = frame;
+    const size = keys ? keys.length : (container as unknown[]).length;
+    if (frame.next >= size) {
+      stack.pop();
       continue;
     }
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: [...path, i], depth: depth + 1 });
-      continue;
-    }
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const k = keys[i];
-      const problem = stringProblem(k);
-      if (problem) issues.push({ path: formatPath([...path, k]), message: `key ${problem}` });
-      stack.push({ v: (v as Record<string, unknown>)[k], path: [...path, k], depth: depth + 1 });
-    }
+    const i = frame.next++;
+    if (keys) visit((container as Record<string, unknown>)[keys[i]], frame.step, keys[i], frame.depth + 1);
+    else visit((container as unknown[])[i], frame.step, i, frame.depth + 1);
   }
   return issues;
+}
+
+const SUSPECT_ESCAPE = /\\u(?:0000|d[89a-f])/i;
+
+/**
+ * True when JSON text (already parsed without error) certainly holds a value jsonValueIssues passes: no
+ * `\u0000` or surrogate escape, no NUL or surrogate character, and objects and arrays nested at most
+ * MAX_JSON_DEPTH deep. Reading the text once is cheaper than walking the value; false (including for an
+ * escaped backslash before a `u`, or an emoji) only means the walk decides.
+ */
+export function jsonTextIsStorable(text: string): boolean {
+  if (SUSPECT_ESCAPE.test(text) || SURROGATE.test(text) || text.includes('\u0000')) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // a backslash: the next character is escaped
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) return false;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return true;
 }

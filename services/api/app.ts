@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { IngestOverloadedError, ReflexError, ValidationError, type DependencyUnavailableError, type ErrorCode } from '../../core/errors.ts';
-import { jsonValueIssues, markStorable } from '../../core/json.ts';
+import { jsonTextIsStorable, jsonValueIssues, markStorable } from '../../core/json.ts';
 import type { Runtime } from '../../infra/runtime.ts';
 import { asDependencyUnavailable } from '../../infra/unavailable.ts';
 import { ErrorResponseSchema } from '../../schemas/common.ts';
@@ -83,7 +83,9 @@ export async function buildApp(rt: Runtime, modules: Modules): Promise<ApiApp> {
     (req, body, done) =>
       parseJson(req, body as string, (err, value) => {
         if (err) return done(err);
-        const issues = jsonValueIssues(value);
+        // Reading the text is cheaper than walking the value: the walk runs only when the text has a
+        // suspect escape or character, or deep nesting, and then it finds the issue (or clears the doubt).
+        const issues = jsonTextIsStorable(body as string) ? [] : jsonValueIssues(value);
         if (issues.length === 0) {
           // Ingest then skips the same walk over each event's parts.
           markStorable(value);
