@@ -27,7 +27,7 @@ import { percentile, type BenchResult, type BenchRow } from './report.ts';
 const CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 100);
 const RAW_JOBS = Number(process.env.BENCH_RAW_JOBS ?? 10_000);
 const FLOW_RUNS = Number(process.env.BENCH_FLOW_RUNS ?? 3000);
-const EVENTS_PER_S = 200;
+const EVENTS_PER_S = Number(process.env.BENCH_FLOW_EVENTS_PER_S ?? 200);
 const WARMUP_SECONDS = 2;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const TASKS = 10_000;

@@ -72,12 +72,15 @@ export class Queues {
     return options.jobId as string;
   }
 
-  /** Validates and adds many jobs to one queue in one round trip; answers their ids, in order. */
-  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A): Promise<string[]> {
+  /**
+   * Validates and adds many jobs to one queue in one round trip; answers their ids, in order. `extras[i]`
+   * adds to the options of `inputs[i]` (a delay, a priority), as `extra` does for `add`.
+   */
+  async addBulk<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, inputs: z.input<S>[], args: A, extras?: ReadonlyArray<Partial<JobsOptions> | undefined>): Promise<string[]> {
     if (inputs.length === 0) return [];
-    const jobs = inputs.map((input) => {
+    const jobs = inputs.map((input, i) => {
       const data = parse(kind, input);
-      return { name: kind.name(data), data, opts: kind.options(data) };
+      return { name: kind.name(data), data, opts: kind.options(data, extras?.[i]) };
     });
     await this.queue(kind, ...args).addBulk(jobs);
     return jobs.map((j) => j.opts.jobId as string);

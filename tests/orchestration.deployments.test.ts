@@ -134,6 +134,34 @@ describe('deployments API', () => {
     await assert.rejects(command('nope', 'cmd-5'), /deployment "nope"|not found|does not exist/i);
     assert.equal((await t.api('POST', '/api/deployments/pausable/pause')).body.paused, true);
     await assert.rejects(command('pausable', 'cmd-6'), /paused/);
+
+    // Commands executed together share one read of their deployments; each still gets its own answer, and an
+    // id wins over a deployment named like that id.
+    assert.equal((await t.api('POST', '/api/deployments', { name: 'other', flow: 'g', work_pool: 'side' })).status, 201);
+    const namedLikeId = await t.api('POST', '/api/deployments', { name: deployment.id, flow: 'g', work_pool: 'side' });
+    assert.equal(namedLikeId.status, 201, JSON.stringify(namedLikeId.body));
+    const together = await Promise.allSettled([
+      command('other', 'cmd-7'),
+      command('g/other', 'cmd-8'),
+      command('pausable', 'cmd-9'),
+      command('nope', 'cmd-10'),
+      command(deployment.id, 'cmd-11'),
+      command(`g/${deployment.id}`, 'cmd-12'),
+      command('f/other', 'cmd-13'),
+    ]);
+    const outcome = async (r: PromiseSettledResult<Awaited<ReturnType<typeof command>>>) => {
+      if (r.status === 'rejected') return `rejected: ${(r.reason as Error).message}`;
+      const id = 'flow_run_id' in r.value ? r.value.flow_run_id : '';
+      return (await t.rt.pg.query<{ name: string }>('SELECT d.name FROM flow_runs f JOIN deployments d ON d.id = f.deployment_id WHERE f.id = $1', [id])).rows[0]?.name;
+    };
+    const outcomes = await Promise.all(together.map(outcome));
+    assert.equal(outcomes[0], 'other');
+    assert.equal(outcomes[1], 'other');
+    assert.match(outcomes[2] ?? '', /^rejected: .*paused/);
+    assert.match(outcomes[3] ?? '', /^rejected: .*nope/);
+    assert.match(outcomes[4] ?? '', /^rejected: .*paused/, 'the id names the paused deployment, not the one named like it');
+    assert.equal(outcomes[5], deployment.id, '<flow>/<name> names the deployment named like the id');
+    assert.match(outcomes[6] ?? '', /^rejected: .*f\/other/);
   });
 
   it('manages work pools', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decideKeySlot, renderRunKey, runControlProblems, type KeySlotDecision, type KeySlotRequest } from '../modules/runs/run-keys.ts';
+import { uuidv7 } from 'uuidv7';
 import { bullPriority } from '../modules/runs/run-queues.ts';
+import { flowRunJobId } from '../schemas/jobs.ts';
 import type { CollisionStrategy } from '../schemas/deployment.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
@@ -179,5 +181,35 @@ describe('run control validation and mapping', () => {
     const table: Array<[number | undefined, number]> = [[1000, 1], [1, 1000], [0, 1001], [undefined, 1001], [-1000, 2001], [5000, 1], [-5000, 2001]];
     for (const [reflex, bull] of table) assert.equal(bullPriority(reflex), bull, `priority ${reflex}`);
     assert.ok(bullPriority(10) < bullPriority(5), 'a higher Reflex priority is taken first');
+  });
+});
+
+describe('run queues', () => {
+  it('enqueues runs given together (one addBulk), each with its own priority and delay, an attempt once', async () => {
+    const queues = t.modules.runs.queues;
+    const pool = `batch-${Date.now()}`;
+    const runs = [
+      { id: uuidv7(), flow_name: 'f', work_pool: pool, priority: 10 },
+      { id: uuidv7(), flow_name: 'f', work_pool: pool, priority: -3 },
+      { id: uuidv7(), flow_name: 'f', work_pool: pool },
+    ];
+    const later = new Date(Date.now() + 60_000);
+    const ids = await Promise.all([
+      queues.enqueue(runs[0]),
+      queues.enqueue(runs[1]),
+      queues.enqueue(runs[2], { scheduledTime: later }),
+      queues.enqueue(runs[0]), // the same attempt again: one job
+      queues.enqueue(runs[0], { attempt: 2 }),
+    ]);
+    assert.deepEqual(ids, [flowRunJobId(runs[0].id, 1), flowRunJobId(runs[1].id, 1), flowRunJobId(runs[2].id, 1), flowRunJobId(runs[0].id, 1), flowRunJobId(runs[0].id, 2)]);
+    const q = queues.queue(pool);
+    const jobs = await Promise.all(ids.map((id) => q.getJob(id)));
+    assert.deepEqual(jobs.map((j) => j?.opts.priority), [bullPriority(10), bullPriority(-3), bullPriority(0), bullPriority(10), bullPriority(10)]);
+    assert.ok((jobs[2]?.opts.delay ?? 0) > 55_000, `the scheduled run waits (delay ${jobs[2]?.opts.delay})`);
+    assert.equal(jobs[0]?.opts.delay, 0);
+    const counts = await queues.counts(pool);
+    assert.equal(counts.prioritized + counts.waiting, 3, JSON.stringify(counts));
+    assert.equal(counts.delayed, 1);
+    await q.obliterate({ force: true });
   });
 });

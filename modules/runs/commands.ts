@@ -1,9 +1,10 @@
-import { ReflexError, toFieldIssues } from '../../core/errors.ts';
+import { NotFoundError, ReflexError, toFieldIssues } from '../../core/errors.ts';
 import type { Pool } from '../../infra/db.ts';
 import { StateTypeSchema } from '../../schemas/flow-run.ts';
 import type { FlowRunCommandJob } from '../../schemas/jobs.ts';
 import type { DeploymentRuns } from './deployment-runs.ts';
-import { deploymentForRun, type Deployments } from './deployments.ts';
+import { coalesced } from '../../infra/coalesce.ts';
+import { deploymentsForRuns, type DeploymentForRun, type Deployments } from './deployments.ts';
 import type { FlowRunOps } from './flow-run-ops.ts';
 
 /** What an executed command answers (recorded in the automation action's outcome). */
@@ -17,17 +18,28 @@ export type CommandResult = { flow_run_id: string; created?: boolean } | { deplo
  * outage worth retrying.
  */
 export class Commands {
+  /**
+   * The deployment and its pool, read when the command runs: the run-deployment commands of one batch of
+   * events (the automations service executes a batch's actions together) share one query.
+   */
+  private readonly deploymentForRun: (ref: string) => Promise<DeploymentForRun | null>;
+
   constructor(
-    private readonly pg: Pool,
+    pg: Pool,
     private readonly deployments: Deployments,
     private readonly deploymentRuns: DeploymentRuns,
     private readonly flowRuns: FlowRunOps,
-  ) {}
+  ) {
+    this.deploymentForRun = coalesced((refs) => deploymentsForRuns(pg, refs));
+  }
 
   async execute(cmd: FlowRunCommandJob): Promise<CommandResult> {
     switch (cmd.type) {
       case 'run-deployment': {
-        const { deployment, poolPaused } = await deploymentForRun(this.pg, cmd.deployment_id ?? cmd.deployment_name ?? '');
+        const ref = cmd.deployment_id ?? cmd.deployment_name ?? '';
+        const found = await this.deploymentForRun(ref);
+        if (!found) throw new NotFoundError('deployment', ref);
+        const { deployment, poolPaused } = found;
         const { run, created } = await this.deploymentRuns.create(deployment, {
           poolPaused,
           parameters: cmd.parameters,

@@ -34,7 +34,7 @@ export interface DeploymentRunRequest {
   priority?: number;
   /** This run's concurrency key, instead of rendering the deployment's template (an automation renders it over its event). */
   concurrency_key?: string;
-  /** Whether the deployment's work pool is paused, when the caller read it with the deployment (deploymentForRun): not read again. */
+  /** Whether the deployment's work pool is paused, when the caller read it with the deployment (deploymentsForRuns): not read again. */
   poolPaused?: boolean;
 }
 

@@ -103,22 +103,31 @@ export async function getDeployment(db: Db, ref: string, lock = false): Promise<
   return byName.rows[0] ? fromRow(byName.rows[0]) : null;
 }
 
+/** A deployment with whether its work pool is paused: what creating a run checks first. */
+export type DeploymentForRun = { deployment: Deployment; poolPaused: boolean };
+
 /**
- * A deployment (by id, name or `<flow>/<name>`, as getDeployment) with whether its work pool is paused, in
- * one query: what creating a run checks first (an automation's run-deployment pays one round trip, not two).
+ * Deployments by id, name or `<flow>/<name>` (as getDeployment: an id wins over a name that looks like
+ * one), each with whether its work pool is paused, in one query for many references: the run-deployment
+ * actions of a batch of events pay one round trip together, not two each. A reference that matches
+ * nothing is absent from the map.
  */
-export async function deploymentForRun(db: Db, ref: string): Promise<{ deployment: Deployment; poolPaused: boolean }> {
-  const slash = ref.indexOf('/');
-  // An id wins over a name that looks like one (as in getDeployment): ORDER BY puts the match by id first.
+export async function deploymentsForRuns(db: Db, refs: readonly string[]): Promise<Map<string, DeploymentForRun>> {
+  const ids = refs.map((r) => (isUuid(r) ? r : null));
+  const names = refs.map((r) => (r.includes('/') ? r.slice(r.indexOf('/') + 1) : r));
+  const flows = refs.map((r) => (r.includes('/') ? r.slice(0, r.indexOf('/')) : null));
   const res = await db.query(
-    `SELECT d.*, coalesce(p.paused, false) AS work_pool_paused FROM deployments d LEFT JOIN work_pools p ON p.name = d.work_pool
-     WHERE ($1::uuid IS NOT NULL AND d.id = $1::uuid) OR (${slash < 0 ? 'd.name = $2' : 'd.flow_name = $3 AND d.name = $2'})
-     ORDER BY ($1::uuid IS NOT NULL AND d.id = $1::uuid) DESC LIMIT 1`,
-    slash < 0 ? [isUuid(ref) ? ref : null, ref] : [isUuid(ref) ? ref : null, ref.slice(slash + 1), ref.slice(0, slash)],
+    `SELECT r.ref, d.*, coalesce(p.paused, false) AS work_pool_paused
+     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS r(ref, id, name, flow)
+     CROSS JOIN LATERAL (
+       SELECT d.* FROM deployments d
+       WHERE (r.id IS NOT NULL AND d.id = r.id) OR (r.flow IS NULL AND d.name = r.name) OR (r.flow IS NOT NULL AND d.flow_name = r.flow AND d.name = r.name)
+       ORDER BY (r.id IS NOT NULL AND d.id = r.id) DESC LIMIT 1
+     ) d
+     LEFT JOIN work_pools p ON p.name = d.work_pool`,
+    [refs, ids, names, flows],
   );
-  const row = res.rows[0];
-  if (!row) throw new NotFoundError('deployment', ref);
-  return { deployment: fromRow(row), poolPaused: Boolean(row.work_pool_paused) };
+  return new Map(res.rows.map((row: Record<string, unknown>) => [row.ref as string, { deployment: fromRow(row), poolPaused: Boolean(row.work_pool_paused) }]));
 }
 
 export async function requireDeployment(db: Db, ref: string): Promise<Deployment> {

@@ -51,7 +51,7 @@ export interface Runs {
 
 export function createRuns(deps: RunsDeps): Runs {
   const store = new RunStore(deps.pg, deps.names, deps.log, deps.resumedSuspensionSql);
-  const queues = new RunQueues(deps.queues);
+  const queues = new RunQueues(deps.queues, deps.log);
   const workPools = new WorkPools(deps.pg, queues);
   const deploymentRuns = new DeploymentRuns(deps.pg, store, workPools, queues);
   const deployments = new Deployments(deps.pg, deploymentRuns);

@@ -1,6 +1,11 @@
+import type { JobsOptions } from 'bullmq';
+import type { z } from 'zod';
 import { JOBS } from '../../core/jobs.ts';
+import type { Logger } from '../../core/log.ts';
+import { Batcher } from '../../infra/batcher.ts';
 import type { Queues } from '../../infra/queues.ts';
-import { flowRunJobId } from '../../schemas/jobs.ts';
+import { currentTraceparent, tracingEnabled } from '../../infra/tracing.ts';
+import { flowRunJobId, type FlowRunJobSchema } from '../../schemas/jobs.ts';
 
 /**
  * Hands flow runs to workers: one BullMQ queue per work pool, one job per run attempt with a
@@ -30,8 +35,31 @@ export function bullPriority(priority: number | undefined): number {
   return MAX_RUN_PRIORITY + 1 - p;
 }
 
+type RunJob = { input: z.input<typeof FlowRunJobSchema>; extra: Partial<JobsOptions> };
+
 export class RunQueues {
-  constructor(private readonly queues: Queues) {}
+  /**
+   * Per work pool, with a logger: runs enqueued while an add to that pool is in flight go to Redis
+   * together (BullMQ's addBulk, one MULTI), as deliveries do (modules/webhooks/enqueue.ts). The runs an
+   * automation starts for a batch of events are created together and enqueued together; each caller's
+   * promise still settles once its own job is in Redis, and a batch that fails is retried job by job.
+   */
+  private readonly batches = new Map<string, Batcher<RunJob, string>>();
+
+  constructor(
+    private readonly queues: Queues,
+    private readonly log?: Logger,
+  ) {}
+
+  private batch(pool: string): Batcher<RunJob, string> | undefined {
+    if (!this.log || (tracingEnabled() && currentTraceparent())) return undefined; // a traced enqueue keeps its own producer span
+    let b = this.batches.get(pool);
+    if (!b) {
+      b = new Batcher((jobs: RunJob[]) => this.queues.addBulk(JOBS.flowRun, jobs.map((j) => j.input), [pool], jobs.map((j) => j.extra)), this.log);
+      this.batches.set(pool, b);
+    }
+    return b;
+  }
 
   /** The queue of a work pool (pause, resume, counts). */
   queue(pool: string) {
@@ -46,7 +74,10 @@ export class RunQueues {
     const facts = run.deployment_id !== undefined && run.concurrency_key !== undefined && run.created !== undefined
       ? { deployment_id: run.deployment_id, work_pool: run.work_pool, concurrency_key: run.concurrency_key, created: run.created, priority: run.priority ?? 0 }
       : undefined;
-    return this.queues.add(JOBS.flowRun, { flow_run_id: run.id, flow_name: run.flow_name, attempt, run: facts }, [run.work_pool ?? 'default'], { delay: Math.max(0, at - Date.now()), priority: bullPriority(run.priority) });
+    const pool = run.work_pool ?? 'default';
+    const job: RunJob = { input: { flow_run_id: run.id, flow_name: run.flow_name, attempt, run: facts }, extra: { delay: Math.max(0, at - Date.now()), priority: bullPriority(run.priority) } };
+    const batch = this.batch(pool);
+    return batch ? batch.push(job) : this.queues.add(JOBS.flowRun, job.input, [pool], job.extra);
   }
 
   /** Removes a run's job if it is still waiting or delayed (a cancelled or deleted scheduled run). */
