@@ -10,17 +10,19 @@ import { fail } from '../output.ts';
 import { ChildStartError, PROCESS_GROUPS, supervise, type ChildReady } from '../supervise.ts';
 
 /**
- * Turns off V8's allocation-site pretenuring in a service process, unless the node command line decides.
- * V8 learns per allocation site which objects tend to survive and then allocates them straight in the old
- * generation. A service's bursts (a batch of 1,000 events, a backlog drained) teach it that of the sites
- * every request and message goes through (the HTTP parser's, a handler's), and it keeps allocating those
- * short-lived objects in the old generation after the burst: measured in the API after the ingest bench's
- * batch phase, 1.6 MB promoted per young collection instead of 0.2, and each young collection 3-6 ms
- * instead of 1-2 (slowed by the old-to-young pointers), which was the single-event POST's p99.
+ * Turns off V8's allocation-site pretenuring in a process that serves the API, unless the node command
+ * line decides (`node --allocation-site-pretenuring …` keeps V8's default). V8 learns per allocation site
+ * which objects tend to survive and then allocates them straight in the old generation. A burst of large
+ * requests (batches of 1,000 events) teaches it that of the sites every request goes through (the HTTP
+ * parser's, a handler's), and it keeps allocating those short-lived objects in the old generation after
+ * the burst: measured in the API after the ingest bench's batch phase, 1.7 MB promoted per young collection
+ * instead of 0.1-0.4, and each young collection 3-6 ms instead of 1-3, which was the single-event POST's
+ * p99 (docs/performance.md, round 8). Only the API: in the consumers, which hold messages for a batch, the
+ * same change measured no better and possibly worse.
  */
-function keepYoungObjectsYoung(): void {
-  const decided = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('pretenuring'));
-  if (!decided) setFlagsFromString('--no-allocation-site-pretenuring');
+function keepRequestObjectsYoung(services: readonly string[]): void {
+  const decided = process.execArgv.some((a) => a.includes('pretenuring'));
+  if (!decided && (services.length === 0 || services.includes('api'))) setFlagsFromString('--no-allocation-site-pretenuring');
 }
 
 /** A second stop signal this soon after the first is the wrappers' copy of it (see shutdown). */
@@ -54,7 +56,7 @@ export function registerStart(program: Command): void {
       const { SERVICE_NAMES } = await import('../../services/registry.ts');
       const unknown = requested.filter((s) => !SERVICE_NAMES.includes(s as ServiceName));
       if (unknown.length) fail(`unknown service "${unknown[0]}"; choose from: ${SERVICE_NAMES.join(', ')}`);
-      keepYoungObjectsYoung();
+      keepRequestObjectsYoung(requested);
       const { startEngine } = await import('../../services/engine.ts');
       const engine = await startEngine(config, { services: requested as ServiceName[], log }).catch(async (err: unknown) => {
         await local?.stop();
