@@ -162,6 +162,14 @@ describe('deployments API', () => {
     assert.match(outcomes[4] ?? '', /^rejected: .*paused/, 'the id names the paused deployment, not the one named like it');
     assert.equal(outcomes[5], deployment.id, '<flow>/<name> names the deployment named like the id');
     assert.match(outcomes[6] ?? '', /^rejected: .*f\/other/);
+
+    // A reference PostgreSQL could not even compare (a NUL, a lone surrogate, from a rendered template) names
+    // no deployment, and does not fail the commands read with it.
+    const hostile = await Promise.allSettled([command('oth\u0000er', 'cmd-14'), command('other', 'cmd-15'), command('x\ud800', 'cmd-16')]);
+    assert.match(await outcome(hostile[0]), /^rejected: .*not found|^rejected: .*deployment/i);
+    assert.equal(await outcome(hostile[1]), 'other');
+    assert.match(await outcome(hostile[2]), /^rejected: .*not found|^rejected: .*deployment/i);
+    assert.ok(hostile[0].status === 'rejected' && (hostile[0].reason as { status?: number }).status === 404, String(hostile[0].status === 'rejected' && hostile[0].reason));
   });
 
   it('manages work pools', async () => {

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { isUuid, newId } from '../../core/ids.ts';
-import { canonicalJson } from '../../core/json.ts';
+import { canonicalJson, stringProblem } from '../../core/json.ts';
 import { inTransaction, type Pool, type PoolClient } from '../../infra/db.ts';
 import { isUniqueViolation } from '../../infra/pg-errors.ts';
 import type { Deployment, DeploymentInput, DeploymentPatch } from '../../schemas/deployment.ts';
@@ -112,7 +112,11 @@ export type DeploymentForRun = { deployment: Deployment; poolPaused: boolean };
  * actions of a batch of events pay one round trip together, not two each. A reference that matches
  * nothing is absent from the map.
  */
-export async function deploymentsForRuns(db: Db, refs: readonly string[]): Promise<Map<string, DeploymentForRun>> {
+export async function deploymentsForRuns(db: Db, given: readonly string[]): Promise<Map<string, DeploymentForRun>> {
+  // A reference PostgreSQL cannot hold (rendered from a template: a NUL, a lone surrogate) names no
+  // deployment, and must not fail the query the other references of the batch share.
+  const refs = given.filter((r) => stringProblem(r) === null);
+  if (refs.length === 0) return new Map();
   const ids = refs.map((r) => (isUuid(r) ? r : null));
   const names = refs.map((r) => (r.includes('/') ? r.slice(r.indexOf('/') + 1) : r));
   const flows = refs.map((r) => (r.includes('/') ? r.slice(0, r.indexOf('/')) : null));

@@ -55,7 +55,9 @@ export class RunQueues {
     if (!this.log || (tracingEnabled() && currentTraceparent())) return undefined; // a traced enqueue keeps its own producer span
     let b = this.batches.get(pool);
     if (!b) {
-      b = new Batcher((jobs: RunJob[]) => this.queues.addBulk(JOBS.flowRun, jobs.map((j) => j.input), [pool], jobs.map((j) => j.extra)), this.log);
+      b = new Batcher((jobs: RunJob[]) => this.queues.addBulk(JOBS.flowRun, jobs.map((j) => j.input), [pool], jobs.map((j) => j.extra)), this.log, {
+        onIdle: () => this.batches.delete(pool), // one per pool in use, not one per pool ever seen
+      });
       this.batches.set(pool, b);
     }
     return b;
