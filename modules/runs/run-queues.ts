@@ -35,6 +35,7 @@ export function bullPriority(priority: number | undefined): number {
   return MAX_RUN_PRIORITY + 1 - p;
 }
 
+/** One run's job as it waits for its batch: the job's data and its own options (delay, priority). */
 type RunJob = { input: z.input<typeof FlowRunJobSchema>; extra: Partial<JobsOptions> };
 
 export class RunQueues {
