@@ -199,6 +199,28 @@ describe('orchestration store, state writer and outbox relay', () => {
     assert.equal(rows.rows[0].n, 1);
   });
 
+  it('a batch of new runs writes states and events only for the runs it inserted', async () => {
+    const store = t.modules.runs.store;
+    const key = `kept-key-${Date.now()}`;
+    const first = await store.createFlowRunDetailed({ flow_name: 'dup', idempotency_key: key, state: { type: 'SCHEDULED' } });
+    // One batch (one round trip): a repeat of the stored key beside two new runs.
+    const [again, a, b] = await Promise.all([
+      store.createFlowRunDetailed({ flow_name: 'dup', idempotency_key: key, state: { type: 'SCHEDULED' } }),
+      store.createFlowRunDetailed({ flow_name: 'fresh', idempotency_key: `${key}-a`, state: { type: 'SCHEDULED' } }),
+      store.createFlowRunDetailed({ flow_name: 'fresh', state: { type: 'PENDING' } }),
+    ]);
+    assert.equal(again.created, false);
+    assert.equal(again.run.id, first.run.id, 'the repeat answers the stored run');
+    assert.equal(a.created && b.created, true);
+    const states = await t.rt.pg.query<{ flow_run_id: string; type: string }>('SELECT flow_run_id, type FROM flow_run_states WHERE flow_run_id = ANY($1::uuid[])', [[first.run.id, a.run.id, b.run.id]]);
+    assert.deepEqual(states.rows.map((r) => `${r.flow_run_id}:${r.type}`).sort(), [`${first.run.id}:SCHEDULED`, `${a.run.id}:SCHEDULED`, `${b.run.id}:PENDING`].sort(), 'one initial state per inserted run, none for the repeat');
+    const published = await waitFor(() => {
+      const mine = events.filter((e) => [first.run.id, a.run.id, b.run.id].some((id) => e.resource['reflex.resource.id'] === `reflex.flow-run.${id}`));
+      return mine.length >= 3 ? mine : null;
+    }, { what: 'the initial state events' });
+    assert.equal(published.filter((e) => e.resource['reflex.resource.id'] === `reflex.flow-run.${first.run.id}`).length, 1, 'the repeat published no second event');
+  });
+
   it('stores any text exactly: quotes, backslashes, dollar-quote tags, unicode', async () => {
     const store = t.modules.runs.store;
     const tricky = `it's "quoted" \\ back\\slash $j$ $j0$ $$ \u00e9\u{1F600} \n end`;

@@ -78,6 +78,29 @@ export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
      RETURNING id`;
 }
 
+/**
+ * A batch of new flow runs only, written whole in one statement: the runs (a run whose idempotency key
+ * exists is skipped), and the initial state row and outbox row of each run that was inserted. Answers
+ * the ids inserted; the notification is sent once per transaction however many rows ask for it.
+ */
+export function createFlowRunsSql(runs: FlowRunRecord[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): string {
+  return `WITH inserted AS (
+       ${insertFlowRunsSql(runs)}
+     ), flow_states AS (
+       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time, error)
+       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time, error
+       FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', states))}) AS x(${STATE_TYPES('flow_run_id')})
+       WHERE x.flow_run_id IN (SELECT id FROM inserted)
+     ), events AS (
+       INSERT INTO outbox (id, run_id, event)
+       SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
+       FROM jsonb_array_elements(${jsonLiteral(outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
+       WHERE (x->>'run_id')::uuid IN (SELECT id FROM inserted)
+       ORDER BY ord
+     )
+     SELECT id, pg_notify(${pg.escapeLiteral(notifyChannel)}, '') FROM inserted`;
+}
+
 /** The runs holding these idempotency keys. */
 export function flowRunsByKeySql(keys: string[]): string {
   return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key = ANY(${textArray(keys)})`;
@@ -156,37 +179,63 @@ const stateRows = (fk: string, rows: StateRow[]) =>
  * runs' new current state, the outbox rows and the notification to relays in other processes. Task runs
  * inserted here are not also updated (sibling CTEs do not see each other's rows), hence `newTaskRuns`
  * carries their final state. Foreign keys are checked at the end of the statement, after every insert.
+ * Only the parts a batch has are sent: Postgres parses and plans the whole text on every batch (literals,
+ * no prepared plan), and a typical batch of a flow's states has no task rows. Null when there is nothing
+ * to write.
  */
-export function writeBatchSql(w: BatchWrites): string {
-  return `WITH new_tasks AS (
+export function writeBatchSql(w: BatchWrites): string | null {
+  const parts: string[] = [];
+  if (w.newTaskRuns.length) {
+    parts.push(`new_tasks AS (
        INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
        SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(w.newTaskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES})
-     ), flow_states AS (
+     )`);
+  }
+  if (w.flowStates.length) {
+    parts.push(`flow_states AS (
        INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time, error)
        SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time, error
        FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', w.flowStates))}) AS x(${STATE_TYPES('flow_run_id')})
-     ), task_states AS (
+     )`);
+  }
+  if (w.taskStates.length) {
+    parts.push(`task_states AS (
        INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time, error)
        SELECT id, task_run_id, type, name, timestamp, message, scheduled_time, error
        FROM jsonb_to_recordset(${jsonLiteral(stateRows('task_run_id', w.taskStates))}) AS x(${STATE_TYPES('task_run_id')})
-     ), flows AS (
+     )`);
+  }
+  if (w.flowRuns.length) {
+    parts.push(`flows AS (
        UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
          updated = x.updated, result = x.result
        FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES})
        WHERE f.id = x.id AND f.id = ANY(${uuidArray(w.flowRuns.map((r) => r.id))})
-     ), tasks AS (
+     )`);
+  }
+  if (w.taskRuns.length) {
+    parts.push(`tasks AS (
        UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
        FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES})
        WHERE t.id = x.id AND t.id = ANY(${uuidArray(w.taskRuns.map((r) => r.id))})
-     ), events AS (
+     )`);
+  }
+  if (w.outbox.length) parts.push(outboxInsertCte(w.outbox));
+  if (parts.length === 0) return null;
+  return `WITH ${parts.join(', ')}
+     SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`;
+}
+
+/** The outbox rows of a batch as a data-modifying CTE named `events`, appended in array order (`seq` is the publish order). */
+function outboxInsertCte(rows: OutboxRow[]): string {
+  return `events AS (
        INSERT INTO outbox (id, run_id, event)
        SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
-       FROM jsonb_array_elements(${jsonLiteral(w.outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
+       FROM jsonb_array_elements(${jsonLiteral(rows.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
        ORDER BY ord
-     )
-     SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`;
+     )`;
 }

@@ -8,7 +8,7 @@ import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import type { SetStateOptions, SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
+import { createFlowRunsSql, flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
@@ -128,6 +128,8 @@ export class StateWriter {
 
   /** Applies a batch inside one transaction (committed here); answers each proposal's result. */
   private async apply(client: PoolClient, batch: Op[]): Promise<Map<Op, OpResult | ItemFailure>> {
+    const creates = batch.filter((o): o is Extract<Op, { kind: 'create-flow' }> => o.kind === 'create-flow');
+    if (creates.length === batch.length && creates.every((o) => !o.run.deployment_id || o.run.deployment_name)) return applyCreatesSql(client, creates, this.options.notifyChannel);
     const settle = new Map<Op, OpResult | ItemFailure>();
     const outbox: OutboxRow[] = [];
     const flowStates: StateRow[] = [];
@@ -265,6 +267,35 @@ export class StateWriter {
     await multiQuery(client, [write, 'COMMIT']);
     return settle;
   }
+}
+
+/**
+ * A batch of new flow runs that need nothing read (the runs the automations service and the scheduler
+ * start, with their deployment's name): BEGIN, every write, the rows of repeated idempotency keys and
+ * COMMIT in one round trip instead of two. Each new run's initial state and event are computed here and
+ * written only for the runs actually inserted.
+ */
+async function applyCreatesSql(client: PoolClient, creates: Array<Extract<Op, { kind: 'create-flow' }>>, notifyChannel: string): Promise<Map<Op, OpResult | ItemFailure>> {
+  const states: StateRow[] = [];
+  const outbox: OutboxRow[] = [];
+  for (const { run } of creates) {
+    const stateId = newId();
+    states.push({ id: stateId, run_id: run.id, state: run.state });
+    outbox.push({ run_id: run.id, event: flowRunStateEvent(stateId, run, null) });
+  }
+  const keys = [...new Set(creates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
+  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates.map((o) => o.run), states, outbox, notifyChannel), keys.length ? flowRunsByKeySql(keys) : null, 'COMMIT']);
+  const inserted = new Set(insertedRows.map((r) => r.id as string));
+  const byKey = new Map((keys.length ? keyRows : []).map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+  const settle = new Map<Op, OpResult | ItemFailure>();
+  for (const op of creates) {
+    if (inserted.has(op.run.id)) settle.set(op, { run: op.run, created: true });
+    else {
+      const found = byKey.get(op.run.idempotency_key as string);
+      settle.set(op, found ? { run: found, created: false } : new ItemFailure(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
+    }
+  }
+  return settle;
 }
 
 /** The deadline of a proposal's patience with an unavailable database. */
