@@ -4,6 +4,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
 import { Waits } from '../modules/waits/index.ts';
 import { createOutboxService } from '../services/outbox/main.ts';
+import { OutboxRelay } from '../services/outbox/relay.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 
 describe('orchestration store, state writer and outbox relay', () => {
@@ -266,6 +267,27 @@ describe('orchestration store, state writer and outbox relay', () => {
       assert.equal(again.duplicate, true);
     } finally {
       await fresh.stop();
+    }
+  });
+
+  it('spaces relay passes while commits keep coming, and publishes every row', async () => {
+    await t.services.find((s) => s.name === 'outbox')!.stop();
+    const store = t.modules.runs.store;
+    const relay = new OutboxRelay(
+      { pg: t.rt.pg, nats: t.rt.nats, bus: t.rt.bus, log: t.rt.log, pgSchema: t.rt.names.pgSchema, channel: t.rt.names.pgChannels.outbox, onCommit: (l) => store.writer.onCommit(l) },
+      { minPassIntervalMs: 500 },
+    );
+    await relay.start();
+    try {
+      await waitFor(() => relay.passes >= 1 || null, { what: 'the relay\'s first pass' });
+      const before = relay.passes;
+      // Ten commits one after another, each waking the relay: within 500 ms of the last pass they join one.
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push((await store.createFlowRun({ flow_name: 'spaced', parameters: { i } })).id);
+      await waitFor(() => ids.every((id) => events.some((e) => e.resource['reflex.resource.id'] === `reflex.flow-run.${id}`)) || null, { what: 'the ten initial state events' });
+      assert.ok(relay.passes - before <= 2, `ten commits took ${relay.passes - before} passes`);
+    } finally {
+      await relay.stop();
     }
   });
 });
