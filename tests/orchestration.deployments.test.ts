@@ -172,6 +172,60 @@ describe('deployments API', () => {
     assert.ok(hostile[0].status === 'rejected' && (hostile[0].reason as { status?: number }).status === 404, String(hostile[0].status === 'rejected' && hostile[0].reason));
   });
 
+  it('runs commands from a remembered deployment read, never from a stale one', async () => {
+    const commands = t.modules.runs.commands;
+    const NO_CAUSE = { automation_id: null, firing_id: null, event_id: null };
+    let n = 0;
+    const command = (parameters: Record<string, unknown> = {}) =>
+      commands.execute(FlowRunCommandJobSchema.parse({ type: 'run-deployment', idempotency_key: `mem-${n++}`, deployment_name: 'remembered', parameters, triggered_by: NO_CAUSE }));
+    const runOf = async (r: Awaited<ReturnType<typeof command>>) => {
+      const id = 'flow_run_id' in r ? r.flow_run_id : '';
+      return (await t.rt.pg.query<{ deployment_id: string; parameters: Record<string, unknown> }>('SELECT deployment_id, parameters FROM flow_runs WHERE id = $1', [id])).rows[0];
+    };
+    // The deployment reads the commands make, counted on the pool they share with the module.
+    let reads = 0;
+    const query = t.rt.pg.query.bind(t.rt.pg) as (...args: unknown[]) => unknown;
+    (t.rt.pg as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].includes('work_pool_paused')) reads += 1;
+      return query(...args);
+    };
+    try {
+      const first = (await t.api('POST', '/api/deployments', { name: 'remembered', flow: 'h', work_pool: 'mem', parameters: { n: 1 }, parameter_schema: { type: 'object', properties: { n: { type: 'integer' } }, additionalProperties: false } })).body;
+      assert.equal((await runOf(await command())).parameters.n, 1);
+      assert.equal((await runOf(await command())).parameters.n, 1);
+      assert.equal(reads, 1, 'the second command used the remembered read');
+
+      // Changed defaults: the insert refuses the remembered version, and the run is made from a fresh read.
+      assert.equal((await t.api('PATCH', '/api/deployments/remembered', { parameters: { n: 2 } })).status, 200);
+      assert.equal((await runOf(await command())).parameters.n, 2);
+      // A schema that now accepts a parameter the remembered one refused.
+      assert.equal((await t.api('PATCH', '/api/deployments/remembered', { parameter_schema: { type: 'object', properties: { n: { type: 'integer' }, extra: { type: 'string' } }, additionalProperties: false } })).status, 200);
+      assert.equal((await runOf(await command({ extra: 'yes' }))).parameters.extra, 'yes');
+
+      // Paused after it was remembered, the deployment or its pool: refused, and nothing written.
+      const before = (await t.rt.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM flow_runs WHERE deployment_id = $1', [first.id])).rows[0].n;
+      assert.equal((await t.api('POST', '/api/deployments/remembered/pause')).status, 200);
+      await assert.rejects(command(), (err: { status?: number; code?: string }) => err.status === 409 && err.code === 'deployment_paused');
+      assert.equal((await t.api('POST', '/api/deployments/remembered/resume')).status, 200);
+      await command();
+      assert.equal((await t.api('POST', '/api/work-pools/mem/pause')).status, 200);
+      await assert.rejects(command(), (err: { status?: number; code?: string }) => err.status === 409 && err.code === 'work_pool_paused');
+      assert.equal((await t.api('POST', '/api/work-pools/mem/resume')).status, 200);
+      const after = (await t.rt.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM flow_runs WHERE deployment_id = $1', [first.id])).rows[0].n;
+      assert.equal(after, before + 1, 'only the run made while nothing was paused');
+
+      // Deleted, then another deployment under the same name: the command runs the new one.
+      await command();
+      assert.equal((await t.api('DELETE', '/api/deployments/remembered')).status, 204);
+      await assert.rejects(command(), (err: { status?: number }) => err.status === 404);
+      const second = (await t.api('POST', '/api/deployments', { name: 'remembered', flow: 'h2', work_pool: 'mem' })).body;
+      await command();
+      assert.equal((await runOf(await command())).deployment_id, second.id);
+    } finally {
+      (t.rt.pg as unknown as { query: unknown }).query = query;
+    }
+  });
+
   it('manages work pools', async () => {
     const created = await t.api('POST', '/api/work-pools', { name: 'gpu', concurrency_limit: 2 });
     assert.equal(created.status, 201);

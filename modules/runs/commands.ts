@@ -6,6 +6,10 @@ import type { DeploymentRuns } from './deployment-runs.ts';
 import { coalesced } from '../../infra/coalesce.ts';
 import { deploymentsForRuns, type DeploymentForRun, type Deployments } from './deployments.ts';
 import type { FlowRunOps } from './flow-run-ops.ts';
+import { DeploymentChangedError } from './contract.ts';
+
+/** Deployment reads a Commands remembers for the next run-deployment commands, by reference. */
+const REMEMBERED_DEPLOYMENTS = 256;
 
 /** What an executed command answers (recorded in the automation action's outcome). */
 export type CommandResult = { flow_run_id: string; created?: boolean } | { deployment_id: string; paused: boolean };
@@ -33,24 +37,56 @@ export class Commands {
     this.deploymentForRun = coalesced((refs) => deploymentsForRuns(pg, refs));
   }
 
+  /**
+   * The last read of each deployment that runs were created from, by reference. A run made from one is
+   * written only if the deployment row is still that version and neither it nor its pool is paused (the
+   * check is in the run's insert), so a remembered read saves the deployment query on the path from an
+   * event to its run without ever acting on a stale deployment: a changed, paused or deleted one fails
+   * the insert, and the command is decided again on a fresh read.
+   */
+  private readonly remembered = new Map<string, DeploymentForRun>();
+
+  private async readDeployment(ref: string): Promise<DeploymentForRun> {
+    const found = await this.deploymentForRun(ref);
+    this.remembered.delete(ref);
+    if (!found) throw new NotFoundError('deployment', ref);
+    // A paused deployment or pool is read again every time: its runs are refused until it is resumed.
+    if (!found.deployment.paused && !found.poolPaused) {
+      this.remembered.set(ref, found);
+      if (this.remembered.size > REMEMBERED_DEPLOYMENTS) this.remembered.delete(this.remembered.keys().next().value as string);
+    }
+    return found;
+  }
+
+  private async runDeployment(cmd: Extract<FlowRunCommandJob, { type: 'run-deployment' }>, found: DeploymentForRun, remembered: boolean): Promise<CommandResult> {
+    const { run, created } = await this.deploymentRuns.create(found.deployment, {
+      poolPaused: found.poolPaused,
+      parameters: cmd.parameters,
+      tags: cmd.tags,
+      idempotency_key: cmd.idempotency_key,
+      source: 'manual',
+      triggered_by: cmd.triggered_by,
+      priority: cmd.priority,
+      concurrency_key: cmd.concurrency_key,
+      deploymentVersion: remembered ? found.version : undefined,
+    });
+    return { flow_run_id: run.id, created };
+  }
+
   async execute(cmd: FlowRunCommandJob): Promise<CommandResult> {
     switch (cmd.type) {
       case 'run-deployment': {
         const ref = cmd.deployment_id ?? cmd.deployment_name ?? '';
-        const found = await this.deploymentForRun(ref);
-        if (!found) throw new NotFoundError('deployment', ref);
-        const { deployment, poolPaused } = found;
-        const { run, created } = await this.deploymentRuns.create(deployment, {
-          poolPaused,
-          parameters: cmd.parameters,
-          tags: cmd.tags,
-          idempotency_key: cmd.idempotency_key,
-          source: 'manual',
-          triggered_by: cmd.triggered_by,
-          priority: cmd.priority,
-          concurrency_key: cmd.concurrency_key,
-        });
-        return { flow_run_id: run.id, created };
+        const remembered = this.remembered.get(ref);
+        if (!remembered) return this.runDeployment(cmd, await this.readDeployment(ref), false);
+        try {
+          return await this.runDeployment(cmd, remembered, true);
+        } catch (err) {
+          // Decided on what may be stale: a changed deployment, or a refusal (parameters checked against
+          // an older schema) that the current deployment may not make. Decided again on a fresh read.
+          if (!(err instanceof DeploymentChangedError || (err instanceof ReflexError && err.status < 500))) throw err;
+          return this.runDeployment(cmd, await this.readDeployment(ref), false);
+        }
       }
       case 'cancel-flow-run': {
         const run = await this.flowRuns.cancel(cmd.flow_run_id, cmd.message);

@@ -22,6 +22,17 @@ export interface CreateFlowRunInput {
   idempotency_key?: string | null;
 }
 
+/**
+ * A run created from a remembered deployment read was not written: the deployment changed since (or was
+ * deleted), or it or its work pool is paused now. The caller reads the deployment again and decides anew.
+ */
+export class DeploymentChangedError extends Error {
+  constructor(readonly deploymentId: string) {
+    super(`deployment ${deploymentId} changed since it was read`);
+    this.name = 'DeploymentChangedError';
+  }
+}
+
 export interface CreateTaskRunInput {
   /**
    * A UUID chosen by the caller, so it can propose the task's next states without awaiting the creation

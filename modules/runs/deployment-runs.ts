@@ -36,6 +36,11 @@ export interface DeploymentRunRequest {
   concurrency_key?: string;
   /** Whether the deployment's work pool is paused, when the caller read it with the deployment (deploymentsForRuns): not read again. */
   poolPaused?: boolean;
+  /**
+   * The deployment is a remembered read of this row version (DeploymentForRun.version): the run is written
+   * only if the row is unchanged and nothing is paused, else the create fails with a DeploymentChangedError.
+   */
+  deploymentVersion?: string;
 }
 
 /** What is recorded as a run's cause: an automation's ids, only UUIDs (so readers can cast them), or nothing. */
@@ -92,7 +97,7 @@ export class DeploymentRuns {
       state: { type: 'SCHEDULED', scheduled_time: scheduled.toISOString() },
       idempotency_key: idempotencyKey,
       triggered_by: causeOf(request.triggered_by),
-    });
+    }, { deploymentVersion: request.deploymentVersion });
     // Only the request that created the run enqueues it: a repeat must not resurrect a finished job.
     if (result.created) await this.queues.enqueue(result.run, { attempt: 1, scheduledTime: scheduled });
     return result;

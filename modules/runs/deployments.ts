@@ -104,7 +104,12 @@ export async function getDeployment(db: Db, ref: string, lock = false): Promise<
 }
 
 /** A deployment with whether its work pool is paused: what creating a run checks first. */
-export type DeploymentForRun = { deployment: Deployment; poolPaused: boolean };
+/**
+ * `version`: the row's version as this read saw it (its `xmin`, which every UPDATE changes): a run created
+ * from a remembered read names it, and is written only if the deployment is still that row and neither it
+ * nor its pool is paused (modules/runs/commands.ts).
+ */
+export type DeploymentForRun = { deployment: Deployment; poolPaused: boolean; version: string };
 
 /**
  * Deployments by id, name or `<flow>/<name>` (as getDeployment: an id wins over a name that looks like
@@ -124,14 +129,14 @@ export async function deploymentsForRuns(db: Db, given: readonly string[]): Prom
     `SELECT r.ref, d.*, coalesce(p.paused, false) AS work_pool_paused
      FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS r(ref, id, name, flow)
      CROSS JOIN LATERAL (
-       SELECT d.* FROM deployments d
+       SELECT d.*, d.xmin::text AS row_version FROM deployments d
        WHERE (r.id IS NOT NULL AND d.id = r.id) OR (r.flow IS NULL AND d.name = r.name) OR (r.flow IS NOT NULL AND d.flow_name = r.flow AND d.name = r.name)
        ORDER BY (r.id IS NOT NULL AND d.id = r.id) DESC LIMIT 1
      ) d
      LEFT JOIN work_pools p ON p.name = d.work_pool`,
     [refs, ids, names, flows],
   );
-  return new Map(res.rows.map((row: Record<string, unknown>) => [row.ref as string, { deployment: fromRow(row), poolPaused: Boolean(row.work_pool_paused) }]));
+  return new Map(res.rows.map((row: Record<string, unknown>) => [row.ref as string, { deployment: fromRow(row), poolPaused: Boolean(row.work_pool_paused), version: row.row_version as string }]));
 }
 
 export async function requireDeployment(db: Db, ref: string): Promise<Deployment> {

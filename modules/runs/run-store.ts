@@ -11,7 +11,7 @@ import type { CreateFlowRunInput, CreateTaskRunInput, Orchestration, SetStateOpt
 import { LogWriter } from './run-logs.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, publicFlowRun, publicTaskRun, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 import { generateRunName } from './engine/run-names.ts';
-import { StateWriter } from './state-writer.ts';
+import { StateWriter, type CreateFlowRunOptions } from './state-writer.ts';
 import type { ResumedSuspensionSql } from './state-writer-sql.ts';
 import { decideTransition } from './engine/states.ts';
 
@@ -42,7 +42,7 @@ export class RunStore implements Orchestration {
   /** Like createFlowRun, and says whether the run is new or already existed under its idempotency key. */
   async createFlowRunDetailed(
     input: CreateFlowRunInput & { name?: string; deployment_name?: string; triggered_by?: TriggeredBy | null; priority?: number; concurrency_key?: string | null },
-    options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {},
+    options: CreateFlowRunOptions = {},
   ): Promise<{ run: FlowRunRecord; created: boolean }> {
     const now = new Date();
     const initial = decideTransition('flow', emptyTiming(), input.state ?? { type: 'PENDING' }, { now, force: true });

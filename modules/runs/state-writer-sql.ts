@@ -70,10 +70,21 @@ function stateUpdateRow(r: FlowRunRecord | TaskRunRecord) {
   };
 }
 
-/** Inserts new flow runs; a run whose idempotency key exists is skipped. Answers the ids inserted. */
-export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
+/** A new flow run, with the version of its deployment's row it was made from when that read was remembered. */
+export type NewFlowRun = { run: FlowRunRecord; deploymentVersion?: string };
+
+/**
+ * Inserts new flow runs; a run whose idempotency key exists is skipped, and so is a run made from a
+ * remembered deployment read whose deployment is no longer that row version, or is paused, or whose work
+ * pool is. Answers the ids inserted.
+ */
+export function insertFlowRunsSql(runs: NewFlowRun[]): string {
+  const rows = runs.map((r) => ({ ...flowRunRow(r.run), expect_deployment_version: r.deploymentVersion ?? null }));
   return `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
-     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(runs.map(flowRunRow))}) AS x(${FLOW_RUN_TYPES})
+     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(rows)}) AS x(${FLOW_RUN_TYPES}, expect_deployment_version text)
+     WHERE x.expect_deployment_version IS NULL OR EXISTS (
+       SELECT 1 FROM deployments d LEFT JOIN work_pools p ON p.name = d.work_pool
+       WHERE d.id = x.deployment_id AND d.xmin::text = x.expect_deployment_version AND NOT d.paused AND NOT coalesce(p.paused, false))
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id`;
 }
@@ -83,7 +94,7 @@ export function insertFlowRunsSql(runs: FlowRunRecord[]): string {
  * exists is skipped), and the initial state row and outbox row of each run that was inserted. Answers
  * the ids inserted; the notification is sent once per transaction however many rows ask for it.
  */
-export function createFlowRunsSql(runs: FlowRunRecord[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): string {
+export function createFlowRunsSql(runs: NewFlowRun[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): string {
   return `WITH inserted AS (
        ${insertFlowRunsSql(runs)}
      ), flow_states AS (

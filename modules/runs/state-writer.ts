@@ -6,15 +6,22 @@ import type { Logger } from '../../core/log.ts';
 import { Batcher, ItemFailure } from '../../infra/batcher.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
-import type { SetStateOptions, SetStateResult } from './contract.ts';
+import { DeploymentChangedError, type SetStateOptions, type SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
 import { createFlowRunsSql, flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
+/**
+ * `deploymentVersion`: the run was made from a remembered read of its deployment, at this row version; it
+ * is written only if the deployment is still that row and neither it nor its pool is paused, and fails
+ * with a DeploymentChangedError otherwise.
+ */
+export type CreateFlowRunOptions = Pick<SetStateOptions, 'waitForDatabaseMs'> & { deploymentVersion?: string };
+
 /** `waitUntil`: while PostgreSQL is unavailable the proposal is held and retried until then (epoch ms). */
 type Op = { waitUntil: number } & (
-  | { kind: 'create-flow'; run: FlowRunRecord }
+  | { kind: 'create-flow'; run: FlowRunRecord; deploymentVersion?: string }
   | { kind: 'create-task'; run: TaskRunRecord }
   | { kind: 'flow-state'; id: string; proposed: StateInput; options: SetStateOptions }
   | { kind: 'task-state'; id: string; proposed: StateInput; options: SetStateOptions }
@@ -73,8 +80,8 @@ export class StateWriter {
    * it fails with a DependencyUnavailableError (default 0: at once, as an API request wants). A worker
    * holding a running flow waits instead, so a database restart does not crash the runs it is executing.
    */
-  createFlowRun(run: FlowRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
-    return this.push({ kind: 'create-flow', run, waitUntil: waitUntil(options) }) as Promise<{ run: FlowRunRecord; created: boolean }>;
+  createFlowRun(run: FlowRunRecord, options: CreateFlowRunOptions = {}): Promise<{ run: FlowRunRecord; created: boolean }> {
+    return this.push({ kind: 'create-flow', run, deploymentVersion: options.deploymentVersion, waitUntil: waitUntil(options) }) as Promise<{ run: FlowRunRecord; created: boolean }>;
   }
 
   createTaskRun(run: TaskRunRecord, options: Pick<SetStateOptions, 'waitForDatabaseMs'> = {}): Promise<TaskRunRecord> {
@@ -151,7 +158,7 @@ export class StateWriter {
     const keys = [...new Set(flowCreates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
     const statements = {
       // New flow runs first, so the read by key below also sees the rows this transaction inserted.
-      inserted: flowCreates.length ? insertFlowRunsSql(flowCreates.map((o) => o.run)) : null,
+      inserted: flowCreates.length ? insertFlowRunsSql(flowCreates) : null,
       byKey: keys.length ? flowRunsByKeySql(keys) : null,
       flows: flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
       tasks: taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
@@ -195,10 +202,7 @@ export class StateWriter {
         flowStates.push({ id: stateId, run_id: op.run.id, state: op.run.state });
         outbox.push({ run_id: op.run.id, event: flowRunStateEvent(stateId, op.run, null) });
         settle.set(op, { run: op.run, created: true });
-      } else {
-        const found = byKey.get(op.run.idempotency_key as string);
-        settle.set(op, found ? { run: found, created: false } : new ItemFailure(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
-      }
+      } else settle.set(op, notInserted(op, byKey));
     }
     // New task runs are inserted by the write below, in the state this batch leaves them in.
     for (const op of taskCreates) {
@@ -284,18 +288,25 @@ async function applyCreatesSql(client: PoolClient, creates: Array<Extract<Op, { 
     outbox.push({ run_id: run.id, event: flowRunStateEvent(stateId, run, null) });
   }
   const keys = [...new Set(creates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
-  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates.map((o) => o.run), states, outbox, notifyChannel), keys.length ? flowRunsByKeySql(keys) : null, 'COMMIT']);
+  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates, states, outbox, notifyChannel), keys.length ? flowRunsByKeySql(keys) : null, 'COMMIT']);
   const inserted = new Set(insertedRows.map((r) => r.id as string));
   const byKey = new Map((keys.length ? keyRows : []).map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
   const settle = new Map<Op, OpResult | ItemFailure>();
   for (const op of creates) {
-    if (inserted.has(op.run.id)) settle.set(op, { run: op.run, created: true });
-    else {
-      const found = byKey.get(op.run.idempotency_key as string);
-      settle.set(op, found ? { run: found, created: false } : new ItemFailure(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`)));
-    }
+    settle.set(op, inserted.has(op.run.id) ? { run: op.run, created: true } : notInserted(op, byKey));
   }
   return settle;
+}
+
+/**
+ * A new run the insert skipped: the run its idempotency key already names, or, made from a remembered
+ * deployment read, a deployment that changed or was paused since.
+ */
+function notInserted(op: Extract<Op, { kind: 'create-flow' }>, byKey: Map<string, FlowRunRecord>): OpResult | ItemFailure {
+  const found = op.run.idempotency_key ? byKey.get(op.run.idempotency_key) : undefined;
+  if (found) return { run: found, created: false };
+  if (op.deploymentVersion) return new ItemFailure(new DeploymentChangedError(op.run.deployment_id ?? ''));
+  return new ItemFailure(new Error(`flow run with idempotency key "${op.run.idempotency_key}" vanished`));
 }
 
 /** The deadline of a proposal's patience with an unavailable database. */
