@@ -136,7 +136,7 @@ export class OutboxRelay implements Service {
       // Group commit for the relay. At 200 new flow runs a second, every state commit of the engine and
       // the workers woke a pass of its own: 165 transactions and publish rounds a second of one or two
       // rows each, whose Postgres and NATS time delayed the runs being started (flows bench, event ->
-      // RUNNING p99 39-55 ms, mean 51, against 40-49, mean 44, with passes 20 ms apart; docs/performance.md
+      // RUNNING p99 39-55 ms, mean 51, against 40-49, mean 44, with passes 20-25 ms apart; docs/performance.md
       // round 9). A state event waits at most that long, and only while others keep coming.
       const linger = this.lastPassAt + this.minPassIntervalMs - performance.now();
       if (linger > 0) await this.sleep(linger, false);
