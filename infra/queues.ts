@@ -23,7 +23,7 @@ import { currentTraceparent, inSpan, SpanKind, tracingEnabled } from './tracing.
 export const WORKER_LOCKS = { lockDuration: 6_000, stalledInterval: 2_000 } as const satisfies Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'>;
 
 /**
- * The one factory of BullMQ queues and workers: every queue on the process's shared Redis connection
+ * The one factory of BullMQ queues and workers: every queue on one Redis connection of the factory's
  * (a Queue does not own a connection it is given), every worker on a blocking connection of its own, all
  * under the namespace's prefix. Jobs go in only through `add`, which validates them against the
  * catalogue (core/jobs.ts): a job is validated once, where it enters.
@@ -33,10 +33,18 @@ export class Queues {
   private readonly workers = new Set<Worker>();
 
   constructor(
-    private readonly redis: Redis,
     private readonly names: Names,
     private readonly connection: (name: string) => Redis,
   ) {}
+
+  /**
+   * The queues' connection, not the process's shared one: BullMQ defines its 52 Lua scripts on the
+   * connection a Queue is given, and ioredis copies every script defined on a connection onto each
+   * pipeline and MULTI made on it (`Pipeline`'s constructor), which made each of the engine's own
+   * pipelines (automation state commits, run heartbeats) cost 28 µs and 14 KB instead of 2 µs
+   * (docs/performance.md, round 9). Made with the first queue.
+   */
+  private producer: Redis | undefined;
 
   /** The queue of a kind (created once per process). */
   queue<S extends z.ZodType, A extends unknown[]>(kind: JobKind<S, A>, ...args: A): Queue<unknown, unknown, string> {
@@ -47,7 +55,7 @@ export class Queues {
   byName(name: string): Queue<unknown, unknown, string> {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue<unknown, unknown, string>(name, { connection: this.redis, prefix: this.names.bullPrefix });
+      q = new Queue<unknown, unknown, string>(name, { connection: (this.producer ??= this.connection('queues')), prefix: this.names.bullPrefix });
       this.queues.set(name, q);
     }
     return q;

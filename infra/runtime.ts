@@ -76,7 +76,7 @@ export async function openRuntime(
     extra.push(r);
     return r;
   };
-  const queues = new Queues(redis, n, redisConnection);
+  const queues = new Queues(n, redisConnection);
   const outages = new OutageWatch({ log, config, nats, redis, pg: pool }).start();
   let closed = false;
   const close = async () => {

@@ -212,4 +212,11 @@ describe('run queues', () => {
     assert.equal(counts.delayed, 1);
     await q.obliterate({ force: true });
   });
+
+  it('keeps BullMQ\'s scripts off the process\'s shared Redis connection, so its pipelines stay light', async () => {
+    await t.modules.runs.queues.counts(`scripts-${Date.now()}`); // a queue exists, and has loaded its scripts
+    // ioredis copies every script defined on a connection onto each pipeline made on it (infra/queues.ts).
+    const defined = Object.keys((t.rt.redis as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
+    assert.deepEqual(defined.filter((name) => /^(addStandardJob|addPrioritizedJob|moveToActive|moveToFinished)/.test(name)), [], `BullMQ scripts on the shared connection: ${defined.join(', ')}`);
+  });
 });
