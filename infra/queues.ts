@@ -90,7 +90,12 @@ export class Queues {
       const data = parse(kind, input);
       return { name: kind.name(data), data, opts: kind.options(data, extras?.[i]) };
     });
-    await this.queue(kind, ...args).addBulk(jobs);
+    const queue = this.queue(kind, ...args);
+    // One job is one script call: BullMQ's addBulk wraps even one job in a MULTI, which costs as much as
+    // the add itself on a connection with BullMQ's scripts (see `producer`), and a batch of one is what
+    // the batchers hand over at low rates.
+    if (jobs.length === 1) await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else await queue.addBulk(jobs);
     return jobs.map((j) => j.opts.jobId as string);
   }
 
