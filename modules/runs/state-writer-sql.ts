@@ -112,9 +112,12 @@ export function createFlowRunsSql(runs: NewFlowRun[], states: StateRow[], outbox
      SELECT id, pg_notify(${pg.escapeLiteral(notifyChannel)}, '') FROM inserted`;
 }
 
-/** The runs holding these idempotency keys. */
-export function flowRunsByKeySql(keys: string[]): string {
-  return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key = ANY(${textArray(keys)})`;
+/**
+ * The runs holding these idempotency keys, but for the runs `except` names: a batch's own new runs, which
+ * it has whole already (every automation-started run has a key, and reading each back cost a full row).
+ */
+export function flowRunsByKeySql(keys: string[], except: string[] = []): string {
+  return `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.idempotency_key = ANY(${textArray(keys)}) AND f.id <> ALL(${uuidArray(except)})`;
 }
 
 /**

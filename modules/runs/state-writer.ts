@@ -159,7 +159,7 @@ export class StateWriter {
     const statements = {
       // New flow runs first, so the read by key below also sees the rows this transaction inserted.
       inserted: flowCreates.length ? insertFlowRunsSql(flowCreates) : null,
-      byKey: keys.length ? flowRunsByKeySql(keys) : null,
+      byKey: keys.length ? flowRunsByKeySql(keys, flowCreates.map((o) => o.run.id)) : null,
       flows: flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
       tasks: taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
       deployments: deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
@@ -194,7 +194,7 @@ export class StateWriter {
     // 2. New flow runs; one whose idempotency key existed was not inserted and its caller gets the stored
     //    run. A new run's initial state is history and an event like any other.
     const inserted = new Set(rowsOf.inserted.map((r) => r.id as string));
-    const byKey = new Map(rowsOf.byKey.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+    const byKey = runsByKey(rowsOf.byKey, flowCreates, inserted);
     for (const op of flowCreates) {
       if (inserted.has(op.run.id)) {
         const stateId = newId();
@@ -288,14 +288,25 @@ async function applyCreatesSql(client: PoolClient, creates: Array<Extract<Op, { 
     outbox.push({ run_id: run.id, event: flowRunStateEvent(stateId, run, null) });
   }
   const keys = [...new Set(creates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
-  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates, states, outbox, notifyChannel), keys.length ? flowRunsByKeySql(keys) : null, 'COMMIT']);
+  const byKeySql = keys.length ? flowRunsByKeySql(keys, creates.map((o) => o.run.id)) : null;
+  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates, states, outbox, notifyChannel), byKeySql, 'COMMIT']);
   const inserted = new Set(insertedRows.map((r) => r.id as string));
-  const byKey = new Map((keys.length ? keyRows : []).map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+  const byKey = runsByKey(byKeySql ? keyRows : [], creates, inserted);
   const settle = new Map<Op, OpResult | ItemFailure>();
   for (const op of creates) {
     settle.set(op, inserted.has(op.run.id) ? { run: op.run, created: true } : notInserted(op, byKey));
   }
   return settle;
+}
+
+/**
+ * The run each idempotency key of a batch names: a run stored before (read back), or one this batch
+ * inserted (a second create with the same key in the batch answers the first's run).
+ */
+function runsByKey(stored: Record<string, unknown>[], creates: Array<Extract<Op, { kind: 'create-flow' }>>, inserted: Set<string>): Map<string, FlowRunRecord> {
+  const byKey = new Map(stored.map((r) => [r.idempotency_key as string, flowRunFromRow(r)]));
+  for (const { run } of creates) if (run.idempotency_key && inserted.has(run.id)) byKey.set(run.idempotency_key, run);
+  return byKey;
 }
 
 /**
