@@ -103,11 +103,11 @@ export async function getDeployment(db: Db, ref: string, lock = false): Promise<
   return byName.rows[0] ? fromRow(byName.rows[0]) : null;
 }
 
-/** A deployment with whether its work pool is paused: what creating a run checks first. */
 /**
- * `version`: the row's version as this read saw it (its `xmin`, which every UPDATE changes): a run created
- * from a remembered read names it, and is written only if the deployment is still that row and neither it
- * nor its pool is paused (modules/runs/commands.ts).
+ * A deployment with whether its work pool is paused: what creating a run checks first. `version` is the
+ * row's version as this read saw it (its `xmin`, which every UPDATE changes): a run created from a
+ * remembered read names it, and is written only if the deployment is still that row and neither it nor
+ * its pool is paused (modules/runs/commands.ts).
  */
 export type DeploymentForRun = { deployment: Deployment; poolPaused: boolean; version: string };
 

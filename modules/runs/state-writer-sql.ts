@@ -97,18 +97,7 @@ export function insertFlowRunsSql(runs: NewFlowRun[]): string {
 export function createFlowRunsSql(runs: NewFlowRun[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): string {
   return `WITH inserted AS (
        ${insertFlowRunsSql(runs)}
-     ), flow_states AS (
-       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time, error)
-       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time, error
-       FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', states))}) AS x(${STATE_TYPES('flow_run_id')})
-       WHERE x.flow_run_id IN (SELECT id FROM inserted)
-     ), events AS (
-       INSERT INTO outbox (id, run_id, event)
-       SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
-       FROM jsonb_array_elements(${jsonLiteral(outbox.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
-       WHERE (x->>'run_id')::uuid IN (SELECT id FROM inserted)
-       ORDER BY ord
-     )
+     ), ${stateInsertCte('flow', states, 'x.flow_run_id IN (SELECT id FROM inserted)')}, ${outboxInsertCte(outbox, "(x->>'run_id')::uuid IN (SELECT id FROM inserted)")}
      SELECT id, pg_notify(${pg.escapeLiteral(notifyChannel)}, '') FROM inserted`;
 }
 
@@ -205,20 +194,8 @@ export function writeBatchSql(w: BatchWrites): string | null {
        SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(w.newTaskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES})
      )`);
   }
-  if (w.flowStates.length) {
-    parts.push(`flow_states AS (
-       INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, message, scheduled_time, error)
-       SELECT id, flow_run_id, type, name, timestamp, message, scheduled_time, error
-       FROM jsonb_to_recordset(${jsonLiteral(stateRows('flow_run_id', w.flowStates))}) AS x(${STATE_TYPES('flow_run_id')})
-     )`);
-  }
-  if (w.taskStates.length) {
-    parts.push(`task_states AS (
-       INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, message, scheduled_time, error)
-       SELECT id, task_run_id, type, name, timestamp, message, scheduled_time, error
-       FROM jsonb_to_recordset(${jsonLiteral(stateRows('task_run_id', w.taskStates))}) AS x(${STATE_TYPES('task_run_id')})
-     )`);
-  }
+  if (w.flowStates.length) parts.push(stateInsertCte('flow', w.flowStates));
+  if (w.taskStates.length) parts.push(stateInsertCte('task', w.taskStates));
   if (w.flowRuns.length) {
     parts.push(`flows AS (
        UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
@@ -244,12 +221,27 @@ export function writeBatchSql(w: BatchWrites): string | null {
      SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`;
 }
 
-/** The outbox rows of a batch as a data-modifying CTE named `events`, appended in array order (`seq` is the publish order). */
-function outboxInsertCte(rows: OutboxRow[]): string {
+/** State history rows as a data-modifying CTE named `flow_states` or `task_states`, with a filter over the rows (`x`) when given. */
+function stateInsertCte(kind: 'flow' | 'task', rows: StateRow[], where?: string): string {
+  const fk = `${kind}_run_id`;
+  return `${kind}_states AS (
+       INSERT INTO ${kind}_run_states (id, ${fk}, type, name, timestamp, message, scheduled_time, error)
+       SELECT id, ${fk}, type, name, timestamp, message, scheduled_time, error
+       FROM jsonb_to_recordset(${jsonLiteral(stateRows(fk, rows))}) AS x(${STATE_TYPES(fk)})${where ? `
+       WHERE ${where}` : ''}
+     )`;
+}
+
+/**
+ * Outbox rows as a data-modifying CTE named `events`, appended in array order (`seq` is the publish
+ * order), with a filter over the rows (`x`) when given.
+ */
+function outboxInsertCte(rows: OutboxRow[], where?: string): string {
   return `events AS (
        INSERT INTO outbox (id, run_id, event)
        SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
-       FROM jsonb_array_elements(${jsonLiteral(rows.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)
+       FROM jsonb_array_elements(${jsonLiteral(rows.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)${where ? `
+       WHERE ${where}` : ''}
        ORDER BY ord
      )`;
 }
