@@ -141,9 +141,8 @@ export class StateWriter {
     const outbox: OutboxRow[] = [];
     const flowStates: StateRow[] = [];
     const taskStates: StateRow[] = [];
-    const flowCreates = batch.filter((o): o is Extract<Op, { kind: 'create-flow' }> => o.kind === 'create-flow');
     const taskCreates = batch.filter((o): o is Extract<Op, { kind: 'create-task' }> => o.kind === 'create-task');
-    const createdFlowIds = new Set(flowCreates.map((o) => o.run.id));
+    const createdFlowIds = new Set(creates.map((o) => o.run.id));
     const createdTaskIds = new Set(taskCreates.map((o) => o.run.id));
 
     // 1. BEGIN, new flow runs, and the reads: the current rows of runs with transitions (locked in id
@@ -151,15 +150,15 @@ export class StateWriter {
     //    are not read: their row is the one this transaction writes.
     const flowIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
     const taskIds = [...new Set(batch.flatMap((o) => (o.kind === 'task-state' && !createdTaskIds.has(o.id) ? [o.id] : [])))];
-    const deploymentIds = [...new Set(flowCreates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
+    const deploymentIds = [...new Set(creates.flatMap((o) => (o.run.deployment_id && !o.run.deployment_name ? [o.run.deployment_id] : [])))];
     const parentIds = [...new Set(taskCreates.flatMap((o) => (o.run.flow_run_id && !o.run.flow ? [o.run.flow_run_id] : [])))];
     // Runs proposed RUNNING: the same round trip says which of them replay their finished tasks.
     const startingIds = [...new Set(batch.flatMap((o) => (o.kind === 'flow-state' && o.proposed.type === 'RUNNING' && !createdFlowIds.has(o.id) ? [o.id] : [])))];
-    const keys = [...new Set(flowCreates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
+    const keys = [...new Set(creates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
     const statements = {
       // New flow runs first, so the read by key below also sees the rows this transaction inserted.
-      inserted: flowCreates.length ? insertFlowRunsSql(flowCreates) : null,
-      byKey: keys.length ? flowRunsByKeySql(keys, flowCreates.map((o) => o.run.id)) : null,
+      inserted: creates.length ? insertFlowRunsSql(creates) : null,
+      byKey: keys.length ? flowRunsByKeySql(keys, creates.map((o) => o.run.id)) : null,
       flows: flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
       tasks: taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
       deployments: deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
@@ -175,7 +174,7 @@ export class StateWriter {
     const flows = new Map(rowsOf.flows.map((r) => [r.id as string, flowRunFromRow(r)]));
     const tasks = new Map(rowsOf.tasks.map((r) => [r.id as string, taskRunFromRow(r)]));
     const deploymentNames = new Map(rowsOf.deployments.map((r) => [r.id as string, r.name as string]));
-    for (const { run } of flowCreates) if (run.deployment_id) run.deployment_name ??= deploymentNames.get(run.deployment_id) ?? null;
+    for (const { run } of creates) if (run.deployment_id) run.deployment_name ??= deploymentNames.get(run.deployment_id) ?? null;
     const replaying = new Set(rowsOf.replaying.map((r) => r.id as string));
     const parents = new Map(rowsOf.parents.map((r) => [r.id as string, r]));
     for (const { run } of taskCreates) {
@@ -194,8 +193,8 @@ export class StateWriter {
     // 2. New flow runs; one whose idempotency key existed was not inserted and its caller gets the stored
     //    run. A new run's initial state is history and an event like any other.
     const inserted = new Set(rowsOf.inserted.map((r) => r.id as string));
-    const byKey = runsByKey(rowsOf.byKey, flowCreates, inserted);
-    for (const op of flowCreates) {
+    const byKey = runsByKey(rowsOf.byKey, creates, inserted);
+    for (const op of creates) {
       if (inserted.has(op.run.id)) {
         const stateId = newId();
         flows.set(op.run.id, op.run);

@@ -143,12 +143,12 @@ export class OutboxRelay implements Service {
       if (!this.running) break;
       this.pending = false;
       this.lastPassAt = performance.now();
-      this.passes += 1;
       let count = 0;
       if (this.natsDown) {
         await this.sleep(this.pollMs, false);
         continue;
       }
+      this.passes += 1;
       try {
         count = await this.relayOnce();
         backoff = 0;
