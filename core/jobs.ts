@@ -28,6 +28,15 @@ export interface JobKind<S extends z.ZodType, A extends unknown[] = []> {
 /** Jobs kept after they end: enough to inspect recent ones, bounded so Redis does not grow. */
 const KEEP = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600, count: 10_000 } } as const;
 
+/**
+ * Flow-run and delivery jobs are removed as they complete: the run's states and the delivery log are the
+ * record, and such a job is only the dispatch. Keeping them cost Redis 30–40 µs more per job, a quarter
+ * of its work per delivery (docs/performance.md, round 10), and guarded nothing: a job enqueued again
+ * after its first completed is skipped by its worker (a run no longer startable or whose attempt ran, a
+ * delivery whose series has ended). Failed ones are kept, as the others are.
+ */
+const DISPATCH = { ...KEEP, removeOnComplete: true } as const;
+
 export const JOBS = {
   /**
    * One attempt of one flow run on its work pool's queue; id `<run>-<attempt>`. A job throws only when its
@@ -45,7 +54,7 @@ export const JOBS = {
       jobId: flowRunJobId(d.flow_run_id, d.attempt),
       attempts: 10,
       backoff: { type: 'exponential', delay: 1000 },
-      ...KEEP,
+      ...DISPATCH,
       ...extra,
     }),
   } satisfies JobKind<typeof FlowRunJobSchema, [pool: string]>,
@@ -64,7 +73,7 @@ export const JOBS = {
       jobId: d.series === 1 ? d.idempotency_key : `${d.idempotency_key}-replay-${d.series}`,
       attempts: 10,
       backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnComplete: true,
       removeOnFail: { age: 7 * 24 * 3600 },
       ...extra,
     }),

@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import type { ReflexEvent } from '../schemas/event.ts';
 import type { FlowRun, State } from '../schemas/flow-run.ts';
+import { flowRunJobId } from '../schemas/jobs.ts';
 import { startTestEngine, waitFor, type TestEngine } from './support/harness.ts';
 import * as flows from './support/test-flows.ts';
 
@@ -66,6 +67,9 @@ describe('worker', () => {
     const related = mine[3].related.map((r) => `${r['reflex.resource.role']}:${r['reflex.resource.id']}`);
     assert.ok(related.includes(`deployment:reflex.deployment.${id}`), related.join(', '));
     assert.ok(related.includes('work-pool:reflex.work-pool.default'));
+    // The run's states are its record: its job is removed as it completes (core/jobs.ts), not kept.
+    const queue = t.modules.runs.queues.queue('default');
+    await waitFor(async () => (await queue.getJobState(flowRunJobId(created.id, 1))) === 'unknown', { what: "the completed run's job to be removed" });
   });
 
   it('retries a failed run as a new delayed job after its retry delay', async () => {
