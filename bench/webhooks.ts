@@ -21,14 +21,16 @@ import { percentile, type BenchResult } from './report.ts';
  *  3. latency from POST /api/events of a triggering event to the receiver getting the automation's
  *     webhook, at a steady 500 events/s (p50, p99), with the share spent before the webhook service;
  *  4. deliveries/s: a backlog of delivery jobs sent to a loopback receiver running in a child process,
- *     with the CPU each process spent per delivery.
+ *     enqueued while the service drains them, with the CPU each process spent per delivery;
+ *  5. deliveries/s from a full queue: the same, enqueued while the queue is paused and timed from its
+ *     resumption, as the raw ceiling of phase 1 is (the ratio to it compares these two).
  */
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000);
 const RATE = 500;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = 4;
-/** `BENCH_DELIVERIES_ONLY=1`: only phases 1 and 4 (the raw ceiling and deliveries/s), for quick before/after pairs. */
+/** `BENCH_DELIVERIES_ONLY=1`: only phases 1, 4 and 5 (the raw ceiling and deliveries/s), for quick before/after pairs. */
 const DELIVERIES_ONLY = process.env.BENCH_DELIVERIES_ONLY === '1';
 
 type ReceiverReport = { count: number; latencies: number[] };
@@ -197,13 +199,34 @@ export async function run(): Promise<BenchResult> {
     const cpu = cpuSpent(cpuBefore, cpuSnapshot(), names);
     const cpuPerDelivery = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / DELIVERIES)]));
 
+    // 5. Deliveries/s from a full queue, measured as the raw ceiling is: the backlog is enqueued while the
+    //    queue is paused, and the drain is timed from its resumption, so this process's enqueueing (and
+    //    Redis's share of it) is outside the window. The ratio to raw BullMQ compares these two.
+    const queue = rt.queues.queue(JOB_KINDS.webhookDelivery);
+    await waitUntil(async () => (await queue.getActiveCount()) === 0, 60_000);
+    await queue.pause();
+    const backlog = Array.from({ length: DELIVERIES }, () => {
+      const id = randomUUID();
+      return { delivery_id: id, idempotency_key: id, url, body: '{"x":1}', retry: { attempts: 3, delay_seconds: 1 } };
+    });
+    for (let i = 0; i < backlog.length; i += 1000) await rt.queues.addBulk(JOB_KINDS.webhookDelivery, backlog.slice(i, i + 1000), []);
+    receiver.reset();
+    const drainCpuBefore = cpuSnapshot();
+    const drainStart = performance.now();
+    await queue.resume();
+    await waitUntil(async () => (await receiver.report()).count >= DELIVERIES, 300_000);
+    const drainRate = DELIVERIES / ((performance.now() - drainStart) / 1000);
+    const drainCpu = cpuSpent(drainCpuBefore, cpuSnapshot(), names);
+    const drainCpuPerDelivery = Object.fromEntries(Object.entries(drainCpu).map(([k, ms]) => [k, Math.round((ms * 1000) / DELIVERIES)]));
+
 
     return {
       name: 'webhooks',
       rows: [
         { metric: 'raw_bullmq_noop_jobs_per_s', value: Math.round(rawRate), unit: 'jobs/s' },
         { metric: 'deliveries_per_s', value: Math.round(deliveryRate), unit: 'req/s', target: '>= 3000' },
-        { metric: 'deliveries_to_raw_ratio', value: Math.round((deliveryRate / rawRate) * 1000) / 1000, unit: 'ratio', target: '>= 0.20' },
+        { metric: 'deliveries_per_s_from_full_queue', value: Math.round(drainRate), unit: 'req/s', target: '>= 3000' },
+        { metric: 'deliveries_to_raw_ratio', value: Math.round((drainRate / rawRate) * 1000) / 1000, unit: 'ratio', target: '>= 0.20' },
         { metric: 'enqueue_to_webhook_p50_ms', value: percentile(serviceLatencies, 50), unit: 'ms' },
         { metric: 'enqueue_to_webhook_p99_ms', value: percentile(serviceLatencies, 99), unit: 'ms' },
         { metric: 'event_to_webhook_p50_ms', value: percentile(latencies, 50), unit: 'ms' },
@@ -216,6 +239,9 @@ export async function run(): Promise<BenchResult> {
         per_host_limit: `${config.webhookHostConcurrency} (one receiver; REFLEX_WEBHOOK_HOST_CONCURRENCY, default 64, see docs/webhooks.md)`,
         deliveries: DELIVERIES,
         cpu_us_per_delivery: cpuPerDelivery,
+        cpu_us_per_delivery_from_full_queue: drainCpuPerDelivery,
+        deliveries_per_s: 'enqueued by this process while the service drains them (its CPU is in the window)',
+        deliveries_per_s_from_full_queue: 'the same backlog enqueued while the queue was paused, timed from its resumption, as the raw ceiling is (the ratio compares these)',
         latency_events: latencies.length,
         client_retries: resets,
         rate_per_s: RATE,
