@@ -30,10 +30,10 @@ const KEEP = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { a
 
 /**
  * Flow-run and delivery jobs are removed as they complete: the run's states and the delivery log are the
- * record, and such a job is only the dispatch. Keeping them cost Redis 30–40 µs more per job, a quarter
- * of its work per delivery (docs/performance.md, round 10), and guarded nothing: a job enqueued again
- * after its first completed is skipped by its worker (a run no longer startable or whose attempt ran, a
- * delivery whose series has ended). Failed ones are kept, as the others are.
+ * record, and such a job is only the dispatch. Keeping them cost Redis 20–30 µs more per job, a fifth to
+ * a quarter of its work per delivery (docs/performance.md, round 10), and guarded nothing: a job
+ * enqueued again after its first completed is skipped by its worker (a run no longer startable or whose
+ * attempt ran, a delivery whose series has ended). Failed ones are kept, as the others are.
  */
 const DISPATCH = { ...KEEP, removeOnComplete: true } as const;
 
@@ -73,7 +73,7 @@ export const JOBS = {
       jobId: d.series === 1 ? d.idempotency_key : `${d.idempotency_key}-replay-${d.series}`,
       attempts: 10,
       backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: true,
+      ...DISPATCH,
       removeOnFail: { age: 7 * 24 * 3600 },
       ...extra,
     }),
