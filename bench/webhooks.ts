@@ -17,7 +17,7 @@ import { percentile, type BenchResult } from './report.ts';
  * `npm run bench -- webhooks`. In one run, one namespace:
  *  1. raw BullMQ: no-op jobs through a worker of the same concurrency as the webhook service (the ceiling);
  *  2. the webhook service's own latency: enqueueDelivery to the receiver getting the request, at a steady
- *     500 deliveries/s (p50, p99);
+ *     500 deliveries/s (p50, p99), after a warm-up at that rate;
  *  3. latency from POST /api/events of a triggering event to the receiver getting the automation's
  *     webhook, at a steady 500 events/s (p50, p99), with the share spent before the webhook service;
  *  4. deliveries/s: a backlog of delivery jobs sent to a loopback receiver running in a child process,
@@ -122,13 +122,19 @@ export async function run(): Promise<BenchResult> {
     let upstream: number[] = [];
     let resets = 0;
     if (!DELIVERIES_ONLY) {
-      // 2. Enqueue → webhook latency: the webhook service alone, at the same steady rate.
+      // 2. Enqueue → webhook latency: the webhook service alone, at the same steady rate, after a warm-up
+      //    at that rate (discarded, as phase 3's): without it the p99 was the first second's, while the
+      //    service's HTTP agent opened its connections and its code was compiled.
+      const deliveries = new DeliveryQueue(rt.queues);
+      const enqueue = () => {
+        const id = randomUUID();
+        return deliveries.enqueue(WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
+      };
+      await paced(RATE * WARMUP_SECONDS, RATE, enqueue);
+      await waitUntil(async () => (await receiver.report()).latencies.length >= RATE * WARMUP_SECONDS, 60_000);
       receiver.reset();
       const total = RATE * SECONDS;
-      await paced(total, RATE, () => {
-        const id = randomUUID();
-        return new DeliveryQueue(rt.queues).enqueue(WebhookDeliveryJobSchema.parse({ delivery_id: id, idempotency_key: id, url: `${url}/enqueued`, body: JSON.stringify({ sent: Date.now() }) }));
-      });
+      await paced(total, RATE, enqueue);
       await waitUntil(async () => (await receiver.report()).latencies.length >= total, 60_000);
       serviceLatencies = (await receiver.report()).latencies.sort((a, b) => a - b);
 
