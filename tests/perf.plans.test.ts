@@ -6,6 +6,7 @@ import { createLogger } from '../core/log.ts';
 import { connectPostgres } from '../infra/connections.ts';
 import { DeliveryLog } from '../modules/webhooks/index.ts';
 import type { FlowRunRecord, TaskRunRecord } from '../modules/runs/rows.ts';
+import { PreparedStatements } from '../infra/prepared-sql.ts';
 import { flowRunsByKeySql, writeBatchSql } from '../modules/runs/state-writer-sql.ts';
 import { startTestEngine, type TestEngine } from './support/harness.ts';
 
@@ -76,34 +77,64 @@ describe('hot statements use the index on tables whose statistics are stale', ()
     assert.equal(await seqScans('webhook_deliveries'), before, 'a delivery-log batch scanned webhook_deliveries');
   });
 
-  it('the run state writer plans flow_runs and task_runs through their index', async () => {
-    await pool.query(
-      `INSERT INTO flow_runs (id, name, flow_name, parameters, tags, state_type, state_name, state_timestamp, run_count, created, updated, idempotency_key)
-       SELECT gen_random_uuid(), 'old-' || g, 'etl', '{}', '{}', 'COMPLETED', 'Completed', now(), 1, now(), now(), 'old-' || g FROM generate_series(1, 20000) g`,
-    );
-    await pool.query(
-      `INSERT INTO task_runs (id, flow_run_id, task_name, dynamic_key, state_type, state_name, state_timestamp)
-       SELECT gen_random_uuid(), (SELECT id FROM flow_runs LIMIT 1), 'extract', g::text, 'COMPLETED', 'Completed', now() FROM generate_series(1, 20000) g`,
-    );
-    // The writer holds a pooled connection of its own, whose statistics reach pg_stat_user_tables only
-    // when that backend flushes them, so its statements are planned here instead (EXPLAIN runs nothing).
+  it('the run state writer plans flow_runs and task_runs through their index, its prepared write included', async () => {
+    const client = await pool.connect();
+    const prepared = new PreparedStatements('reflex_test_');
     const timestamp = new Date().toISOString();
     const record = (id: string) => ({ id, state: { type: 'RUNNING', name: 'Running', timestamp }, run_count: 1, start_time: timestamp, end_time: null, total_run_time_seconds: 0, result: null });
-    const ids = Array.from({ length: 10 }, () => randomUUID());
-    const sql = writeBatchSql({
-      newTaskRuns: [],
-      flowStates: [],
-      taskStates: [],
-      flowRuns: ids.map(record) as unknown as FlowRunRecord[],
-      taskRuns: ids.map(record) as unknown as TaskRunRecord[],
-      outbox: [],
-      notifyChannel: 'unused',
-    });
-    for (const statement of [sql, flowRunsByKeySql(ids.map((id) => `key-${id}`))]) {
-      const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${statement}`);
-      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-      assert.doesNotMatch(plan, /Seq Scan on (flow_runs|task_runs)/, plan);
+    const write = () => {
+      const ids = Array.from({ length: 10 }, () => randomUUID());
+      const statement = writeBatchSql({
+        newTaskRuns: [],
+        flowStates: [],
+        taskStates: [],
+        flowRuns: ids.map(record) as unknown as FlowRunRecord[],
+        taskRuns: ids.map(record) as unknown as TaskRunRecord[],
+        outbox: [],
+        notifyChannel: 'unused',
+      });
+      assert.ok(statement);
+      return { ids, statement };
+    };
+    try {
+      // On the new, empty tables first, more than five times: Postgres then keeps a generic plan, made
+      // for tables of no rows (a sequential scan, unless the writer rules it out).
+      for (let i = 0; i < 8; i++) {
+        await client.query('BEGIN');
+        await prepared.run(client, [write().statement, 'COMMIT']);
+      }
+      await client.query(
+        `INSERT INTO flow_runs (id, name, flow_name, parameters, tags, state_type, state_name, state_timestamp, run_count, created, updated, idempotency_key)
+         SELECT gen_random_uuid(), 'old-' || g, 'etl', '{}', '{}', 'COMPLETED', 'Completed', now(), 1, now(), now(), 'old-' || g FROM generate_series(1, 20000) g`,
+      );
+      await client.query(
+        `INSERT INTO task_runs (id, flow_run_id, task_name, dynamic_key, state_type, state_name, state_timestamp)
+         SELECT gen_random_uuid(), (SELECT id FROM flow_runs LIMIT 1), 'extract', g::text, 'COMPLETED', 'Completed', now() FROM generate_series(1, 20000) g`,
+      );
+      // The next batches on this connection, with no ANALYZE since: they must not scan either table.
+      const scans = async () => {
+        await client.query('SELECT pg_stat_force_next_flush()');
+        const { rows } = await t.rt.pg.query<{ n: string }>(
+          `SELECT sum(seq_scan)::text AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname IN ('flow_runs', 'task_runs')`,
+          [t.rt.names.pgSchema],
+        );
+        return Number(rows[0].n);
+      };
+      const before = await scans();
+      for (let i = 0; i < 4; i++) {
+        await client.query('BEGIN');
+        await prepared.run(client, [write().statement, 'COMMIT']);
+      }
+      assert.equal(await scans(), before, 'a prepared batch write scanned flow_runs or task_runs');
+      const { rows: stats } = await client.query<{ generic_plans: string }>(`SELECT generic_plans::text FROM pg_prepared_statements WHERE starts_with(name, 'reflex_test_')`);
+      assert.equal(stats.length, 1, 'one prepared statement for the one shape of batch');
+      assert.ok(Number(stats[0].generic_plans) > 0, 'the batches ran the kept generic plan');
+      const { rows: byKey } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${flowRunsByKeySql(Array.from({ length: 10 }, () => `key-${randomUUID()}`))}`);
+      const plan = byKey.map((r) => r['QUERY PLAN']).join('\n');
+      assert.doesNotMatch(plan, /Seq Scan on flow_runs/, plan);
       assert.match(plan, /Index|Bitmap/, plan);
+    } finally {
+      client.release();
     }
   });
 });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { isUuid } from '../../core/ids.ts';
+import { inline, Params, type PlaceValue, type Statement } from '../../infra/prepared-sql.ts';
 import type { ReflexEvent } from '../../schemas/event.ts';
 import type { State } from '../../schemas/flow-run.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
@@ -78,10 +79,10 @@ export type NewFlowRun = { run: FlowRunRecord; deploymentVersion?: string };
  * remembered deployment read whose deployment is no longer that row version, or is paused, or whose work
  * pool is. Answers the ids inserted.
  */
-export function insertFlowRunsSql(runs: NewFlowRun[]): string {
+export function insertFlowRunsSql(runs: NewFlowRun[], place: PlaceValue = inline): string {
   const rows = runs.map((r) => ({ ...flowRunRow(r.run), expect_deployment_version: r.deploymentVersion ?? null }));
   return `INSERT INTO flow_runs (${FLOW_RUN_NAMES.join(', ')})
-     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(rows)}) AS x(${FLOW_RUN_TYPES}, expect_deployment_version text)
+     SELECT ${FLOW_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${place('jsonb', jsonLiteral(rows))}) AS x(${FLOW_RUN_TYPES}, expect_deployment_version text)
      WHERE x.expect_deployment_version IS NULL OR EXISTS (
        SELECT 1 FROM deployments d LEFT JOIN work_pools p ON p.name = d.work_pool
        WHERE d.id = x.deployment_id AND d.xmin::text = x.expect_deployment_version AND NOT d.paused AND NOT coalesce(p.paused, false))
@@ -92,13 +93,15 @@ export function insertFlowRunsSql(runs: NewFlowRun[]): string {
 /**
  * A batch of new flow runs only, written whole in one statement: the runs (a run whose idempotency key
  * exists is skipped), and the initial state row and outbox row of each run that was inserted. Answers
- * the ids inserted; the notification is sent once per transaction however many rows ask for it.
+ * the ids inserted; the notification is sent once per transaction however many rows ask for it. Its
+ * values are placeholders: the text is the same for every batch, and is prepared once per connection.
  */
-export function createFlowRunsSql(runs: NewFlowRun[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): string {
-  return `WITH inserted AS (
-       ${insertFlowRunsSql(runs)}
-     ), ${stateInsertCte('flow', states, 'x.flow_run_id IN (SELECT id FROM inserted)')}, ${outboxInsertCte(outbox, "(x->>'run_id')::uuid IN (SELECT id FROM inserted)")}
-     SELECT id, pg_notify(${pg.escapeLiteral(notifyChannel)}, '') FROM inserted`;
+export function createFlowRunsSql(runs: NewFlowRun[], states: StateRow[], outbox: OutboxRow[], notifyChannel: string): Statement {
+  const p = new Params();
+  return p.statement(`WITH inserted AS (
+       ${insertFlowRunsSql(runs, p.place)}
+     ), ${stateInsertCte('flow', states, p.place, 'x.flow_run_id IN (SELECT id FROM inserted)')}, ${outboxInsertCte(outbox, p.place, "(x->>'run_id')::uuid IN (SELECT id FROM inserted)")}
+     SELECT id, pg_notify(${pg.escapeLiteral(notifyChannel)}, '') FROM inserted`);
 }
 
 /**
@@ -182,28 +185,30 @@ const stateRows = (fk: string, rows: StateRow[]) =>
  * runs' new current state, the outbox rows and the notification to relays in other processes. Task runs
  * inserted here are not also updated (sibling CTEs do not see each other's rows), hence `newTaskRuns`
  * carries their final state. Foreign keys are checked at the end of the statement, after every insert.
- * Only the parts a batch has are sent: Postgres parses and plans the whole text on every batch (literals,
- * no prepared plan), and a typical batch of a flow's states has no task rows. Null when there is nothing
- * to write.
+ * Only the parts a batch has are in the text, and its values are placeholders: each combination of parts
+ * is one text, prepared once per connection (infra/prepared-sql.ts), and a typical batch of a flow's
+ * states has no task rows. Null when there is nothing to write.
  */
-export function writeBatchSql(w: BatchWrites): string | null {
+export function writeBatchSql(w: BatchWrites): Statement | null {
+  const p = new Params();
+  const place = p.place;
   const parts: string[] = [];
   if (w.newTaskRuns.length) {
     parts.push(`new_tasks AS (
        INSERT INTO task_runs (${TASK_RUN_NAMES.join(', ')})
-       SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${jsonLiteral(w.newTaskRuns.map(taskRunRow))}) AS x(${TASK_RUN_TYPES})
+       SELECT ${TASK_RUN_NAMES.join(', ')} FROM jsonb_to_recordset(${place('jsonb', jsonLiteral(w.newTaskRuns.map(taskRunRow)))}) AS x(${TASK_RUN_TYPES})
      )`);
   }
-  if (w.flowStates.length) parts.push(stateInsertCte('flow', w.flowStates));
-  if (w.taskStates.length) parts.push(stateInsertCte('task', w.taskStates));
+  if (w.flowStates.length) parts.push(stateInsertCte('flow', w.flowStates, place));
+  if (w.taskStates.length) parts.push(stateInsertCte('task', w.taskStates, place));
   if (w.flowRuns.length) {
     parts.push(`flows AS (
        UPDATE flow_runs f SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, total_run_time_seconds = x.total_run_time_seconds,
          updated = x.updated, result = x.result
-       FROM jsonb_to_recordset(${jsonLiteral(w.flowRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES})
-       WHERE f.id = x.id AND f.id = ANY(${uuidArray(w.flowRuns.map((r) => r.id))})
+       FROM jsonb_to_recordset(${place('jsonb', jsonLiteral(w.flowRuns.map(stateUpdateRow)))}) AS x(${STATE_UPDATE_TYPES})
+       WHERE f.id = x.id AND f.id = ANY(${place('uuid[]', uuidArray(w.flowRuns.map((r) => r.id)))})
      )`);
   }
   if (w.taskRuns.length) {
@@ -211,23 +216,23 @@ export function writeBatchSql(w: BatchWrites): string | null {
        UPDATE task_runs t SET state_type = x.state_type, state_name = x.state_name, state_timestamp = x.state_timestamp,
          state_message = x.state_message, state_scheduled_time = x.state_scheduled_time, state_error = x.state_error, run_count = x.run_count,
          start_time = x.start_time, end_time = x.end_time, updated = x.updated, result = x.result
-       FROM jsonb_to_recordset(${jsonLiteral(w.taskRuns.map(stateUpdateRow))}) AS x(${STATE_UPDATE_TYPES})
-       WHERE t.id = x.id AND t.id = ANY(${uuidArray(w.taskRuns.map((r) => r.id))})
+       FROM jsonb_to_recordset(${place('jsonb', jsonLiteral(w.taskRuns.map(stateUpdateRow)))}) AS x(${STATE_UPDATE_TYPES})
+       WHERE t.id = x.id AND t.id = ANY(${place('uuid[]', uuidArray(w.taskRuns.map((r) => r.id)))})
      )`);
   }
-  if (w.outbox.length) parts.push(outboxInsertCte(w.outbox));
+  if (w.outbox.length) parts.push(outboxInsertCte(w.outbox, place));
   if (parts.length === 0) return null;
-  return `WITH ${parts.join(', ')}
-     SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`;
+  return p.statement(`WITH ${parts.join(', ')}
+     SELECT pg_notify(${pg.escapeLiteral(w.notifyChannel)}, '') WHERE ${w.outbox.length > 0 ? 'true' : 'false'}`);
 }
 
 /** State history rows as a data-modifying CTE named `flow_states` or `task_states`, with a filter over the rows (`x`) when given. */
-function stateInsertCte(kind: 'flow' | 'task', rows: StateRow[], where?: string): string {
+function stateInsertCte(kind: 'flow' | 'task', rows: StateRow[], place: PlaceValue, where?: string): string {
   const fk = `${kind}_run_id`;
   return `${kind}_states AS (
        INSERT INTO ${kind}_run_states (id, ${fk}, type, name, timestamp, message, scheduled_time, error)
        SELECT id, ${fk}, type, name, timestamp, message, scheduled_time, error
-       FROM jsonb_to_recordset(${jsonLiteral(stateRows(fk, rows))}) AS x(${STATE_TYPES(fk)})${where ? `
+       FROM jsonb_to_recordset(${place('jsonb', jsonLiteral(stateRows(fk, rows)))}) AS x(${STATE_TYPES(fk)})${where ? `
        WHERE ${where}` : ''}
      )`;
 }
@@ -236,11 +241,11 @@ function stateInsertCte(kind: 'flow' | 'task', rows: StateRow[], where?: string)
  * Outbox rows as a data-modifying CTE named `events`, appended in array order (`seq` is the publish
  * order), with a filter over the rows (`x`) when given.
  */
-function outboxInsertCte(rows: OutboxRow[], where?: string): string {
+function outboxInsertCte(rows: OutboxRow[], place: PlaceValue, where?: string): string {
   return `events AS (
        INSERT INTO outbox (id, run_id, event)
        SELECT (x->>'id')::uuid, (x->>'run_id')::uuid, x->'event'
-       FROM jsonb_array_elements(${jsonLiteral(rows.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event })))}) WITH ORDINALITY AS e(x, ord)${where ? `
+       FROM jsonb_array_elements(${place('jsonb', jsonLiteral(rows.map((r) => ({ id: r.event.id, run_id: r.run_id, event: r.event }))))}) WITH ORDINALITY AS e(x, ord)${where ? `
        WHERE ${where}` : ''}
        ORDER BY ord
      )`;

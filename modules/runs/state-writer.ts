@@ -1,10 +1,10 @@
 import { isUuid, newId } from '../../core/ids.ts';
-import type { QueryResult } from 'pg';
 import type { Pool, PoolClient } from '../../infra/db.ts';
 import { DependencyUnavailableError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { Batcher, ItemFailure } from '../../infra/batcher.ts';
 import { pgErrorKind } from '../../infra/pg-errors.ts';
+import { PreparedStatements } from '../../infra/prepared-sql.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import { DeploymentChangedError, type SetStateOptions, type SetStateResult } from './contract.ts';
 import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
@@ -49,6 +49,8 @@ export class StateWriter {
   private readonly commitListeners = new Set<() => void>();
   /** The connection batches are written on, held while there is work. */
   private client: PoolClient | undefined;
+  /** The batch write statements, prepared once per connection. */
+  private readonly prepared = new PreparedStatements('reflex_state_');
 
   constructor(
     private readonly pg: Pool,
@@ -117,8 +119,9 @@ export class StateWriter {
   /**
    * One transaction in two round trips: BEGIN with the inserts of new flow runs and every read in one
    * multi-statement query, then every other write with COMMIT in another. Round trips, not statements, are
-   * what a busy process pays for; the ids and JSON documents in these statements are inlined as escaped
-   * literals, because a multi-statement query cannot take parameters.
+   * what a busy process pays for. A multi-statement query cannot take parameters, so the ids and JSON
+   * documents travel as escaped literals: inline in the reads, and as the arguments of `EXECUTE` for the
+   * writes, which are prepared once per connection (infra/prepared-sql.ts: parsed and planned once).
    */
   private async commit(batch: Op[]): Promise<Array<OpResult | ItemFailure>> {
     const client = (this.client ??= await this.pg.connect());
@@ -136,7 +139,7 @@ export class StateWriter {
   /** Applies a batch inside one transaction (committed here); answers each proposal's result. */
   private async apply(client: PoolClient, batch: Op[]): Promise<Map<Op, OpResult | ItemFailure>> {
     const creates = batch.filter((o): o is Extract<Op, { kind: 'create-flow' }> => o.kind === 'create-flow');
-    if (creates.length === batch.length && creates.every((o) => !o.run.deployment_id || o.run.deployment_name)) return applyCreatesSql(client, creates, this.options.notifyChannel);
+    if (creates.length === batch.length && creates.every((o) => !o.run.deployment_id || o.run.deployment_name)) return applyCreatesSql(client, this.prepared, creates, this.options.notifyChannel);
     const settle = new Map<Op, OpResult | ItemFailure>();
     const outbox: OutboxRow[] = [];
     const flowStates: StateRow[] = [];
@@ -168,9 +171,9 @@ export class StateWriter {
       // After `flows`: the runs are locked by then, so no CRASHED state can commit between the two reads.
       replaying: startingIds.length ? replayingRunsSql(startingIds, this.options.resumedSuspensionSql) : null,
     };
-    const results = await multiQuery(client, ['BEGIN', ...Object.values(statements)]);
-    let next = 1; // results[0] is BEGIN's
-    const rowsOf = Object.fromEntries(Object.entries(statements).map(([name, sql]) => [name, sql ? results[next++] : []])) as Record<keyof typeof statements, Record<string, unknown>[]>;
+    // One answer per entry (none for a null): results[0] is BEGIN's.
+    const results = await this.prepared.run(client, ['BEGIN', ...Object.values(statements)]);
+    const rowsOf = Object.fromEntries(Object.keys(statements).map((name, i) => [name, results[i + 1]])) as Record<keyof typeof statements, Record<string, unknown>[]>;
     const flows = new Map(rowsOf.flows.map((r) => [r.id as string, flowRunFromRow(r)]));
     const tasks = new Map(rowsOf.tasks.map((r) => [r.id as string, taskRunFromRow(r)]));
     const deploymentNames = new Map(rowsOf.deployments.map((r) => [r.id as string, r.name as string]));
@@ -267,7 +270,7 @@ export class StateWriter {
       outbox,
       notifyChannel: this.options.notifyChannel,
     });
-    await multiQuery(client, [write, 'COMMIT']);
+    await this.prepared.run(client, [write, 'COMMIT']);
     return settle;
   }
 }
@@ -278,7 +281,12 @@ export class StateWriter {
  * COMMIT in one round trip instead of two. Each new run's initial state and event are computed here and
  * written only for the runs actually inserted.
  */
-async function applyCreatesSql(client: PoolClient, creates: Array<Extract<Op, { kind: 'create-flow' }>>, notifyChannel: string): Promise<Map<Op, OpResult | ItemFailure>> {
+async function applyCreatesSql(
+  client: PoolClient,
+  prepared: PreparedStatements,
+  creates: Array<Extract<Op, { kind: 'create-flow' }>>,
+  notifyChannel: string,
+): Promise<Map<Op, OpResult | ItemFailure>> {
   const states: StateRow[] = [];
   const outbox: OutboxRow[] = [];
   for (const { run } of creates) {
@@ -288,7 +296,7 @@ async function applyCreatesSql(client: PoolClient, creates: Array<Extract<Op, { 
   }
   const keys = [...new Set(creates.flatMap((o) => (o.run.idempotency_key ? [o.run.idempotency_key] : [])))];
   const byKeySql = keys.length ? flowRunsByKeySql(keys, creates.map((o) => o.run.id)) : null;
-  const [, insertedRows, keyRows] = await multiQuery(client, ['BEGIN', createFlowRunsSql(creates, states, outbox, notifyChannel), byKeySql, 'COMMIT']);
+  const [, insertedRows, keyRows] = await prepared.run(client, ['BEGIN', createFlowRunsSql(creates, states, outbox, notifyChannel), byKeySql, 'COMMIT']);
   const inserted = new Set(insertedRows.map((r) => r.id as string));
   const byKey = runsByKey(byKeySql ? keyRows : [], creates, inserted);
   const settle = new Map<Op, OpResult | ItemFailure>();
@@ -322,13 +330,6 @@ function notInserted(op: Extract<Op, { kind: 'create-flow' }>, byKey: Map<string
 /** The deadline of a proposal's patience with an unavailable database. */
 function waitUntil(options: Pick<SetStateOptions, 'waitForDatabaseMs'>): number {
   return Date.now() + Math.max(0, options.waitForDatabaseMs ?? 0);
-}
-
-/** Runs statements as one simple query (one round trip); answers each statement's rows. */
-async function multiQuery(client: PoolClient, statements: Array<string | null>): Promise<Array<Record<string, unknown>[]>> {
-  const sql = statements.filter((s): s is string => s !== null);
-  const res = (await client.query(sql.join(';\n'))) as unknown as QueryResult | QueryResult[];
-  return (Array.isArray(res) ? res : [res]).map((r) => r.rows as Record<string, unknown>[]);
 }
 
 /**
