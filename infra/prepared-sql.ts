@@ -56,6 +56,8 @@ export class Params {
 export class PreparedStatements {
   /** Per connection: the names prepared on it, or null when unknown since a failed query. */
   private readonly byClient = new WeakMap<PoolClient, Set<string> | null>();
+  /** Each text's name (a digest of the text): a writer has a few dozen texts, hashed once each. */
+  private readonly names = new Map<string, string>();
 
   constructor(private readonly prefix: string) {}
 
@@ -89,7 +91,7 @@ export class PreparedStatements {
         sql.push('SET LOCAL enable_seqscan = off');
         prepared = true;
       }
-      const name = `${this.prefix}${sha256Hex(s.text).slice(0, 24)}`;
+      const name = this.nameOf(s.text);
       if (!known.has(name) && !preparing.includes(name)) {
         sql.push(`PREPARE ${name}(${s.types.join(', ')}) AS ${s.text}`);
         preparing.push(name);
@@ -107,5 +109,16 @@ export class PreparedStatements {
     for (const name of preparing) known.add(name);
     this.byClient.set(client, known);
     return at.map((i) => (i < 0 ? [] : res[i].rows));
+  }
+
+  private nameOf(text: string): string {
+    let name = this.names.get(text);
+    if (name === undefined) {
+      name = `${this.prefix}${sha256Hex(text).slice(0, 24)}`;
+      // Texts come from a fixed set of shapes; the bound only guards against a caller that inlines values.
+      if (this.names.size >= 1024) this.names.clear();
+      this.names.set(text, name);
+    }
+    return name;
   }
 }

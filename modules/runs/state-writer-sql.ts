@@ -118,9 +118,16 @@ export function flowRunsByKeySql(keys: string[], except: string[] = []): string 
  * Read with the RUNNING transition, in the round trip that locks the run, so an attempt's start costs no
  * query of its own. A run that never ran (run_count 0) has no finished task to replay.
  */
-export function replayingRunsSql(ids: string[], resumedSuspensionSql: ResumedSuspensionSql): string {
-  return `SELECT f.id FROM flow_runs f WHERE f.id = ANY(${uuidArray(ids)}) AND f.run_count > 0
-     AND (EXISTS (SELECT 1 FROM flow_run_states s WHERE s.flow_run_id = f.id AND s.type = 'CRASHED') OR ${resumedSuspensionSql('f.id')})`;
+export function replayingRunsSql(ids: string[], resumedSuspensionSql: ResumedSuspensionSql): Statement {
+  const p = new Params();
+  return p.statement(`SELECT f.id FROM flow_runs f WHERE f.id = ANY(${p.place('uuid[]', uuidArray(ids))}) AND f.run_count > 0
+     AND (EXISTS (SELECT 1 FROM flow_run_states s WHERE s.flow_run_id = f.id AND s.type = 'CRASHED') OR ${resumedSuspensionSql('f.id')})`);
+}
+
+/** The current rows of these flow runs, locked in id order (two writers cannot deadlock). */
+export function lockFlowRunsSql(ids: string[]): Statement {
+  const p = new Params();
+  return p.statement(`SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${p.place('uuid[]', uuidArray(ids))}) ORDER BY f.id FOR UPDATE OF f`);
 }
 
 /**

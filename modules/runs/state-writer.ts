@@ -7,8 +7,8 @@ import { pgErrorKind } from '../../infra/pg-errors.ts';
 import { PreparedStatements } from '../../infra/prepared-sql.ts';
 import type { State, StateInput } from '../../schemas/flow-run.ts';
 import { DeploymentChangedError, type SetStateOptions, type SetStateResult } from './contract.ts';
-import { FLOW_RUN_COLUMNS, FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
-import { createFlowRunsSql, flowRunsByKeySql, insertFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
+import { FLOW_RUN_FROM, flowRunFromRow, TASK_RUN_COLUMNS, TASK_RUN_FROM, taskRunFromRow, type FlowRunRecord, type TaskRunRecord } from './rows.ts';
+import { createFlowRunsSql, flowRunsByKeySql, insertFlowRunsSql, lockFlowRunsSql, replayingRunsSql, uuidArray, writeBatchSql, type OutboxRow, type ResumedSuspensionSql, type StateRow } from './state-writer-sql.ts';
 import { flowRunStateEvent, taskRunStateEvent } from './engine/state-events.ts';
 import { decideTransition } from './engine/states.ts';
 
@@ -162,7 +162,8 @@ export class StateWriter {
       // New flow runs first, so the read by key below also sees the rows this transaction inserted.
       inserted: creates.length ? insertFlowRunsSql(creates) : null,
       byKey: keys.length ? flowRunsByKeySql(keys, creates.map((o) => o.run.id)) : null,
-      flows: flowIds.length ? `SELECT ${FLOW_RUN_COLUMNS} FROM ${FLOW_RUN_FROM} WHERE f.id = ANY(${uuidArray(flowIds)}) ORDER BY f.id FOR UPDATE OF f` : null,
+      // Prepared, as the writes are: one of these is in every batch of transitions.
+      flows: flowIds.length ? lockFlowRunsSql(flowIds) : null,
       tasks: taskIds.length ? `SELECT ${TASK_RUN_COLUMNS} FROM ${TASK_RUN_FROM} WHERE t.id = ANY(${uuidArray(taskIds)}) ORDER BY t.id FOR UPDATE OF t` : null,
       deployments: deploymentIds.length ? `SELECT id, name FROM deployments WHERE id = ANY(${uuidArray(deploymentIds)})` : null,
       parents: parentIds.length
