@@ -62,9 +62,9 @@ export class PreparedStatements {
   constructor(private readonly prefix: string) {}
 
   /**
-   * Runs statements in one simple query (inside the caller's transaction; `run` adds no BEGIN or COMMIT)
-   * and answers each one's rows; a Statement is executed as prepared. Null entries are skipped, and answer
-   * no rows.
+   * Runs statements in one simple query and answers each one's rows; a Statement is executed as prepared.
+   * Null entries are skipped, and answer no rows. A Statement must come inside a transaction the caller
+   * began (its BEGIN in an earlier query or earlier in this one): `SET LOCAL` lasts until its end.
    */
   async run(client: PoolClient, statements: Array<string | Statement | null>): Promise<Array<Record<string, unknown>[]>> {
     let known = this.byClient.get(client);
@@ -93,7 +93,7 @@ export class PreparedStatements {
       }
       const name = this.nameOf(s.text);
       if (!known.has(name) && !preparing.includes(name)) {
-        sql.push(`PREPARE ${name}(${s.types.join(', ')}) AS ${s.text}`);
+        sql.push(`PREPARE ${name}${s.types.length ? `(${s.types.join(', ')})` : ''} AS ${s.text}`);
         preparing.push(name);
       }
       at.push(sql.push(s.args.length ? `EXECUTE ${name}(${s.args.join(', ')})` : `EXECUTE ${name}`) - 1);
