@@ -174,6 +174,8 @@ function jsonLiteral(value: unknown): string {
  * table between two autovacuum analyses while it grows) it chose a hash join over a sequential scan of
  * the whole table for a batch of ten rows: a statement cost grew with the table (13 ms at 30,000 rows
  * where the index takes 1 ms). An array literal has a known length, so the primary key's index is used.
+ * In a prepared statement the array is a placeholder, and its generic plan cannot see the length: there
+ * the index is kept by running with sequential scans ruled out (infra/prepared-sql.ts).
  */
 /** Ids as a uuid[] literal; anything that is not a UUID cannot name a row and is left out. */
 export function uuidArray(ids: string[]): string {
